@@ -14,7 +14,11 @@ pub struct Limits {
 
 impl Limits {
     /// Defaults: 16 MiB messages, 64 levels of nesting, 16 MiB strings.
-    pub const DEFAULT: Limits = Limits { max_message_size: 16 << 20, max_depth: 64, max_string_len: 16 << 20 };
+    pub const DEFAULT: Limits = Limits {
+        max_message_size: 16 << 20,
+        max_depth: 64,
+        max_string_len: 16 << 20,
+    };
 }
 
 impl Default for Limits {

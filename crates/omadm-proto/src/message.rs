@@ -149,7 +149,10 @@ pub struct Location {
 impl Location {
     /// A location with only a URI.
     pub fn new(uri: impl Into<String>) -> Self {
-        Location { loc_uri: uri.into(), loc_name: None }
+        Location {
+            loc_uri: uri.into(),
+            loc_name: None,
+        }
     }
 }
 
@@ -208,8 +211,7 @@ pub enum Command {
     Sequence(Container),
     /// `Status`.
     Status(Status),
-    /// A SyncML command DM does not use (Map, Put, Search, Sync, ...): only its name and CmdID are
-    /// kept, so that the receiver can answer it with a Status.
+    /// A SyncML command DM does not use (Map, Put, Search, Sync, ...), kept whole.
     Unsupported(UnsupportedCommand),
 }
 
@@ -235,9 +237,11 @@ impl Command {
     /// The command's `CmdID`.
     pub fn cmd_id(&self) -> &str {
         match self {
-            Command::Add(c) | Command::Copy(c) | Command::Delete(c) | Command::Get(c) | Command::Replace(c) => {
-                &c.cmd_id
-            }
+            Command::Add(c)
+            | Command::Copy(c)
+            | Command::Delete(c)
+            | Command::Get(c)
+            | Command::Replace(c) => &c.cmd_id,
             Command::Alert(c) => &c.cmd_id,
             Command::Atomic(c) | Command::Sequence(c) => &c.cmd_id,
             Command::Exec(c) => &c.cmd_id,
@@ -431,14 +435,18 @@ pub struct Status {
     pub items: Vec<Item>,
 }
 
-/// A SyncML command that DM does not use, kept by name.
+/// A SyncML command that DM does not use (Sync, Map, Put, Search, ...), kept whole as a generic
+/// element so that nothing is lost: the receiver answers it with a Status by its CmdID, and
+/// re-encoding writes it back as it came.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct UnsupportedCommand {
     /// Element name, e.g. `Sync`.
     pub name: String,
-    /// Its `CmdID`, if it had one.
+    /// Its `CmdID` (empty if it had none).
     pub cmd_id: String,
+    /// The whole command element.
+    pub element: Element,
 }
 
 /// `Item`.

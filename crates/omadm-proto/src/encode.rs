@@ -1,0 +1,338 @@
+//! Typed model → sink: the one place that writes SyncML DM elements, in DTD order.
+//!
+//! The XML and WBXML writers implement [`Sink`]; this walk is shared, so both encodings always
+//! carry the same elements.
+
+use crate::element::Element;
+use crate::error::Result;
+use crate::message::*;
+use crate::meta::Meta;
+use crate::tags::{metinf_tag, syncml_tag, Tag};
+
+/// A writer of elements in one syntax.
+pub(crate) trait Sink {
+    /// Opens an element that has content.
+    fn start(&mut self, tag: Tag) -> Result<()>;
+    /// Writes an element without content.
+    fn empty(&mut self, tag: Tag) -> Result<()>;
+    /// Writes character data.
+    fn text(&mut self, text: &str) -> Result<()>;
+    /// Writes the character data of an Item's Data (XML may wrap it in CDATA).
+    fn data_text(&mut self, text: &str) -> Result<()> {
+        self.text(text)
+    }
+    /// Writes binary data.
+    fn binary(&mut self, bytes: &[u8]) -> Result<()>;
+    /// Closes the innermost open element.
+    fn end(&mut self) -> Result<()>;
+    /// Writes an embedded document as the content of a Data element.
+    fn document(&mut self, doc: &Element) -> Result<()>;
+    /// Writes a generic element inline, in the SyncML vocabulary (a command DM does not use).
+    fn element(&mut self, el: &Element) -> Result<()>;
+    /// True if embedded documents' `+xml` Types are written as `+wbxml` (WBXML does so).
+    fn rewrites_document_types(&self) -> bool;
+}
+
+fn leaf<S: Sink>(s: &mut S, tag: Tag, text: &str) -> Result<()> {
+    if text.is_empty() {
+        s.empty(tag)
+    } else {
+        s.start(tag)?;
+        s.text(text)?;
+        s.end()
+    }
+}
+
+fn opt_leaf<S: Sink>(s: &mut S, tag: Tag, text: Option<&str>) -> Result<()> {
+    match text {
+        Some(t) => leaf(s, tag, t),
+        None => Ok(()),
+    }
+}
+
+fn flag<S: Sink>(s: &mut S, tag: Tag, on: bool) -> Result<()> {
+    if on {
+        s.empty(tag)?;
+    }
+    Ok(())
+}
+
+/// Writes a whole message.
+pub(crate) fn message<S: Sink>(s: &mut S, msg: &SyncMl) -> Result<()> {
+    s.start(syncml_tag!("SyncML"))?;
+    header(s, &msg.header)?;
+    s.start(syncml_tag!("SyncBody"))?;
+    for cmd in &msg.body.commands {
+        command(s, cmd)?;
+    }
+    flag(s, syncml_tag!("Final"), msg.body.is_final)?;
+    s.end()?;
+    s.end()
+}
+
+fn header<S: Sink>(s: &mut S, h: &SyncHdr) -> Result<()> {
+    s.start(syncml_tag!("SyncHdr"))?;
+    leaf(s, syncml_tag!("VerDTD"), h.ver_dtd.as_str())?;
+    leaf(s, syncml_tag!("VerProto"), h.ver_proto.as_str())?;
+    leaf(s, syncml_tag!("SessionID"), &h.session_id)?;
+    leaf(s, syncml_tag!("MsgID"), &h.msg_id)?;
+    location(s, syncml_tag!("Target"), &h.target)?;
+    location(s, syncml_tag!("Source"), &h.source)?;
+    opt_leaf(s, syncml_tag!("RespURI"), h.resp_uri.as_deref())?;
+    flag(s, syncml_tag!("NoResp"), h.no_resp)?;
+    if let Some(c) = &h.cred {
+        cred(s, c)?;
+    }
+    if let Some(m) = &h.meta {
+        meta(s, m, false)?;
+    }
+    s.end()
+}
+
+fn location<S: Sink>(s: &mut S, tag: Tag, loc: &Location) -> Result<()> {
+    s.start(tag)?;
+    leaf(s, syncml_tag!("LocURI"), &loc.loc_uri)?;
+    opt_leaf(s, syncml_tag!("LocName"), loc.loc_name.as_deref())?;
+    s.end()
+}
+
+fn parent_location<S: Sink>(s: &mut S, tag: Tag, uri: Option<&str>) -> Result<()> {
+    if let Some(uri) = uri {
+        s.start(tag)?;
+        leaf(s, syncml_tag!("LocURI"), uri)?;
+        s.end()?;
+    }
+    Ok(())
+}
+
+fn cred<S: Sink>(s: &mut S, c: &Cred) -> Result<()> {
+    s.start(syncml_tag!("Cred"))?;
+    if let Some(m) = &c.meta {
+        meta(s, m, false)?;
+    }
+    leaf(s, syncml_tag!("Data"), &c.data)?;
+    s.end()
+}
+
+/// Writes a Meta element; `document_data` says the Data it describes is an embedded document,
+/// whose `+xml` Type a WBXML sink writes as `+wbxml`.
+fn meta<S: Sink>(s: &mut S, m: &Meta, document_data: bool) -> Result<()> {
+    s.start(syncml_tag!("Meta"))?;
+    metinf(s, m, document_data)?;
+    s.end()
+}
+
+fn metinf<S: Sink>(s: &mut S, m: &Meta, document_data: bool) -> Result<()> {
+    if let Some(f) = &m.format {
+        leaf(s, metinf_tag!("Format"), f.as_str())?;
+    }
+    if let Some(ty) = &m.media_type {
+        match ty.strip_suffix("+xml") {
+            Some(base) if document_data && s.rewrites_document_types() => {
+                leaf(s, metinf_tag!("Type"), &format!("{base}+wbxml"))?
+            }
+            _ => leaf(s, metinf_tag!("Type"), ty)?,
+        }
+    }
+    opt_leaf(s, metinf_tag!("Mark"), m.mark.as_deref())?;
+    if let Some(size) = m.size {
+        leaf(s, metinf_tag!("Size"), &size.to_string())?;
+    }
+    if let Some(a) = &m.anchor {
+        s.start(metinf_tag!("Anchor"))?;
+        opt_leaf(s, metinf_tag!("Last"), a.last.as_deref())?;
+        opt_leaf(s, metinf_tag!("Next"), a.next.as_deref())?;
+        s.end()?;
+    }
+    opt_leaf(s, metinf_tag!("Version"), m.version.as_deref())?;
+    opt_leaf(s, metinf_tag!("NextNonce"), m.next_nonce.as_deref())?;
+    if let Some(n) = m.max_msg_size {
+        leaf(s, metinf_tag!("MaxMsgSize"), &n.to_string())?;
+    }
+    if let Some(n) = m.max_obj_size {
+        leaf(s, metinf_tag!("MaxObjSize"), &n.to_string())?;
+    }
+    for emi in &m.emi {
+        leaf(s, metinf_tag!("EMI"), emi)?;
+    }
+    if let Some(mem) = &m.mem {
+        s.start(metinf_tag!("Mem"))?;
+        flag(s, metinf_tag!("SharedMem"), mem.shared_mem)?;
+        if let Some(n) = mem.free_mem {
+            leaf(s, metinf_tag!("FreeMem"), &n.to_string())?;
+        }
+        if let Some(n) = mem.free_id {
+            leaf(s, metinf_tag!("FreeID"), &n.to_string())?;
+        }
+        s.end()?;
+    }
+    flag(s, metinf_tag!("FieldLevel"), m.field_level)
+}
+
+fn command<S: Sink>(s: &mut S, cmd: &Command) -> Result<()> {
+    match cmd {
+        Command::Add(c) => item_command(s, syncml_tag!("Add"), c),
+        Command::Copy(c) => item_command(s, syncml_tag!("Copy"), c),
+        Command::Delete(c) => item_command(s, syncml_tag!("Delete"), c),
+        Command::Get(c) => item_command(s, syncml_tag!("Get"), c),
+        Command::Replace(c) => item_command(s, syncml_tag!("Replace"), c),
+        Command::Alert(a) => alert(s, a),
+        Command::Atomic(c) => container(s, syncml_tag!("Atomic"), c),
+        Command::Sequence(c) => container(s, syncml_tag!("Sequence"), c),
+        Command::Exec(e) => exec(s, e),
+        Command::Results(r) => results(s, r),
+        Command::Status(st) => status(s, st),
+        Command::Unsupported(u) => s.element(&u.element),
+    }
+}
+
+/// True if some item without its own Type holds a document (the command's Type then applies).
+fn items_inherit_document(items: &[Item]) -> bool {
+    items.iter().any(|i| {
+        matches!(i.data, Some(Data::Document(_)))
+            && i.meta.as_ref().is_none_or(|m| m.media_type.is_none())
+    })
+}
+
+fn item_command<S: Sink>(s: &mut S, tag: Tag, c: &ItemCommand) -> Result<()> {
+    s.start(tag)?;
+    leaf(s, syncml_tag!("CmdID"), &c.cmd_id)?;
+    flag(s, syncml_tag!("NoResp"), c.no_resp)?;
+    if let Some(cr) = &c.cred {
+        cred(s, cr)?;
+    }
+    if let Some(m) = &c.meta {
+        meta(s, m, items_inherit_document(&c.items))?;
+    }
+    for it in &c.items {
+        item(s, it)?;
+    }
+    s.end()
+}
+
+fn alert<S: Sink>(s: &mut S, a: &Alert) -> Result<()> {
+    s.start(syncml_tag!("Alert"))?;
+    leaf(s, syncml_tag!("CmdID"), &a.cmd_id)?;
+    flag(s, syncml_tag!("NoResp"), a.no_resp)?;
+    if let Some(cr) = &a.cred {
+        cred(s, cr)?;
+    }
+    if let Some(code) = a.code {
+        leaf(s, syncml_tag!("Data"), &code.to_string())?;
+    }
+    opt_leaf(s, syncml_tag!("Correlator"), a.correlator.as_deref())?;
+    for it in &a.items {
+        item(s, it)?;
+    }
+    s.end()
+}
+
+fn exec<S: Sink>(s: &mut S, e: &Exec) -> Result<()> {
+    s.start(syncml_tag!("Exec"))?;
+    leaf(s, syncml_tag!("CmdID"), &e.cmd_id)?;
+    flag(s, syncml_tag!("NoResp"), e.no_resp)?;
+    if let Some(cr) = &e.cred {
+        cred(s, cr)?;
+    }
+    if let Some(m) = &e.meta {
+        meta(s, m, items_inherit_document(&e.items))?;
+    }
+    opt_leaf(s, syncml_tag!("Correlator"), e.correlator.as_deref())?;
+    for it in &e.items {
+        item(s, it)?;
+    }
+    s.end()
+}
+
+fn container<S: Sink>(s: &mut S, tag: Tag, c: &Container) -> Result<()> {
+    s.start(tag)?;
+    leaf(s, syncml_tag!("CmdID"), &c.cmd_id)?;
+    flag(s, syncml_tag!("NoResp"), c.no_resp)?;
+    if let Some(m) = &c.meta {
+        meta(s, m, false)?;
+    }
+    for cmd in &c.commands {
+        command(s, cmd)?;
+    }
+    s.end()
+}
+
+fn results<S: Sink>(s: &mut S, r: &Results) -> Result<()> {
+    s.start(syncml_tag!("Results"))?;
+    leaf(s, syncml_tag!("CmdID"), &r.cmd_id)?;
+    opt_leaf(s, syncml_tag!("MsgRef"), r.msg_ref.as_deref())?;
+    leaf(s, syncml_tag!("CmdRef"), &r.cmd_ref)?;
+    if let Some(m) = &r.meta {
+        meta(s, m, items_inherit_document(&r.items))?;
+    }
+    opt_leaf(s, syncml_tag!("TargetRef"), r.target_ref.as_deref())?;
+    opt_leaf(s, syncml_tag!("SourceRef"), r.source_ref.as_deref())?;
+    for it in &r.items {
+        item(s, it)?;
+    }
+    s.end()
+}
+
+fn status<S: Sink>(s: &mut S, st: &Status) -> Result<()> {
+    s.start(syncml_tag!("Status"))?;
+    leaf(s, syncml_tag!("CmdID"), &st.cmd_id)?;
+    opt_leaf(s, syncml_tag!("MsgRef"), st.msg_ref.as_deref())?;
+    leaf(s, syncml_tag!("CmdRef"), &st.cmd_ref)?;
+    leaf(s, syncml_tag!("Cmd"), st.cmd.as_str())?;
+    for r in &st.target_refs {
+        leaf(s, syncml_tag!("TargetRef"), r)?;
+    }
+    for r in &st.source_refs {
+        leaf(s, syncml_tag!("SourceRef"), r)?;
+    }
+    if let Some(c) = &st.cred {
+        cred(s, c)?;
+    }
+    if let Some(ch) = &st.chal {
+        s.start(syncml_tag!("Chal"))?;
+        meta(s, &ch.meta, false)?;
+        s.end()?;
+    }
+    leaf(s, syncml_tag!("Data"), &st.code.to_string())?;
+    for it in &st.items {
+        item(s, it)?;
+    }
+    s.end()
+}
+
+fn item<S: Sink>(s: &mut S, it: &Item) -> Result<()> {
+    s.start(syncml_tag!("Item"))?;
+    if let Some(t) = &it.target {
+        location(s, syncml_tag!("Target"), t)?;
+    }
+    if let Some(src) = &it.source {
+        location(s, syncml_tag!("Source"), src)?;
+    }
+    parent_location(s, syncml_tag!("SourceParent"), it.source_parent.as_deref())?;
+    parent_location(s, syncml_tag!("TargetParent"), it.target_parent.as_deref())?;
+    let is_document = matches!(it.data, Some(Data::Document(_)));
+    if let Some(m) = &it.meta {
+        meta(s, m, is_document)?;
+    }
+    match &it.data {
+        None => {}
+        Some(Data::Text(t)) if t.is_empty() => s.empty(syncml_tag!("Data"))?,
+        Some(Data::Text(t)) => {
+            s.start(syncml_tag!("Data"))?;
+            s.data_text(t)?;
+            s.end()?;
+        }
+        Some(Data::Binary(b)) => {
+            s.start(syncml_tag!("Data"))?;
+            s.binary(b)?;
+            s.end()?;
+        }
+        Some(Data::Document(doc)) => {
+            s.start(syncml_tag!("Data"))?;
+            s.document(doc)?;
+            s.end()?;
+        }
+    }
+    flag(s, syncml_tag!("MoreData"), it.more_data)?;
+    s.end()
+}

@@ -1,0 +1,35 @@
+//! The pull-event interface shared by the XML and WBXML decoders.
+//!
+//! Each syntax turns bytes into the same small stream of events; one builder ([`crate::decode`])
+//! turns events into the typed model. So the mapping between elements and structs exists once,
+//! and both encodings are guaranteed to mean the same message.
+
+use crate::error::Result;
+use std::borrow::Cow;
+
+/// One parsing event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Event<'a> {
+    /// An element starts. `namespace` is the default namespace it declares (XML `xmlns`), or the
+    /// namespace implied by a WBXML code-page change.
+    Start {
+        name: Cow<'a, str>,
+        namespace: Option<Cow<'a, str>>,
+    },
+    /// The innermost open element ends.
+    End,
+    /// Character data, unescaped; adjacent pieces are already joined.
+    Text(Cow<'a, str>),
+    /// Binary data (WBXML OPAQUE).
+    Opaque(&'a [u8]),
+    /// End of the document.
+    Eof,
+}
+
+/// A source of [`Event`]s over a borrowed input.
+pub(crate) trait EventSource<'a> {
+    /// The next event.
+    fn next_event(&mut self) -> Result<Event<'a>>;
+    /// The byte offset the source has reached, for error messages.
+    fn offset(&self) -> usize;
+}

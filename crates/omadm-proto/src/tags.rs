@@ -1,0 +1,310 @@
+//! WBXML tag tokens of the SyncML family (SyncML RepPro 1.2 §8, MetInf 1.2 §6, DM TND 1.2 §8.6).
+//!
+//! One vocabulary of three code pages serves SyncML messages, DDF and TNDS documents alike:
+//! page 0 SyncML, page 1 MetInf, page 2 DM DDF. Tokens start at 0x05 on every page.
+
+/// First tag token on every page (0x00–0x04 are global tokens).
+pub(crate) const FIRST_TOKEN: u8 = 0x05;
+
+/// Code page 0: SyncML. Index = token − 0x05. 0x30 is reserved (empty name).
+pub(crate) const SYNCML_PAGE: [&str; 56] = [
+    "Add",
+    "Alert",
+    "Archive",
+    "Atomic",
+    "Chal",
+    "Cmd",
+    "CmdID",
+    "CmdRef",
+    "Copy",
+    "Cred",
+    "Data",
+    "Delete",
+    "Exec",
+    "Final",
+    "Get",
+    "Item",
+    "Lang",
+    "LocName",
+    "LocURI",
+    "Map",
+    "MapItem",
+    "Meta",
+    "MsgID",
+    "MsgRef",
+    "NoResp",
+    "NoResults",
+    "Put",
+    "Replace",
+    "RespURI",
+    "Results",
+    "Search",
+    "Sequence",
+    "SessionID",
+    "SftDel",
+    "Source",
+    "SourceRef",
+    "Status",
+    "Sync",
+    "SyncBody",
+    "SyncHdr",
+    "SyncML",
+    "Target",
+    "TargetRef",
+    "",
+    "VerDTD",
+    "VerProto",
+    "NumberOfChanges",
+    "MoreData",
+    "Field",
+    "Filter",
+    "Record",
+    "FilterType",
+    "SourceParent",
+    "TargetParent",
+    "Move",
+    "Correlator",
+];
+
+/// Code page 1: MetInf. Index = token − 0x05.
+pub(crate) const METINF_PAGE: [&str; 18] = [
+    "Anchor",
+    "EMI",
+    "Format",
+    "FreeID",
+    "FreeMem",
+    "Last",
+    "Mark",
+    "MaxMsgSize",
+    "Mem",
+    "MetInf",
+    "Next",
+    "NextNonce",
+    "SharedMem",
+    "Size",
+    "Type",
+    "Version",
+    "MaxObjSize",
+    "FieldLevel",
+];
+
+/// Code page 2: DM DDF (also TNDS). Index = token − 0x05.
+pub(crate) const DDF_PAGE: [&str; 56] = [
+    "AccessType",
+    "ACL",
+    "Add",
+    "b64",
+    "bin",
+    "bool",
+    "chr",
+    "CaseSense",
+    "CIS",
+    "Copy",
+    "CS",
+    "date",
+    "DDFName",
+    "DefaultValue",
+    "Delete",
+    "Description",
+    "DFFormat",
+    "DFProperties",
+    "DFTitle",
+    "DFType",
+    "Dynamic",
+    "Exec",
+    "float",
+    "Format",
+    "Get",
+    "int",
+    "Man",
+    "MgmtTree",
+    "MIME",
+    "Mod",
+    "Name",
+    "Node",
+    "node",
+    "NodeName",
+    "null",
+    "Occurrence",
+    "One",
+    "OneOrMore",
+    "OneOrN",
+    "Path",
+    "Permanent",
+    "Replace",
+    "RTProperties",
+    "Scope",
+    "Size",
+    "time",
+    "Title",
+    "TStamp",
+    "Type",
+    "Value",
+    "VerDTD",
+    "VerNo",
+    "xml",
+    "ZeroOrMore",
+    "ZeroOrN",
+    "ZeroOrOne",
+];
+
+/// A code page of the SyncML vocabulary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Page {
+    /// Page 0, SyncML.
+    SyncMl = 0,
+    /// Page 1, MetInf.
+    MetInf = 1,
+    /// Page 2, DM DDF.
+    Ddf = 2,
+}
+
+/// Namespace of the MetInf page.
+pub(crate) const METINF_NAMESPACE: &str = "syncml:metinf";
+
+impl Page {
+    /// The page for a page number, if it is one of ours.
+    pub(crate) fn from_number(n: u8) -> Option<Page> {
+        match n {
+            0 => Some(Page::SyncMl),
+            1 => Some(Page::MetInf),
+            2 => Some(Page::Ddf),
+            _ => None,
+        }
+    }
+
+    fn table(self) -> &'static [&'static str] {
+        match self {
+            Page::SyncMl => &SYNCML_PAGE,
+            Page::MetInf => &METINF_PAGE,
+            Page::Ddf => &DDF_PAGE,
+        }
+    }
+
+    /// The element name of a token on this page.
+    pub(crate) fn name(self, token: u8) -> Option<&'static str> {
+        let name = *self.table().get(token.checked_sub(FIRST_TOKEN)? as usize)?;
+        (!name.is_empty()).then_some(name)
+    }
+
+    /// The token of an element name on this page.
+    pub(crate) fn token(self, name: &str) -> Option<u8> {
+        self.table()
+            .iter()
+            .position(|n| *n == name && !n.is_empty())
+            .map(|i| i as u8 + FIRST_TOKEN)
+    }
+
+    /// The XML default namespace that marks elements of this page inside a SyncML message, if any.
+    pub(crate) fn namespace(self) -> Option<&'static str> {
+        match self {
+            Page::SyncMl => None,
+            Page::MetInf => Some(METINF_NAMESPACE),
+            Page::Ddf => Some(crate::element::DDF_NAMESPACE),
+        }
+    }
+
+    /// The page a namespace selects, if any.
+    pub(crate) fn from_namespace(ns: &str) -> Option<Page> {
+        if ns.eq_ignore_ascii_case(METINF_NAMESPACE) {
+            Some(Page::MetInf)
+        } else if ns.eq_ignore_ascii_case(crate::element::DDF_NAMESPACE) {
+            Some(Page::Ddf)
+        } else if ns.len() >= 13 && ns[..13].eq_ignore_ascii_case("SYNCML:SYNCML") {
+            Some(Page::SyncMl)
+        } else {
+            None
+        }
+    }
+}
+
+/// A tag the encoder writes: page, token and name, resolved at compile time by [`syncml_tag!`] /
+/// [`metinf_tag!`] (an unknown name is a compile error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Tag {
+    /// Code page.
+    pub(crate) page: Page,
+    /// Token on that page (without the content/attribute bits).
+    pub(crate) token: u8,
+    /// Element name.
+    pub(crate) name: &'static str,
+}
+
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+const fn token_in(table: &[&str], name: &str) -> u8 {
+    let mut i = 0;
+    while i < table.len() {
+        if same(table[i], name) {
+            return i as u8 + FIRST_TOKEN;
+        }
+        i += 1;
+    }
+    panic!("no such tag on this code page")
+}
+
+impl Tag {
+    /// A SyncML-page tag; use through [`syncml_tag!`] so the lookup happens at compile time.
+    pub(crate) const fn syncml(name: &'static str) -> Tag {
+        Tag {
+            page: Page::SyncMl,
+            token: token_in(&SYNCML_PAGE, name),
+            name,
+        }
+    }
+    /// A MetInf-page tag; use through [`metinf_tag!`].
+    pub(crate) const fn metinf(name: &'static str) -> Tag {
+        Tag {
+            page: Page::MetInf,
+            token: token_in(&METINF_PAGE, name),
+            name,
+        }
+    }
+}
+
+/// A SyncML-page [`Tag`], resolved at compile time.
+macro_rules! syncml_tag {
+    ($name:literal) => {{
+        const T: $crate::tags::Tag = $crate::tags::Tag::syncml($name);
+        T
+    }};
+}
+/// A MetInf-page [`Tag`], resolved at compile time.
+macro_rules! metinf_tag {
+    ($name:literal) => {{
+        const T: $crate::tags::Tag = $crate::tags::Tag::metinf($name);
+        T
+    }};
+}
+pub(crate) use {metinf_tag, syncml_tag};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_match_the_published_tables() {
+        assert_eq!(Page::SyncMl.token("SyncML"), Some(0x2D));
+        assert_eq!(Page::SyncMl.token("Correlator"), Some(0x3C));
+        assert_eq!(Page::SyncMl.name(0x30), None);
+        assert_eq!(Page::MetInf.token("MaxObjSize"), Some(0x15));
+        assert_eq!(Page::MetInf.token("FieldLevel"), Some(0x16));
+        assert_eq!(Page::Ddf.token("MgmtTree"), Some(0x20));
+        assert_eq!(Page::Ddf.token("ZeroOrOne"), Some(0x3C));
+        assert_eq!(Page::Ddf.name(0x3D), None);
+        assert_eq!(Page::SyncMl.name(0x04), None);
+    }
+}

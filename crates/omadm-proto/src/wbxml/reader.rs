@@ -1,0 +1,476 @@
+//! WBXML bytes → events (WAP-192 WBXML 1.1–1.3; 1.0 headers are accepted too).
+//!
+//! Every length and index is checked against the input before use, so truncated input, bad
+//! `mb_u_int32`s, out-of-range string-table references and huge length prefixes end in an error,
+//! never a panic or an allocation larger than the input.
+
+use super::{global, PublicId};
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::{Event, EventSource};
+use crate::limits::Limits;
+use crate::tags::Page;
+use std::borrow::Cow;
+
+/// The parsed WBXML header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Header<'a> {
+    /// Version byte (0x00 = 1.0 … 0x03 = 1.3).
+    pub(crate) version: u8,
+    /// The document type.
+    pub(crate) public_id: PublicId,
+    /// IANA MIBenum of the charset.
+    pub(crate) charset: u32,
+    /// The string table.
+    pub(crate) string_table: &'a [u8],
+}
+
+/// Text decoding for the charsets DM peers use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Charset {
+    /// UTF-8 (0x6A), US-ASCII (3) or unknown (0): validated as UTF-8.
+    Utf8,
+    /// ISO-8859-1 (4): each byte is one code point.
+    Latin1,
+}
+
+/// Pull source of events over a WBXML byte slice.
+pub(crate) struct WbxmlSource<'a> {
+    input: &'a [u8],
+    pos: usize,
+    header: Header<'a>,
+    charset: Charset,
+    page: u8,
+    /// The code page of each open element (for implied namespaces).
+    open: Vec<u8>,
+    limits: Limits,
+    pending: Option<Event<'a>>,
+    /// The root element has ended.
+    root_closed: bool,
+}
+
+/// Reads an `mb_u_int32` at `*pos` (at most 5 bytes, value ≤ u32::MAX).
+pub(crate) fn read_mb_u32(input: &[u8], pos: &mut usize) -> std::result::Result<u32, ErrorKind> {
+    let mut value: u64 = 0;
+    for i in 0..5 {
+        let b = *input.get(*pos).ok_or(ErrorKind::UnexpectedEof)?;
+        *pos += 1;
+        value = (value << 7) | u64::from(b & 0x7F);
+        if b & 0x80 == 0 {
+            return u32::try_from(value)
+                .map_err(|_| ErrorKind::Wbxml("mb_u_int32 exceeds 32 bits".into()));
+        }
+        if i == 4 {
+            break;
+        }
+    }
+    Err(ErrorKind::Wbxml("mb_u_int32 longer than 5 bytes".into()))
+}
+
+/// Parses the header of a WBXML document.
+pub(crate) fn read_header<'a>(
+    input: &'a [u8],
+    pos: &mut usize,
+) -> std::result::Result<Header<'a>, Error> {
+    let at = |p: usize| move |k: ErrorKind| Error::new(k).at(p);
+    let version = *input
+        .first()
+        .ok_or_else(|| Error::new(ErrorKind::UnexpectedEof).at(0))?;
+    if version > 0x03 {
+        return Err(Error::new(ErrorKind::Wbxml(format!(
+            "unsupported WBXML version byte 0x{version:02X}"
+        )))
+        .at(0));
+    }
+    *pos = 1;
+    let raw_id = read_mb_u32(input, pos).map_err(at(*pos))?;
+    let table_index = if raw_id == 0 {
+        Some(read_mb_u32(input, pos).map_err(at(*pos))?)
+    } else {
+        None
+    };
+    let charset = if version == 0 {
+        0
+    } else {
+        read_mb_u32(input, pos).map_err(at(*pos))?
+    };
+    let table_len = read_mb_u32(input, pos).map_err(at(*pos))? as usize;
+    let table_end = pos
+        .checked_add(table_len)
+        .filter(|end| *end <= input.len())
+        .ok_or_else(|| {
+            Error::new(ErrorKind::Wbxml(format!(
+                "string table of {table_len} bytes runs past the end"
+            )))
+            .at(*pos)
+        })?;
+    let string_table = &input[*pos..table_end];
+    *pos = table_end;
+    let public_id = match table_index {
+        None => PublicId::from_number(raw_id),
+        Some(index) => {
+            let fpi = table_string(string_table, index as usize).map_err(at(*pos))?;
+            PublicId::from_fpi(&String::from_utf8_lossy(fpi))
+        }
+    };
+    Ok(Header {
+        version,
+        public_id,
+        charset,
+        string_table,
+    })
+}
+
+/// The zero-terminated string at `index` of a string table. A last string that runs to the end of
+/// the table without its NUL is accepted: real DM 1.2 messages size the table to the FPI alone.
+fn table_string(table: &[u8], index: usize) -> std::result::Result<&[u8], ErrorKind> {
+    let rest = table
+        .get(index..)
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| {
+            ErrorKind::Wbxml(format!(
+                "string table index {index} is out of range (table has {} bytes)",
+                table.len()
+            ))
+        })?;
+    let end = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
+    Ok(&rest[..end])
+}
+
+impl<'a> WbxmlSource<'a> {
+    /// Reads the header of `input` and prepares to read its body.
+    pub(crate) fn new(input: &'a [u8], limits: &Limits) -> Result<Self> {
+        if input.len() > limits.max_message_size {
+            return Err(Error::new(ErrorKind::Limit(format!(
+                "message of {} bytes exceeds the maximum of {}",
+                input.len(),
+                limits.max_message_size
+            ))));
+        }
+        let mut pos = 0;
+        let header = read_header(input, &mut pos)?;
+        let charset = match header.charset {
+            0 | 3 | 0x6A => Charset::Utf8,
+            4 => Charset::Latin1,
+            other => {
+                return Err(Error::new(ErrorKind::Wbxml(format!(
+                    "unsupported charset MIBenum {other}"
+                )))
+                .at(pos))
+            }
+        };
+        if header.public_id == PublicId::DevInf {
+            return Err(Error::new(ErrorKind::Wbxml(
+                "DevInf WBXML documents are not supported".into(),
+            ))
+            .at(1));
+        }
+        Ok(WbxmlSource {
+            input,
+            pos,
+            header,
+            charset,
+            page: 0,
+            open: Vec::with_capacity(16),
+            limits: *limits,
+            pending: None,
+            root_closed: false,
+        })
+    }
+
+    fn error(&self, kind: ErrorKind) -> Error {
+        Error::new(kind).at(self.pos)
+    }
+
+    fn byte(&mut self) -> Result<u8> {
+        let b = *self
+            .input
+            .get(self.pos)
+            .ok_or_else(|| self.error(ErrorKind::UnexpectedEof))?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    fn mb_u32(&mut self) -> Result<u32> {
+        let mut pos = self.pos;
+        let v = read_mb_u32(self.input, &mut pos).map_err(|k| self.error(k))?;
+        self.pos = pos;
+        Ok(v)
+    }
+
+    fn check_len(&self, len: usize) -> Result<()> {
+        if len > self.limits.max_string_len {
+            return Err(self.error(ErrorKind::Limit(format!(
+                "string of {len} bytes exceeds the maximum of {}",
+                self.limits.max_string_len
+            ))));
+        }
+        Ok(())
+    }
+
+    fn decode_text(&self, bytes: &'a [u8]) -> Result<Cow<'a, str>> {
+        match self.charset {
+            Charset::Utf8 => std::str::from_utf8(bytes)
+                .map(Cow::Borrowed)
+                .map_err(|e| self.error(ErrorKind::Wbxml(format!("invalid UTF-8 in string: {e}")))),
+            Charset::Latin1 => Ok(Cow::Owned(bytes.iter().map(|&b| char::from(b)).collect())),
+        }
+    }
+
+    /// An inline string (STR_I): bytes up to the next NUL.
+    fn inline_string(&mut self) -> Result<&'a [u8]> {
+        let rest = &self.input[self.pos..];
+        let end = rest.iter().position(|b| *b == 0).ok_or_else(|| {
+            self.error(ErrorKind::Wbxml("inline string is not terminated".into()))
+        })?;
+        self.check_len(end)?;
+        self.pos += end + 1;
+        Ok(&rest[..end])
+    }
+
+    fn table_ref(&mut self) -> Result<&'a [u8]> {
+        let index = self.mb_u32()? as usize;
+        let s = table_string(self.header.string_table, index).map_err(|k| self.error(k))?;
+        self.check_len(s.len())?;
+        Ok(s)
+    }
+
+    /// Reads the pieces of character data at the current position (STR_I, STR_T, ENTITY, and
+    /// SWITCH_PAGEs between them), joined; `None` if the next token is not character data.
+    fn text(&mut self) -> Result<Option<Cow<'a, str>>> {
+        let mut acc: Option<Cow<'a, str>> = None;
+        loop {
+            let Some(&token) = self.input.get(self.pos) else {
+                break;
+            };
+            let piece: Cow<'a, str> = match token {
+                global::STR_I => {
+                    self.pos += 1;
+                    let bytes = self.inline_string()?;
+                    self.decode_text(bytes)?
+                }
+                global::STR_T => {
+                    self.pos += 1;
+                    let bytes = self.table_ref()?;
+                    self.decode_text(bytes)?
+                }
+                global::ENTITY => {
+                    self.pos += 1;
+                    let code = self.mb_u32()?;
+                    let ch = char::from_u32(code).ok_or_else(|| {
+                        self.error(ErrorKind::Wbxml(format!(
+                            "ENTITY {code} is not a character"
+                        )))
+                    })?;
+                    Cow::Owned(ch.to_string())
+                }
+                _ => break,
+            };
+            match &mut acc {
+                None => acc = Some(piece),
+                Some(s) => {
+                    self.check_len(s.len() + piece.len())?;
+                    s.to_mut().push_str(&piece);
+                }
+            }
+        }
+        Ok(acc)
+    }
+
+    /// Skips the attribute list of a tag (SyncML DM uses none; they are read and dropped).
+    fn skip_attributes(&mut self) -> Result<()> {
+        loop {
+            match self.byte()? {
+                global::END => return Ok(()),
+                global::SWITCH_PAGE => {
+                    self.byte()?;
+                }
+                global::STR_I => {
+                    self.inline_string()?;
+                }
+                global::STR_T | global::LITERAL | global::ENTITY => {
+                    self.mb_u32()?;
+                }
+                global::OPAQUE => {
+                    let len = self.mb_u32()? as usize;
+                    self.skip_bytes(len)?;
+                }
+                global::EXT_I_0..=global::EXT_I_2 => {
+                    self.inline_string()?;
+                }
+                global::EXT_T_0..=global::EXT_T_2 => {
+                    self.mb_u32()?;
+                }
+                _ => {} // attribute start or value token
+            }
+        }
+    }
+
+    fn skip_bytes(&mut self, len: usize) -> Result<&'a [u8]> {
+        self.check_len(len)?;
+        let end = self
+            .pos
+            .checked_add(len)
+            .filter(|e| *e <= self.input.len())
+            .ok_or_else(|| {
+                self.error(ErrorKind::Wbxml(format!(
+                    "length {len} runs past the end of the input"
+                )))
+            })?;
+        let bytes = &self.input[self.pos..end];
+        self.pos = end;
+        Ok(bytes)
+    }
+
+    fn read(&mut self) -> Result<Event<'a>> {
+        loop {
+            if self.pos >= self.input.len() {
+                if !self.open.is_empty() || !self.root_closed {
+                    return Err(self.error(ErrorKind::UnexpectedEof));
+                }
+                return Ok(Event::Eof);
+            }
+            if self.root_closed {
+                return Err(self.error(ErrorKind::Wbxml("content after the root element".into())));
+            }
+            if let Some(text) = self.text()? {
+                return Ok(Event::Text(text));
+            }
+            let token = self.byte()?;
+            match token {
+                global::SWITCH_PAGE => {
+                    self.page = self.byte()?;
+                }
+                global::END => {
+                    if self.open.pop().is_none() {
+                        return Err(
+                            self.error(ErrorKind::Wbxml("END without an open element".into()))
+                        );
+                    }
+                    if self.open.is_empty() {
+                        self.finished_root();
+                    }
+                    return Ok(Event::End);
+                }
+                global::OPAQUE => {
+                    let len = self.mb_u32()? as usize;
+                    let bytes = self.skip_bytes(len)?;
+                    return Ok(Event::Opaque(bytes));
+                }
+                global::PI => {
+                    self.skip_attributes()?;
+                }
+                global::EXT_I_0..=global::EXT_I_2
+                | global::EXT_T_0..=global::EXT_T_2
+                | global::EXT_0..=global::EXT_2 => {
+                    return Err(self.error(ErrorKind::Wbxml(format!(
+                        "extension token 0x{token:02X} is not used by SyncML"
+                    ))));
+                }
+                _ => return self.tag(token),
+            }
+        }
+    }
+
+    fn finished_root(&mut self) {
+        self.root_closed = true;
+        // Trailing bytes after the root are tolerated only if they are padding zeros.
+        if self.input[self.pos..].iter().all(|b| *b == 0) {
+            self.pos = self.input.len();
+        }
+    }
+
+    fn tag(&mut self, token: u8) -> Result<Event<'a>> {
+        let has_content = token & 0x40 != 0;
+        let has_attributes = token & 0x80 != 0;
+        let name: Cow<'a, str> = if token & 0x3F == global::LITERAL {
+            let bytes = self.table_ref()?;
+            self.decode_text(bytes)?
+        } else {
+            let page = Page::from_number(self.page).ok_or_else(|| {
+                self.error(ErrorKind::Wbxml(format!("unknown code page {}", self.page)))
+            })?;
+            let name = page.name(token & 0x3F).ok_or_else(|| {
+                self.error(ErrorKind::Wbxml(format!(
+                    "unknown tag token 0x{:02X} on code page {}",
+                    token & 0x3F,
+                    self.page
+                )))
+            })?;
+            Cow::Borrowed(name)
+        };
+        if has_attributes {
+            self.skip_attributes()?;
+        }
+        // A change of code page against the parent implies that page's namespace.
+        let parent_page = self.open.last().copied();
+        let namespace = if parent_page != Some(self.page) {
+            Page::from_number(self.page)
+                .and_then(Page::namespace)
+                .map(Cow::Borrowed)
+        } else {
+            None
+        };
+        if has_content {
+            if self.open.len() >= self.limits.max_depth {
+                return Err(self.error(ErrorKind::Limit(format!(
+                    "element nesting deeper than {}",
+                    self.limits.max_depth
+                ))));
+            }
+            self.open.push(self.page);
+        } else {
+            self.pending = Some(Event::End);
+            if self.open.is_empty() {
+                self.finished_root();
+            }
+        }
+        Ok(Event::Start { name, namespace })
+    }
+}
+
+impl<'a> EventSource<'a> for WbxmlSource<'a> {
+    fn next_event(&mut self) -> Result<Event<'a>> {
+        if let Some(ev) = self.pending.take() {
+            return Ok(ev);
+        }
+        self.read()
+    }
+
+    fn offset(&self) -> usize {
+        self.pos
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mb_u_int32_reads_and_bounds() {
+        let mut p = 0;
+        assert_eq!(read_mb_u32(&[0x81, 0x20], &mut p), Ok(0xA0));
+        assert_eq!(p, 2);
+        let mut p = 0;
+        assert_eq!(
+            read_mb_u32(&[0x8F, 0xFF, 0xFF, 0xFF, 0x7F], &mut p),
+            Ok(u32::MAX)
+        );
+        let mut p = 0;
+        assert!(read_mb_u32(&[0x9F, 0xFF, 0xFF, 0xFF, 0x7F], &mut p).is_err());
+        let mut p = 0;
+        assert!(read_mb_u32(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x01], &mut p).is_err());
+        let mut p = 0;
+        assert_eq!(read_mb_u32(&[0x80], &mut p), Err(ErrorKind::UnexpectedEof));
+    }
+
+    #[test]
+    fn table_strings_are_checked() {
+        assert_eq!(table_string(b"ab\0cd\0", 3), Ok(&b"cd"[..]));
+        assert!(table_string(b"ab\0", 3).is_err());
+        assert_eq!(
+            table_string(b"ab", 0),
+            Ok(&b"ab"[..]),
+            "unterminated last string, as peers send"
+        );
+    }
+}
