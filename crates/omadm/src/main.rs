@@ -1,1 +1,46 @@
-fn main() {}
+//! `omadm`: the OMA DM 1.3 command line (inspector, client, server and tools).
+
+mod inspect;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// OMA Device Management 1.3: client, server and tools.
+#[derive(Parser)]
+#[command(name = "omadm", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Decode a SyncML DM message (XML, WBXML, hex or base64) and print it as XML or JSON.
+    Decode(inspect::DecodeArgs),
+    /// Encode a SyncML DM message (any input form) as WBXML or XML.
+    Encode(inspect::EncodeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Decode(args) => inspect::decode(args),
+        Command::Encode(args) => inspect::encode(args),
+    };
+    match result {
+        Ok(code) => code,
+        // A reader that stops early (`| head`) is not a failure of ours.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("omadm: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
