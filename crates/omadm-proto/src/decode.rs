@@ -228,6 +228,21 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
 
     /// Reads the current element (already started) as a generic element tree.
     fn element(&mut self, name: Cow<'a, str>, namespace: Option<Cow<'a, str>>) -> Result<Element> {
+        self.element_in(name, namespace, false)
+    }
+
+    /// Reads a generic element; inside MetInf (`in_metinf`, or its own namespace says so) text is
+    /// trimmed, as the typed Meta decoder trims it: MetInf values carry no meaningful whitespace.
+    fn element_in(
+        &mut self,
+        name: Cow<'a, str>,
+        namespace: Option<Cow<'a, str>>,
+        in_metinf: bool,
+    ) -> Result<Element> {
+        let in_metinf = in_metinf
+            || namespace
+                .as_deref()
+                .is_some_and(|ns| ns.eq_ignore_ascii_case(crate::tags::METINF_NAMESPACE));
         let mut el = Element {
             name: name.into_owned(),
             namespace: namespace.map(Cow::into_owned),
@@ -243,18 +258,28 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
                         ))));
                     }
                     self.path.push(name.clone());
-                    let child = self.element(name, namespace)?;
+                    let child = self.element_in(name, namespace, in_metinf)?;
                     el.children.push(Node::Element(child));
                 }
                 Event::Text(t) => {
-                    if !t.trim().is_empty() {
-                        el.children.push(Node::Text(t.into_owned()));
+                    let kept = if in_metinf { t.trim() } else { &t };
+                    if !kept.trim().is_empty() {
+                        el.children.push(Node::Text(kept.to_string()));
                     }
                 }
-                Event::Opaque(b) => el.children.push(Node::Opaque(b.to_vec())),
+                Event::Opaque(b) => {
+                    let nested = (el.name == "Data")
+                        .then(|| self.nested_document(b))
+                        .flatten();
+                    el.children
+                        .push(nested.map_or_else(|| Node::Opaque(b.to_vec()), Node::Element));
+                }
                 Event::End => break,
                 Event::Eof => return Err(self.error(ErrorKind::UnexpectedEof)),
             }
+        }
+        if el.name == "Item" && crate::wbxml::item_holds_document(&el) {
+            normalize_generic_item_type(&mut el);
         }
         self.done();
         Ok(el)
@@ -622,6 +647,16 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
         Ok(item)
     }
 
+    /// Decodes opaque bytes as a nested WBXML document within the remaining depth, if they are one.
+    fn nested_document(&self, bytes: &[u8]) -> Option<Element> {
+        let remaining_depth = self.limits.max_depth.saturating_sub(self.path.len());
+        let limits = Limits {
+            max_depth: remaining_depth,
+            ..self.limits
+        };
+        crate::wbxml::decode_document(bytes, &limits).ok()
+    }
+
     /// Reads an Item's Data: text, binary, or an embedded document (XML child element, or a
     /// nested WBXML document in opaque data whose Type says `+wbxml`).
     fn data(&mut self, media_type: Option<&str>) -> Result<Data> {
@@ -706,6 +741,40 @@ fn normalize_embedded_type(meta: &mut Meta) {
             *t = format!("{base}+xml");
         }
     }
+}
+
+/// The generic-element counterpart of [`normalize_embedded_type`], for Items inside commands DM
+/// does not use (kept as elements).
+fn normalize_generic_item_type(item: &mut Element) {
+    for meta in item.children.iter_mut() {
+        let Node::Element(meta) = meta else { continue };
+        if meta.name != "Meta" {
+            continue;
+        }
+        for ty in meta.children.iter_mut() {
+            let Node::Element(ty) = ty else { continue };
+            if ty.name != "Type" {
+                continue;
+            }
+            for text in ty.children.iter_mut() {
+                if let Node::Text(t) = text {
+                    if is_wbxml_document_type(t.trim()) {
+                        if let Some(fixed) = swap_type_suffix(t, "+wbxml", "+xml") {
+                            *t = fixed;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Replaces the `from` suffix of a media type with `to`, keeping any whitespace around it (as
+/// generic elements keep text exactly); `None` if the type does not end with `from`.
+pub(crate) fn swap_type_suffix(text: &str, from: &str, to: &str) -> Option<String> {
+    let end = text.trim_end().len();
+    let base = text[..end].strip_suffix(from)?;
+    Some(format!("{base}{to}{}", &text[end..]))
 }
 
 /// A command-level Meta Type applies to items without their own; normalize it the same way when

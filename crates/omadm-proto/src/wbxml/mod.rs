@@ -10,6 +10,7 @@
 mod reader;
 mod writer;
 
+pub(crate) use writer::item_holds_document;
 pub use writer::{WbxmlOptions, WbxmlVersion};
 
 use crate::decode::Builder;

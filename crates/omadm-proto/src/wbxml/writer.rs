@@ -153,8 +153,10 @@ impl Collector {
         if page.token(&el.name).is_none() && !self.literals.contains(&el.name) {
             self.literals.push(el.name.clone());
         }
+        let nests_documents = page == Page::SyncMl && el.name == "Data";
         for child in &el.children {
             match child {
+                Node::Element(_) if nests_documents => {}
                 Node::Element(e) => self.element(e, page),
                 Node::Text(t) => self.count(t),
                 Node::Opaque(_) => {}
@@ -294,13 +296,33 @@ impl<O: Out> Writer<'_, O> {
     }
 
     fn generic(&mut self, el: &Element, inherited: Page) -> Result<()> {
+        self.generic_in(el, inherited, false)
+    }
+
+    /// Writes a generic element. `document_item` is set inside an Item whose Data holds a
+    /// document: its Type is then written in the `+wbxml` form, as for typed Items.
+    fn generic_in(&mut self, el: &Element, inherited: Page, document_item: bool) -> Result<()> {
         let page = element_page(el, inherited);
         let content = !el.children.is_empty();
         self.tag(page, &el.name, content)?;
+        // A document inside a SyncML Data element travels as a nested document, as in Items.
+        let nests_documents = page == Page::SyncMl && el.name == "Data";
+        let document_item =
+            document_item || (page == Page::SyncMl && el.name == "Item" && item_holds_document(el));
+        let is_type = page == Page::MetInf && el.name == "Type";
         if content {
             for child in &el.children {
                 match child {
-                    Node::Element(e) => self.generic(e, page)?,
+                    Node::Element(e) if nests_documents => {
+                        self.opaque(&encode_document(e, self.options)?)?
+                    }
+                    Node::Element(e) => self.generic_in(e, page, document_item)?,
+                    Node::Text(t) if is_type && document_item => {
+                        match crate::decode::swap_type_suffix(t, "+xml", "+wbxml") {
+                            Some(wire) => self.string(&wire)?,
+                            None => self.string(t)?,
+                        }
+                    }
                     Node::Text(t) => self.string(t)?,
                     Node::Opaque(b) => self.opaque(b)?,
                 }
@@ -309,6 +331,12 @@ impl<O: Out> Writer<'_, O> {
         }
         Ok(())
     }
+}
+
+/// True if a generic `Item` element has a `Data` child holding an element (a document).
+pub(crate) fn item_holds_document(item: &Element) -> bool {
+    item.elements()
+        .any(|d| d.name == "Data" && d.elements().next().is_some())
 }
 
 impl<O: Out> Sink for Writer<'_, O> {
