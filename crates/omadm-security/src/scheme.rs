@@ -1,0 +1,156 @@
+//! Authentication schemes: the `Meta Type` of `Cred` and `Chal` (DM Security 1.2 §5, digest §4).
+
+use std::fmt;
+
+use crate::algorithm::HashAlgorithm;
+use crate::dm13::{Dm13Profile, SHA256_CRED_TYPE, SHA256_CRED_TYPE_ALIASES};
+
+/// The prefix every SyncML authentication type shares.
+const PREFIX: &str = "syncml:auth-";
+
+/// An authentication scheme as named by a `Cred`/`Chal` `Meta Type`.
+///
+/// Parsing is case-insensitive and never fails: a type we do not implement is kept verbatim in
+/// [`AuthScheme::Unknown`] so that it can be reported (and answered with a challenge for a scheme we
+/// do support) rather than guessed at.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum AuthScheme {
+    /// `syncml:auth-basic`: `B64(name ":" secret)`. The default when `Cred` has no Type.
+    Basic,
+    /// `syncml:auth-md5`: `B64(MD5(B64(MD5(name ":" secret)) ":" nonce))`.
+    Md5,
+    /// The DM 1.3 SHA-256 digest credential (sent as [`SHA256_CRED_TYPE`]): the MD5 formula with
+    /// SHA-256. Which spellings are accepted is decided in [`crate::dm13`].
+    Sha256,
+    /// `syncml:auth-MAC`: no `Cred`; every message carries an `x-syncml-hmac` transport header
+    /// ([`crate::mac::HmacHeader`]).
+    Mac,
+    /// Any other type, kept exactly as received (e.g. `syncml:auth-X509`).
+    Unknown(String),
+}
+
+impl AuthScheme {
+    /// Parses a `Meta Type` value. Surrounding white space is ignored; case is not significant.
+    pub fn parse(text: &str) -> AuthScheme {
+        let trimmed = text.trim();
+        let lower = trimmed.to_ascii_lowercase();
+        let Some(rest) = lower.strip_prefix(PREFIX) else {
+            return AuthScheme::Unknown(trimmed.to_owned());
+        };
+        match rest {
+            "basic" => AuthScheme::Basic,
+            "md5" => AuthScheme::Md5,
+            "mac" => AuthScheme::Mac,
+            r if SHA256_CRED_TYPE_ALIASES.contains(&r) => AuthScheme::Sha256,
+            _ => AuthScheme::Unknown(trimmed.to_owned()),
+        }
+    }
+
+    /// The scheme of a `Cred` whose `Meta` has no `Type`: basic (SyncML RepPro 1.2 §5.1.3).
+    pub const fn default_for_cred() -> AuthScheme {
+        AuthScheme::Basic
+    }
+
+    /// The canonical `Meta Type` we send for this scheme (unknown types are echoed verbatim).
+    pub fn as_str(&self) -> &str {
+        match self {
+            AuthScheme::Basic => "syncml:auth-basic",
+            AuthScheme::Md5 => "syncml:auth-md5",
+            AuthScheme::Sha256 => SHA256_CRED_TYPE,
+            AuthScheme::Mac => "syncml:auth-MAC",
+            AuthScheme::Unknown(s) => s,
+        }
+    }
+
+    /// The `Meta Type` to send under a [`Dm13Profile`] (which may respell SHA-256 for a peer).
+    pub fn meta_type_in<'a>(&'a self, profile: &'a Dm13Profile) -> &'a str {
+        match self {
+            AuthScheme::Sha256 => &profile.sha256_cred_type,
+            other => other.as_str(),
+        }
+    }
+
+    /// The hash of a digest scheme (MD5 or SHA-256); `None` for basic, MAC and unknown schemes.
+    pub const fn digest_algorithm(&self) -> Option<HashAlgorithm> {
+        match self {
+            AuthScheme::Md5 => Some(HashAlgorithm::Md5),
+            AuthScheme::Sha256 => Some(HashAlgorithm::Sha256),
+            _ => None,
+        }
+    }
+
+    /// Whether the scheme needs a nonce (`NextNonce` is mandatory in its `Chal`, digest §4).
+    pub const fn uses_nonce(&self) -> bool {
+        matches!(self, AuthScheme::Md5 | AuthScheme::Sha256 | AuthScheme::Mac)
+    }
+
+    /// Whether this crate can compute and verify the scheme.
+    pub const fn is_supported(&self) -> bool {
+        !matches!(self, AuthScheme::Unknown(_))
+    }
+}
+
+impl fmt::Display for AuthScheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for AuthScheme {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(AuthScheme::parse(s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_12_types_case_insensitively() {
+        assert_eq!(AuthScheme::parse("syncml:auth-basic"), AuthScheme::Basic);
+        assert_eq!(AuthScheme::parse(" SyncML:Auth-MD5 "), AuthScheme::Md5);
+        assert_eq!(AuthScheme::parse("syncml:auth-MAC"), AuthScheme::Mac);
+        assert_eq!(AuthScheme::parse("syncml:auth-mac"), AuthScheme::Mac);
+    }
+
+    #[test]
+    fn accepts_sha256_spellings_and_sends_one() {
+        for s in [
+            "syncml:auth-SHA256",
+            "syncml:auth-sha256",
+            "syncml:auth-SHA-256",
+            "syncml:auth-sha_256",
+            "syncml:auth-SHA2-256",
+        ] {
+            assert_eq!(AuthScheme::parse(s), AuthScheme::Sha256, "{s}");
+        }
+        assert_eq!(AuthScheme::Sha256.to_string(), "syncml:auth-SHA256");
+    }
+
+    #[test]
+    fn unknown_types_are_kept_not_guessed() {
+        let s = AuthScheme::parse("syncml:auth-SHA-512");
+        assert_eq!(s, AuthScheme::Unknown("syncml:auth-SHA-512".into()));
+        assert_eq!(s.as_str(), "syncml:auth-SHA-512");
+        assert!(!s.is_supported());
+        assert_eq!(AuthScheme::parse("md5"), AuthScheme::Unknown("md5".into()));
+        assert_eq!(AuthScheme::parse("syncml:auth-X509").digest_algorithm(), None);
+    }
+
+    #[test]
+    fn profile_can_respell_sha256_only() {
+        let profile = Dm13Profile { sha256_cred_type: "syncml:auth-sha-256".into(), ..Dm13Profile::default() };
+        assert_eq!(AuthScheme::Sha256.meta_type_in(&profile), "syncml:auth-sha-256");
+        assert_eq!(AuthScheme::Md5.meta_type_in(&profile), "syncml:auth-md5");
+    }
+
+    #[test]
+    fn canonical_forms_parse_back() {
+        for s in [AuthScheme::Basic, AuthScheme::Md5, AuthScheme::Sha256, AuthScheme::Mac] {
+            assert_eq!(AuthScheme::parse(s.as_str()), s);
+        }
+    }
+}
