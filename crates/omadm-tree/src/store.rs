@@ -1,0 +1,157 @@
+//! The storage seam: the engine keeps nodes in any ordered key–value store behind [`Store`].
+//!
+//! Keys are opaque strings compared bytewise; the engine builds them so that key order is
+//! depth-first pre-order and a subtree is one contiguous range (see [`crate::Uri`]). A backend
+//! only has to get, scan a range in order, and apply a [`Batch`] atomically and durably. Two
+//! backends ship: [`MemStore`] here and [`crate::RedbStore`].
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use crate::error::StoreError;
+use crate::record::NodeRecord;
+
+/// One change in a [`Batch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchOp {
+    /// Insert or overwrite a node.
+    Put(String, NodeRecord),
+    /// Remove one node.
+    Delete(String),
+    /// Remove a node and every key below it (`key` followed by a NUL byte and anything).
+    DeleteSubtree(String),
+}
+
+/// The changes of one committed transaction, applied in order, all or nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Batch {
+    /// The changes, in order.
+    pub ops: Vec<BatchOp>,
+}
+
+/// An ordered, transactional node store.
+pub trait Store {
+    /// The node stored under `key`, if any.
+    fn get(&self, key: &str) -> Result<Option<NodeRecord>, StoreError>;
+
+    /// Up to `limit` nodes whose keys start with `prefix` and lie above `lower`, in key order.
+    fn scan(&self, lower: Bound<&str>, prefix: &str, limit: usize) -> Result<Vec<(String, NodeRecord)>, StoreError>;
+
+    /// Applies a batch atomically; when it returns `Ok` the change must survive a crash.
+    fn apply(&mut self, batch: Batch) -> Result<(), StoreError>;
+}
+
+/// The key range just above every key of the subtree rooted at `key` (its NUL-separated
+/// descendants): `key` + `\u{1}` sorts after `key\0...` and before any sibling.
+pub(crate) fn subtree_end(key: &str) -> String {
+    let mut k = String::with_capacity(key.len() + 1);
+    k.push_str(key);
+    k.push('\u{1}');
+    k
+}
+
+/// The prefix shared by every descendant of `key`.
+pub(crate) fn descendant_prefix(key: &str) -> String {
+    let mut k = String::with_capacity(key.len() + 1);
+    k.push_str(key);
+    k.push('\0');
+    k
+}
+
+/// True when `key` is `root` or below it.
+pub(crate) fn in_subtree(key: &str, root: &str) -> bool {
+    key.strip_prefix(root).is_some_and(|rest| rest.is_empty() || rest.starts_with('\0'))
+}
+
+/// A volatile store in a `BTreeMap`: for tests, servers' scratch trees and devices without flash.
+#[derive(Debug, Clone, Default)]
+pub struct MemStore {
+    map: BTreeMap<String, NodeRecord>,
+}
+
+impl MemStore {
+    /// An empty store.
+    pub fn new() -> MemStore {
+        MemStore::default()
+    }
+
+    /// Number of stored nodes.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when nothing is stored.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+impl Store for MemStore {
+    fn get(&self, key: &str) -> Result<Option<NodeRecord>, StoreError> {
+        Ok(self.map.get(key).cloned())
+    }
+
+    fn scan(&self, lower: Bound<&str>, prefix: &str, limit: usize) -> Result<Vec<(String, NodeRecord)>, StoreError> {
+        let lower = match lower {
+            Bound::Unbounded => Bound::Included(prefix),
+            b => b,
+        };
+        Ok(self
+            .map
+            .range::<str, _>((lower, Bound::Unbounded))
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .take(limit)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
+    fn apply(&mut self, batch: Batch) -> Result<(), StoreError> {
+        for op in batch.ops {
+            match op {
+                BatchOp::Put(k, v) => {
+                    self.map.insert(k, v);
+                }
+                BatchOp::Delete(k) => {
+                    self.map.remove(&k);
+                }
+                BatchOp::DeleteSubtree(k) => {
+                    let doomed: Vec<String> = self
+                        .map
+                        .range::<str, _>((Bound::Included(k.as_str()), Bound::Excluded(subtree_end(&k).as_str())))
+                        .map(|(key, _)| key.clone())
+                        .collect();
+                    for key in doomed {
+                        self.map.remove(&key);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use omadm_proto::Format;
+
+    fn rec(v: &str) -> NodeRecord {
+        NodeRecord::leaf(Format::Chr, "text/plain", v.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn subtree_ranges() {
+        let mut s = MemStore::new();
+        let ops = ["", "\0a", "\0a\0b", "\0a\0b\0c", "\0a-x", "\0b"]
+            .iter()
+            .map(|k| BatchOp::Put(k.to_string(), rec(k)))
+            .collect();
+        s.apply(Batch { ops }).unwrap();
+        let got: Vec<String> = s.scan(Bound::Unbounded, "\0a\0", 10).unwrap().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(got, ["\0a\0b", "\0a\0b\0c"]);
+        s.apply(Batch { ops: vec![BatchOp::DeleteSubtree("\0a".into())] }).unwrap();
+        let left: Vec<String> = s.scan(Bound::Unbounded, "", 10).unwrap().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(left, ["", "\0a-x", "\0b"]);
+        assert!(in_subtree("\0a\0b", "\0a") && in_subtree("\0a", "\0a") && !in_subtree("\0ab", "\0a"));
+    }
+}
