@@ -273,10 +273,7 @@ mod tests {
         assert_eq!(StatusCode::from_code(425), StatusCode::PermissionDenied);
         assert_eq!(StatusCode::PermissionDenied.code(), 425);
         assert_eq!(AlertCode::from_code(1226), AlertCode::GenericAlert);
-        assert_eq!(
-            "1201".parse::<AlertCode>().unwrap(),
-            AlertCode::ClientInitiatedMgmt
-        );
+        assert_eq!("1201".parse::<AlertCode>().unwrap(), AlertCode::ClientInitiatedMgmt);
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub(crate) struct Builder<'a, S> {
     /// Names of the open elements, for error paths.
     path: Vec<Cow<'a, str>>,
     limits: Limits,
+    /// How many Atomic/Sequence commands are open.
+    containers: usize,
 }
 
 /// What `children` found: an element start (already pushed on the path), or the parent's end.
@@ -31,11 +33,7 @@ enum Child<'a> {
 
 impl<'a, S: EventSource<'a>> Builder<'a, S> {
     pub(crate) fn new(src: S, limits: &Limits) -> Self {
-        Builder {
-            src,
-            path: Vec::with_capacity(16),
-            limits: *limits,
-        }
+        Builder { src, path: Vec::with_capacity(16), limits: *limits, containers: 0 }
     }
 
     fn error(&self, kind: ErrorKind) -> Error {
@@ -44,11 +42,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
             path.push('/');
             path.push_str(name);
         }
-        Error {
-            kind,
-            offset: Some(self.src.offset()),
-            path,
-        }
+        Error { kind, offset: Some(self.src.offset()), path }
     }
 
     /// Attaches this builder's position to an error that has none.
@@ -124,18 +118,13 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
                     Some(s) => s.push_str(&t),
                 },
                 Event::Opaque(b) => {
-                    let t = std::str::from_utf8(b).map_err(|_| {
-                        self.error(ErrorKind::Invalid(
-                            "binary data where text was expected".into(),
-                        ))
-                    })?;
+                    let t = std::str::from_utf8(b)
+                        .map_err(|_| self.error(ErrorKind::Invalid("binary data where text was expected".into())))?;
                     out.get_or_insert_with(String::new).push_str(t);
                 }
                 Event::End => break,
                 Event::Start { name, .. } => {
-                    return Err(self.error(ErrorKind::Invalid(format!(
-                        "unexpected element <{name}> in text"
-                    ))))
+                    return Err(self.error(ErrorKind::Invalid(format!("unexpected element <{name}> in text"))))
                 }
                 Event::Eof => return Err(self.error(ErrorKind::UnexpectedEof)),
             }
@@ -159,13 +148,12 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
     {
         let s = self.trimmed()?;
         s.parse::<T>().map_err(|e| {
-            let mut value = s.clone();
-            value.truncate(40);
-            self.error(ErrorKind::BadValue {
-                element,
-                value,
-                reason: e.to_string(),
-            })
+            let value = s.chars().take(40).collect();
+            // The element is already closed: name it in the path.
+            let mut err = self.error(ErrorKind::BadValue { element, value, reason: e.to_string() });
+            err.path.push('/');
+            err.path.push_str(element);
+            err
         })
     }
 
@@ -180,9 +168,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
         match self.child()? {
             Child::Start(name, _) if name == "SyncML" => {}
             Child::Start(name, _) => {
-                return Err(self.error(ErrorKind::Invalid(format!(
-                    "root element is <{name}>, not <SyncML>"
-                ))))
+                return Err(self.error(ErrorKind::Invalid(format!("root element is <{name}>, not <SyncML>"))))
             }
             Child::Done => return Err(self.error(ErrorKind::Invalid("no root element".into()))),
         }
@@ -217,11 +203,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
             match self.next()? {
                 Event::Eof => return Ok(()),
                 Event::Text(t) if t.trim().is_empty() => {}
-                _ => {
-                    return Err(
-                        self.error(ErrorKind::Invalid("content after the root element".into()))
-                    )
-                }
+                _ => return Err(self.error(ErrorKind::Invalid("content after the root element".into()))),
             }
         }
     }
@@ -233,21 +215,11 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
 
     /// Reads a generic element; inside MetInf (`in_metinf`, or its own namespace says so) text is
     /// trimmed, as the typed Meta decoder trims it: MetInf values carry no meaningful whitespace.
-    fn element_in(
-        &mut self,
-        name: Cow<'a, str>,
-        namespace: Option<Cow<'a, str>>,
-        in_metinf: bool,
-    ) -> Result<Element> {
-        let in_metinf = in_metinf
-            || namespace
-                .as_deref()
-                .is_some_and(|ns| ns.eq_ignore_ascii_case(crate::tags::METINF_NAMESPACE));
-        let mut el = Element {
-            name: name.into_owned(),
-            namespace: namespace.map(Cow::into_owned),
-            children: Vec::new(),
-        };
+    fn element_in(&mut self, name: Cow<'a, str>, namespace: Option<Cow<'a, str>>, in_metinf: bool) -> Result<Element> {
+        let in_metinf =
+            in_metinf || namespace.as_deref().is_some_and(|ns| ns.eq_ignore_ascii_case(crate::tags::METINF_NAMESPACE));
+        let mut el =
+            Element { name: name.into_owned(), namespace: namespace.map(Cow::into_owned), children: Vec::new() };
         loop {
             match self.next()? {
                 Event::Start { name, namespace } => {
@@ -268,11 +240,8 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
                     }
                 }
                 Event::Opaque(b) => {
-                    let nested = (el.name == "Data")
-                        .then(|| self.nested_document(b))
-                        .flatten();
-                    el.children
-                        .push(nested.map_or_else(|| Node::Opaque(b.to_vec()), Node::Element));
+                    let nested = (el.name == "Data").then(|| self.nested_document(b)).flatten();
+                    el.children.push(nested.map_or_else(|| Node::Opaque(b.to_vec()), Node::Element));
                 }
                 Event::End => break,
                 Event::Eof => return Err(self.error(ErrorKind::UnexpectedEof)),
@@ -337,10 +306,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
                 _ => self.skip()?,
             }
         }
-        let loc = Location {
-            loc_uri: loc_uri.ok_or_else(|| self.missing("LocURI"))?,
-            loc_name,
-        };
+        let loc = Location { loc_uri: loc_uri.ok_or_else(|| self.missing("LocURI"))?, loc_name };
         self.done();
         Ok(loc)
     }
@@ -359,10 +325,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
                 _ => self.skip()?,
             }
         }
-        let cred = Cred {
-            meta,
-            data: data.ok_or_else(|| self.missing("Data"))?,
-        };
+        let cred = Cred { meta, data: data.ok_or_else(|| self.missing("Data"))? };
         self.done();
         Ok(cred)
     }
@@ -389,7 +352,8 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
                 "FieldLevel" => meta.field_level = self.flag()?,
                 "Anchor" => meta.anchor = Some(self.anchor()?),
                 "Mem" => meta.mem = Some(self.mem()?),
-                "MetInf" => self.meta_fields(meta)?,
+                // One level of MetInf wrapper is flattened; deeper ones carry nothing DM reads.
+                "MetInf" if self.path.iter().rev().nth(1).is_none_or(|p| p != "MetInf") => self.meta_fields(meta)?,
                 _ => self.skip()?,
             }
         }
@@ -454,15 +418,8 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
             "Status" => Command::Status(self.status()?),
             _ => {
                 let element = self.element(name, ns)?;
-                let cmd_id = element
-                    .child("CmdID")
-                    .map(|c| c.text().trim().to_string())
-                    .unwrap_or_default();
-                Command::Unsupported(UnsupportedCommand {
-                    name: element.name.clone(),
-                    cmd_id,
-                    element,
-                })
+                let cmd_id = element.child("CmdID").map(|c| c.text().trim().to_string()).unwrap_or_default();
+                Command::Unsupported(UnsupportedCommand { name: element.name.clone(), cmd_id, element })
             }
         })
     }
@@ -533,6 +490,19 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
     }
 
     fn container(&mut self) -> Result<Container> {
+        if self.containers >= self.limits.max_command_nesting {
+            return Err(self.error(ErrorKind::Limit(format!(
+                "Atomic/Sequence nested deeper than {}",
+                self.limits.max_command_nesting
+            ))));
+        }
+        self.containers += 1;
+        let c = self.container_body();
+        self.containers -= 1;
+        c
+    }
+
+    fn container_body(&mut self) -> Result<Container> {
         let mut c = Container::default();
         let mut cmd_id = None;
         while let Child::Start(name, ns) = self.child()? {
@@ -571,8 +541,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
     }
 
     fn status(&mut self) -> Result<Status> {
-        let (mut cmd_id, mut msg_ref, mut cmd_ref, mut cmd, mut code) =
-            (None, None, None, None, None);
+        let (mut cmd_id, mut msg_ref, mut cmd_ref, mut cmd, mut code) = (None, None, None, None, None);
         let (mut target_refs, mut source_refs, mut items) = (Vec::new(), Vec::new(), Vec::new());
         let (mut cred, mut chal) = (None, None);
         while let Child::Start(name, _) = self.child()? {
@@ -629,10 +598,8 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
                 "Meta" => item.meta = Some(self.meta()?),
                 "MoreData" => item.more_data = self.flag()?,
                 "Data" => {
-                    let media_type = item
-                        .meta_or(command_meta)
-                        .and_then(|m| m.media_type.as_deref())
-                        .map(str::to_owned);
+                    let media_type =
+                        item.meta_or(command_meta).and_then(|m| m.media_type.as_deref()).map(str::to_owned);
                     item.data = Some(self.data(media_type.as_deref())?);
                 }
                 _ => self.skip()?,
@@ -650,10 +617,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
     /// Decodes opaque bytes as a nested WBXML document within the remaining depth, if they are one.
     fn nested_document(&self, bytes: &[u8]) -> Option<Element> {
         let remaining_depth = self.limits.max_depth.saturating_sub(self.path.len());
-        let limits = Limits {
-            max_depth: remaining_depth,
-            ..self.limits
-        };
+        let limits = Limits { max_depth: remaining_depth, ..self.limits };
         crate::wbxml::decode_document(bytes, &limits).ok()
     }
 
@@ -672,9 +636,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
                 Event::Opaque(b) => binary.get_or_insert_with(Vec::new).extend_from_slice(b),
                 Event::Start { name, namespace } => {
                     if document.is_some() {
-                        return Err(self.error(ErrorKind::Invalid(
-                            "Data holds more than one embedded document".into(),
-                        )));
+                        return Err(self.error(ErrorKind::Invalid("Data holds more than one embedded document".into())));
                     }
                     if self.path.len() >= self.limits.max_depth {
                         return Err(self.error(ErrorKind::Limit(format!(
@@ -696,10 +658,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
         if let Some(bytes) = binary {
             if media_type.is_some_and(is_wbxml_document_type) {
                 let remaining_depth = self.limits.max_depth.saturating_sub(self.path.len());
-                let limits = Limits {
-                    max_depth: remaining_depth,
-                    ..self.limits
-                };
+                let limits = Limits { max_depth: remaining_depth, ..self.limits };
                 if let Ok(doc) = crate::wbxml::decode_document(&bytes, &limits) {
                     return Ok(Data::Document(doc));
                 }
@@ -717,19 +676,14 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
 }
 
 /// Media types whose `+wbxml` form carries a nested WBXML document (TNDS, DDF, DevInf).
-pub(crate) const EMBEDDED_DOCUMENT_TYPES: [&str; 3] = [
-    "application/vnd.syncml.dmtnds",
-    "application/vnd.syncml.dmddf",
-    "application/vnd.syncml-devinf",
-];
+pub(crate) const EMBEDDED_DOCUMENT_TYPES: [&str; 3] =
+    ["application/vnd.syncml.dmtnds", "application/vnd.syncml.dmddf", "application/vnd.syncml-devinf"];
 
 /// True for `<document type>+wbxml`, e.g. `application/vnd.syncml.dmtnds+wbxml`.
 pub(crate) fn is_wbxml_document_type(media_type: &str) -> bool {
-    media_type.strip_suffix("+wbxml").is_some_and(|base| {
-        EMBEDDED_DOCUMENT_TYPES
-            .iter()
-            .any(|t| base.eq_ignore_ascii_case(t))
-    })
+    media_type
+        .strip_suffix("+wbxml")
+        .is_some_and(|base| EMBEDDED_DOCUMENT_TYPES.iter().any(|t| base.eq_ignore_ascii_case(t)))
 }
 
 /// In the model an embedded document's Type is always the `+xml` form, whatever the encoding it
@@ -782,8 +736,7 @@ pub(crate) fn swap_type_suffix(text: &str, from: &str, to: &str) -> Option<Strin
 fn normalize_command_type(meta: Option<&mut Meta>, items: &[Item]) {
     if let Some(meta) = meta {
         if items.iter().any(|i| {
-            matches!(i.data, Some(Data::Document(_)))
-                && i.meta.as_ref().is_none_or(|m| m.media_type.is_none())
+            matches!(i.data, Some(Data::Document(_))) && i.meta.as_ref().is_none_or(|m| m.media_type.is_none())
         }) {
             normalize_embedded_type(meta);
         }
@@ -796,19 +749,10 @@ mod tests {
 
     #[test]
     fn embedded_types_normalize_to_xml() {
-        let mut m = Meta {
-            media_type: Some("application/vnd.syncml.dmtnds+wbxml".into()),
-            ..Meta::default()
-        };
+        let mut m = Meta { media_type: Some("application/vnd.syncml.dmtnds+wbxml".into()), ..Meta::default() };
         normalize_embedded_type(&mut m);
-        assert_eq!(
-            m.media_type.as_deref(),
-            Some("application/vnd.syncml.dmtnds+xml")
-        );
-        let mut other = Meta {
-            media_type: Some("text/plain".into()),
-            ..Meta::default()
-        };
+        assert_eq!(m.media_type.as_deref(), Some("application/vnd.syncml.dmtnds+xml"));
+        let mut other = Meta { media_type: Some("text/plain".into()), ..Meta::default() };
         normalize_embedded_type(&mut other);
         assert_eq!(other.media_type.as_deref(), Some("text/plain"));
     }

@@ -34,11 +34,7 @@ pub const DDF_NAMESPACE: &str = "syncml:dmddf1.2";
 impl Element {
     /// An element with no namespace and no children.
     pub fn new(name: impl Into<String>) -> Self {
-        Element {
-            name: name.into(),
-            namespace: None,
-            children: Vec::new(),
-        }
+        Element { name: name.into(), namespace: None, children: Vec::new() }
     }
 
     /// Builder: appends a child element.

@@ -188,10 +188,9 @@ fn command<S: Sink>(s: &mut S, cmd: &Command) -> Result<()> {
 
 /// True if some item without its own Type holds a document (the command's Type then applies).
 fn items_inherit_document(items: &[Item]) -> bool {
-    items.iter().any(|i| {
-        matches!(i.data, Some(Data::Document(_)))
-            && i.meta.as_ref().is_none_or(|m| m.media_type.is_none())
-    })
+    items
+        .iter()
+        .any(|i| matches!(i.data, Some(Data::Document(_))) && i.meta.as_ref().is_none_or(|m| m.media_type.is_none()))
 }
 
 fn item_command<S: Sink>(s: &mut S, tag: Tag, c: &ItemCommand) -> Result<()> {

@@ -55,11 +55,7 @@ pub struct Error {
 impl Error {
     /// An error with no location yet.
     pub fn new(kind: ErrorKind) -> Self {
-        Error {
-            kind,
-            offset: None,
-            path: String::new(),
-        }
+        Error { kind, offset: None, path: String::new() }
     }
 
     /// Sets the byte offset if none was set.

@@ -12,10 +12,7 @@ use std::borrow::Cow;
 pub(crate) enum Event<'a> {
     /// An element starts. `namespace` is the default namespace it declares (XML `xmlns`), or the
     /// namespace implied by a WBXML code-page change.
-    Start {
-        name: Cow<'a, str>,
-        namespace: Option<Cow<'a, str>>,
-    },
+    Start { name: Cow<'a, str>, namespace: Option<Cow<'a, str>> },
     /// The innermost open element ends.
     End,
     /// Character data, unescaped; adjacent pieces are already joined.

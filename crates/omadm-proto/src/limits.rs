@@ -10,15 +10,17 @@ pub struct Limits {
     pub max_depth: usize,
     /// Longest accepted single string or opaque value, in bytes.
     pub max_string_len: usize,
+    /// Deepest accepted nesting of Atomic/Sequence commands. DM itself needs two levels (a
+    /// Sequence inside an Atomic); each level is a deep, stack-hungry recursion, so it is bounded
+    /// apart from plain element nesting.
+    pub max_command_nesting: usize,
 }
 
 impl Limits {
-    /// Defaults: 16 MiB messages, 64 levels of nesting, 16 MiB strings.
-    pub const DEFAULT: Limits = Limits {
-        max_message_size: 16 << 20,
-        max_depth: 64,
-        max_string_len: 16 << 20,
-    };
+    /// Defaults: 16 MiB messages, 64 levels of element nesting, 16 MiB strings, 8 levels of
+    /// Atomic/Sequence.
+    pub const DEFAULT: Limits =
+        Limits { max_message_size: 16 << 20, max_depth: 64, max_string_len: 16 << 20, max_command_nesting: 8 };
 }
 
 impl Default for Limits {

@@ -149,10 +149,7 @@ pub struct Location {
 impl Location {
     /// A location with only a URI.
     pub fn new(uri: impl Into<String>) -> Self {
-        Location {
-            loc_uri: uri.into(),
-            loc_name: None,
-        }
+        Location { loc_uri: uri.into(), loc_name: None }
     }
 }
 
@@ -237,11 +234,9 @@ impl Command {
     /// The command's `CmdID`.
     pub fn cmd_id(&self) -> &str {
         match self {
-            Command::Add(c)
-            | Command::Copy(c)
-            | Command::Delete(c)
-            | Command::Get(c)
-            | Command::Replace(c) => &c.cmd_id,
+            Command::Add(c) | Command::Copy(c) | Command::Delete(c) | Command::Get(c) | Command::Replace(c) => {
+                &c.cmd_id
+            }
             Command::Alert(c) => &c.cmd_id,
             Command::Atomic(c) | Command::Sequence(c) => &c.cmd_id,
             Command::Exec(c) => &c.cmd_id,

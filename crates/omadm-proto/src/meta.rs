@@ -39,10 +39,7 @@ pub struct Meta {
 impl Meta {
     /// A Meta with only a Format.
     pub fn with_format(format: Format) -> Self {
-        Meta {
-            format: Some(format),
-            ..Meta::default()
-        }
+        Meta { format: Some(format), ..Meta::default() }
     }
 
     /// The Format in force: the one given, or `chr` when absent.
@@ -169,9 +166,7 @@ mod tests {
 
     #[test]
     fn format_names_round_trip() {
-        for name in [
-            "b64", "bin", "bool", "chr", "int", "node", "null", "xml", "date", "time", "float",
-        ] {
+        for name in ["b64", "bin", "bool", "chr", "int", "node", "null", "xml", "date", "time", "float"] {
             assert_eq!(Format::parse(name).as_str(), name);
         }
         assert_eq!(Format::parse("CHR"), Format::Chr);
@@ -181,9 +176,6 @@ mod tests {
     #[test]
     fn absent_format_means_chr() {
         assert_eq!(Meta::effective_format(None), Format::Chr);
-        assert_eq!(
-            Meta::effective_format(Some(&Meta::with_format(Format::Node))),
-            Format::Node
-        );
+        assert_eq!(Meta::effective_format(Some(&Meta::with_format(Format::Node))), Format::Node);
     }
 }

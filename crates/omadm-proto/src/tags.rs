@@ -189,10 +189,7 @@ impl Page {
 
     /// The token of an element name on this page.
     pub(crate) fn token(self, name: &str) -> Option<u8> {
-        self.table()
-            .iter()
-            .position(|n| *n == name && !n.is_empty())
-            .map(|i| i as u8 + FIRST_TOKEN)
+        self.table().iter().position(|n| *n == name && !n.is_empty()).map(|i| i as u8 + FIRST_TOKEN)
     }
 
     /// The XML default namespace that marks elements of this page inside a SyncML message, if any.
@@ -259,19 +256,11 @@ const fn token_in(table: &[&str], name: &str) -> u8 {
 impl Tag {
     /// A SyncML-page tag; use through [`syncml_tag!`] so the lookup happens at compile time.
     pub(crate) const fn syncml(name: &'static str) -> Tag {
-        Tag {
-            page: Page::SyncMl,
-            token: token_in(&SYNCML_PAGE, name),
-            name,
-        }
+        Tag { page: Page::SyncMl, token: token_in(&SYNCML_PAGE, name), name }
     }
     /// A MetInf-page tag; use through [`metinf_tag!`].
     pub(crate) const fn metinf(name: &'static str) -> Tag {
-        Tag {
-            page: Page::MetInf,
-            token: token_in(&METINF_PAGE, name),
-            name,
-        }
+        Tag { page: Page::MetInf, token: token_in(&METINF_PAGE, name), name }
     }
 }
 

@@ -16,19 +16,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 fn tools_present() -> bool {
     let present = ["wbxml2xml", "xml2wbxml"].iter().all(|t| {
         Process::new(t).arg("--version").output().is_ok()
-            || Process::new("which")
-                .arg(t)
-                .output()
-                .is_ok_and(|o| o.status.success())
+            || Process::new("which").arg(t).output().is_ok_and(|o| o.status.success())
     });
     if !present {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "libwbxml2-utils must be installed in CI (scripts/test does it)"
-        );
-        eprintln!(
-            "NOTICE: libwbxml2-utils not installed; libwbxml interop skipped (run scripts/test)"
-        );
+        assert!(std::env::var_os("CI").is_none(), "libwbxml2-utils must be installed in CI (scripts/test does it)");
+        eprintln!("NOTICE: libwbxml2-utils not installed; libwbxml interop skipped (run scripts/test)");
     }
     present
 }
@@ -46,20 +38,11 @@ fn temp_path(ext: &str) -> PathBuf {
 fn convert(tool: &str, input: &[u8], in_ext: &str, out_ext: &str) -> Vec<u8> {
     let (src, dst) = (temp_path(in_ext), temp_path(out_ext));
     std::fs::write(&src, input).unwrap();
-    let out = Process::new(tool)
-        .arg("-o")
-        .arg(&dst)
-        .arg(&src)
-        .output()
-        .expect("run libwbxml tool");
+    let out = Process::new(tool).arg("-o").arg(&dst).arg(&src).output().expect("run libwbxml tool");
     let result = std::fs::read(&dst);
     let _ = std::fs::remove_file(&src);
     let _ = std::fs::remove_file(&dst);
-    assert!(
-        out.status.success(),
-        "{tool} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{tool} failed: {}", String::from_utf8_lossy(&out.stderr));
     result.unwrap_or_else(|e| panic!("{tool} wrote no output: {e}"))
 }
 
@@ -81,22 +64,11 @@ fn libwbxml_reads_our_wbxml_and_writes_wbxml_we_read() {
         return;
     }
     let corpus = corpus();
-    assert!(
-        corpus.len() >= 30,
-        "interop corpus has {} messages",
-        corpus.len()
-    );
+    assert!(corpus.len() >= 30, "interop corpus has {} messages", corpus.len());
     for (name, msg) in &corpus {
         let expected = as_xml_carries(msg);
         for string_table in [true, false] {
-            let ours = wbxml::encode(
-                msg,
-                &wbxml::WbxmlOptions {
-                    string_table,
-                    ..Default::default()
-                },
-            )
-            .unwrap();
+            let ours = wbxml::encode(msg, &wbxml::WbxmlOptions { string_table, ..Default::default() }).unwrap();
             let their_xml = convert("wbxml2xml", &ours, "wbxml", "xml");
             let back = xml::decode(&their_xml, &Limits::default())
                 .unwrap_or_else(|e| panic!("{name}: our decoder on wbxml2xml output: {e}"));
@@ -129,25 +101,15 @@ fn tnds_documents_both_ways() {
     // Ours → libwbxml.
     let ours = wbxml::encode_document(&doc, &Default::default()).unwrap();
     let their_xml = convert("wbxml2xml", &ours, "wbxml", "xml");
-    assert_eq!(
-        xml::parse_element(&their_xml, &Limits::default()).unwrap(),
-        doc
-    );
+    assert_eq!(xml::parse_element(&their_xml, &Limits::default()).unwrap(), doc);
     // libwbxml → ours.
     let our_xml = xml::write_element(&doc, &Default::default());
     let their_wbxml = convert("xml2wbxml", &our_xml, "xml", "wbxml");
-    assert_eq!(
-        wbxml::decode_document(&their_wbxml, &Limits::default()).unwrap(),
-        doc
-    );
+    assert_eq!(wbxml::decode_document(&their_wbxml, &Limits::default()).unwrap(), doc);
     // A real DDF file through libwbxml's encoder decodes to what our XML reader sees.
     let ddf = read_vector("libwbxml/ddf-001.ddf");
     let from_xml = xml::parse_element(&ddf, &Limits::default()).unwrap();
-    let from_wbxml = wbxml::decode_document(
-        &convert("xml2wbxml", &ddf, "ddf", "wbxml"),
-        &Limits::default(),
-    )
-    .unwrap();
+    let from_wbxml = wbxml::decode_document(&convert("xml2wbxml", &ddf, "ddf", "wbxml"), &Limits::default()).unwrap();
     assert_eq!(from_wbxml, from_xml);
 }
 
@@ -168,11 +130,9 @@ fn fold_line_ends(mut msg: SyncMl) -> SyncMl {
     fn commands(cmds: &mut [Command]) {
         for c in cmds {
             match c {
-                Command::Add(i)
-                | Command::Copy(i)
-                | Command::Delete(i)
-                | Command::Get(i)
-                | Command::Replace(i) => items(&mut i.items),
+                Command::Add(i) | Command::Copy(i) | Command::Delete(i) | Command::Get(i) | Command::Replace(i) => {
+                    items(&mut i.items)
+                }
                 Command::Alert(a) => items(&mut a.items),
                 Command::Exec(e) => items(&mut e.items),
                 Command::Results(r) => items(&mut r.items),

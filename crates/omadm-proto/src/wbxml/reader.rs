@@ -56,8 +56,7 @@ pub(crate) fn read_mb_u32(input: &[u8], pos: &mut usize) -> std::result::Result<
         *pos += 1;
         value = (value << 7) | u64::from(b & 0x7F);
         if b & 0x80 == 0 {
-            return u32::try_from(value)
-                .map_err(|_| ErrorKind::Wbxml("mb_u_int32 exceeds 32 bits".into()));
+            return u32::try_from(value).map_err(|_| ErrorKind::Wbxml("mb_u_int32 exceeds 32 bits".into()));
         }
         if i == 4 {
             break;
@@ -67,42 +66,20 @@ pub(crate) fn read_mb_u32(input: &[u8], pos: &mut usize) -> std::result::Result<
 }
 
 /// Parses the header of a WBXML document.
-pub(crate) fn read_header<'a>(
-    input: &'a [u8],
-    pos: &mut usize,
-) -> std::result::Result<Header<'a>, Error> {
+pub(crate) fn read_header<'a>(input: &'a [u8], pos: &mut usize) -> std::result::Result<Header<'a>, Error> {
     let at = |p: usize| move |k: ErrorKind| Error::new(k).at(p);
-    let version = *input
-        .first()
-        .ok_or_else(|| Error::new(ErrorKind::UnexpectedEof).at(0))?;
+    let version = *input.first().ok_or_else(|| Error::new(ErrorKind::UnexpectedEof).at(0))?;
     if version > 0x03 {
-        return Err(Error::new(ErrorKind::Wbxml(format!(
-            "unsupported WBXML version byte 0x{version:02X}"
-        )))
-        .at(0));
+        return Err(Error::new(ErrorKind::Wbxml(format!("unsupported WBXML version byte 0x{version:02X}"))).at(0));
     }
     *pos = 1;
     let raw_id = read_mb_u32(input, pos).map_err(at(*pos))?;
-    let table_index = if raw_id == 0 {
-        Some(read_mb_u32(input, pos).map_err(at(*pos))?)
-    } else {
-        None
-    };
-    let charset = if version == 0 {
-        0
-    } else {
-        read_mb_u32(input, pos).map_err(at(*pos))?
-    };
+    let table_index = if raw_id == 0 { Some(read_mb_u32(input, pos).map_err(at(*pos))?) } else { None };
+    let charset = if version == 0 { 0 } else { read_mb_u32(input, pos).map_err(at(*pos))? };
     let table_len = read_mb_u32(input, pos).map_err(at(*pos))? as usize;
-    let table_end = pos
-        .checked_add(table_len)
-        .filter(|end| *end <= input.len())
-        .ok_or_else(|| {
-            Error::new(ErrorKind::Wbxml(format!(
-                "string table of {table_len} bytes runs past the end"
-            )))
-            .at(*pos)
-        })?;
+    let table_end = pos.checked_add(table_len).filter(|end| *end <= input.len()).ok_or_else(|| {
+        Error::new(ErrorKind::Wbxml(format!("string table of {table_len} bytes runs past the end"))).at(*pos)
+    })?;
     let string_table = &input[*pos..table_end];
     *pos = table_end;
     let public_id = match table_index {
@@ -112,26 +89,15 @@ pub(crate) fn read_header<'a>(
             PublicId::from_fpi(&String::from_utf8_lossy(fpi))
         }
     };
-    Ok(Header {
-        version,
-        public_id,
-        charset,
-        string_table,
-    })
+    Ok(Header { version, public_id, charset, string_table })
 }
 
 /// The zero-terminated string at `index` of a string table. A last string that runs to the end of
 /// the table without its NUL is accepted: real DM 1.2 messages size the table to the FPI alone.
 fn table_string(table: &[u8], index: usize) -> std::result::Result<&[u8], ErrorKind> {
-    let rest = table
-        .get(index..)
-        .filter(|r| !r.is_empty())
-        .ok_or_else(|| {
-            ErrorKind::Wbxml(format!(
-                "string table index {index} is out of range (table has {} bytes)",
-                table.len()
-            ))
-        })?;
+    let rest = table.get(index..).filter(|r| !r.is_empty()).ok_or_else(|| {
+        ErrorKind::Wbxml(format!("string table index {index} is out of range (table has {} bytes)", table.len()))
+    })?;
     let end = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
     Ok(&rest[..end])
 }
@@ -151,18 +117,10 @@ impl<'a> WbxmlSource<'a> {
         let charset = match header.charset {
             0 | 3 | 0x6A => Charset::Utf8,
             4 => Charset::Latin1,
-            other => {
-                return Err(Error::new(ErrorKind::Wbxml(format!(
-                    "unsupported charset MIBenum {other}"
-                )))
-                .at(pos))
-            }
+            other => return Err(Error::new(ErrorKind::Wbxml(format!("unsupported charset MIBenum {other}"))).at(pos)),
         };
         if header.public_id == PublicId::DevInf {
-            return Err(Error::new(ErrorKind::Wbxml(
-                "DevInf WBXML documents are not supported".into(),
-            ))
-            .at(1));
+            return Err(Error::new(ErrorKind::Wbxml("DevInf WBXML documents are not supported".into())).at(1));
         }
         Ok(WbxmlSource {
             input,
@@ -182,10 +140,7 @@ impl<'a> WbxmlSource<'a> {
     }
 
     fn byte(&mut self) -> Result<u8> {
-        let b = *self
-            .input
-            .get(self.pos)
-            .ok_or_else(|| self.error(ErrorKind::UnexpectedEof))?;
+        let b = *self.input.get(self.pos).ok_or_else(|| self.error(ErrorKind::UnexpectedEof))?;
         self.pos += 1;
         Ok(b)
     }
@@ -219,9 +174,10 @@ impl<'a> WbxmlSource<'a> {
     /// An inline string (STR_I): bytes up to the next NUL.
     fn inline_string(&mut self) -> Result<&'a [u8]> {
         let rest = &self.input[self.pos..];
-        let end = rest.iter().position(|b| *b == 0).ok_or_else(|| {
-            self.error(ErrorKind::Wbxml("inline string is not terminated".into()))
-        })?;
+        let end = rest
+            .iter()
+            .position(|b| *b == 0)
+            .ok_or_else(|| self.error(ErrorKind::Wbxml("inline string is not terminated".into())))?;
         self.check_len(end)?;
         self.pos += end + 1;
         Ok(&rest[..end])
@@ -256,11 +212,8 @@ impl<'a> WbxmlSource<'a> {
                 global::ENTITY => {
                     self.pos += 1;
                     let code = self.mb_u32()?;
-                    let ch = char::from_u32(code).ok_or_else(|| {
-                        self.error(ErrorKind::Wbxml(format!(
-                            "ENTITY {code} is not a character"
-                        )))
-                    })?;
+                    let ch = char::from_u32(code)
+                        .ok_or_else(|| self.error(ErrorKind::Wbxml(format!("ENTITY {code} is not a character"))))?;
                     Cow::Owned(ch.to_string())
                 }
                 _ => break,
@@ -311,11 +264,7 @@ impl<'a> WbxmlSource<'a> {
             .pos
             .checked_add(len)
             .filter(|e| *e <= self.input.len())
-            .ok_or_else(|| {
-                self.error(ErrorKind::Wbxml(format!(
-                    "length {len} runs past the end of the input"
-                )))
-            })?;
+            .ok_or_else(|| self.error(ErrorKind::Wbxml(format!("length {len} runs past the end of the input"))))?;
         let bytes = &self.input[self.pos..end];
         self.pos = end;
         Ok(bytes)
@@ -342,9 +291,7 @@ impl<'a> WbxmlSource<'a> {
                 }
                 global::END => {
                     if self.open.pop().is_none() {
-                        return Err(
-                            self.error(ErrorKind::Wbxml("END without an open element".into()))
-                        );
+                        return Err(self.error(ErrorKind::Wbxml("END without an open element".into())));
                     }
                     if self.open.is_empty() {
                         self.finished_root();
@@ -362,9 +309,9 @@ impl<'a> WbxmlSource<'a> {
                 global::EXT_I_0..=global::EXT_I_2
                 | global::EXT_T_0..=global::EXT_T_2
                 | global::EXT_0..=global::EXT_2 => {
-                    return Err(self.error(ErrorKind::Wbxml(format!(
-                        "extension token 0x{token:02X} is not used by SyncML"
-                    ))));
+                    return Err(
+                        self.error(ErrorKind::Wbxml(format!("extension token 0x{token:02X} is not used by SyncML")))
+                    );
                 }
                 _ => return self.tag(token),
             }
@@ -386,9 +333,8 @@ impl<'a> WbxmlSource<'a> {
             let bytes = self.table_ref()?;
             self.decode_text(bytes)?
         } else {
-            let page = Page::from_number(self.page).ok_or_else(|| {
-                self.error(ErrorKind::Wbxml(format!("unknown code page {}", self.page)))
-            })?;
+            let page = Page::from_number(self.page)
+                .ok_or_else(|| self.error(ErrorKind::Wbxml(format!("unknown code page {}", self.page))))?;
             let name = page.name(token & 0x3F).ok_or_else(|| {
                 self.error(ErrorKind::Wbxml(format!(
                     "unknown tag token 0x{:02X} on code page {}",
@@ -404,18 +350,15 @@ impl<'a> WbxmlSource<'a> {
         // A change of code page against the parent implies that page's namespace.
         let parent_page = self.open.last().copied();
         let namespace = if parent_page != Some(self.page) {
-            Page::from_number(self.page)
-                .and_then(Page::namespace)
-                .map(Cow::Borrowed)
+            Page::from_number(self.page).and_then(Page::namespace).map(Cow::Borrowed)
         } else {
             None
         };
         if has_content {
             if self.open.len() >= self.limits.max_depth {
-                return Err(self.error(ErrorKind::Limit(format!(
-                    "element nesting deeper than {}",
-                    self.limits.max_depth
-                ))));
+                return Err(
+                    self.error(ErrorKind::Limit(format!("element nesting deeper than {}", self.limits.max_depth)))
+                );
             }
             self.open.push(self.page);
         } else {
@@ -451,10 +394,7 @@ mod tests {
         assert_eq!(read_mb_u32(&[0x81, 0x20], &mut p), Ok(0xA0));
         assert_eq!(p, 2);
         let mut p = 0;
-        assert_eq!(
-            read_mb_u32(&[0x8F, 0xFF, 0xFF, 0xFF, 0x7F], &mut p),
-            Ok(u32::MAX)
-        );
+        assert_eq!(read_mb_u32(&[0x8F, 0xFF, 0xFF, 0xFF, 0x7F], &mut p), Ok(u32::MAX));
         let mut p = 0;
         assert!(read_mb_u32(&[0x9F, 0xFF, 0xFF, 0xFF, 0x7F], &mut p).is_err());
         let mut p = 0;
@@ -467,10 +407,6 @@ mod tests {
     fn table_strings_are_checked() {
         assert_eq!(table_string(b"ab\0cd\0", 3), Ok(&b"cd"[..]));
         assert!(table_string(b"ab\0", 3).is_err());
-        assert_eq!(
-            table_string(b"ab", 0),
-            Ok(&b"ab"[..]),
-            "unterminated last string, as peers send"
-        );
+        assert_eq!(table_string(b"ab", 0), Ok(&b"ab"[..]), "unterminated last string, as peers send");
     }
 }

@@ -43,10 +43,7 @@ pub struct WbxmlOptions {
 
 impl Default for WbxmlOptions {
     fn default() -> Self {
-        WbxmlOptions {
-            version: WbxmlVersion::default(),
-            string_table: true,
-        }
+        WbxmlOptions { version: WbxmlVersion::default(), string_table: true }
     }
 }
 
@@ -175,12 +172,8 @@ impl Collector {
             table.add(name);
         }
         if repeated {
-            let mut candidates: Vec<(&String, u32, u32)> = self
-                .counts
-                .iter()
-                .filter(|(_, (n, _))| *n >= 2)
-                .map(|(s, (n, order))| (s, *n, *order))
-                .collect();
+            let mut candidates: Vec<(&String, u32, u32)> =
+                self.counts.iter().filter(|(_, (n, _))| *n >= 2).map(|(s, (n, order))| (s, *n, *order)).collect();
             candidates.sort_by_key(|c| c.2);
             for (s, n, _) in candidates {
                 let offset = table.bytes.len() as u32;
@@ -197,10 +190,7 @@ impl Collector {
 
 /// The code page of a generic element: the one its namespace selects, else its parent's.
 fn element_page(el: &Element, inherited: Page) -> Page {
-    el.namespace
-        .as_deref()
-        .and_then(Page::from_namespace)
-        .unwrap_or(inherited)
+    el.namespace.as_deref().and_then(Page::from_namespace).unwrap_or(inherited)
 }
 
 impl Sink for Collector {
@@ -258,9 +248,7 @@ impl<O: Out> Writer<'_, O> {
             }
             None => {
                 let offset = self.table.get(name).ok_or_else(|| {
-                    Error::new(ErrorKind::Encode(format!(
-                        "element <{name}> has no token and no table entry"
-                    )))
+                    Error::new(ErrorKind::Encode(format!("element <{name}> has no token and no table entry")))
                 })?;
                 self.out.byte(global::LITERAL | content_bit);
                 mb_u32(&mut self.out, offset);
@@ -276,9 +264,7 @@ impl<O: Out> Writer<'_, O> {
             return Ok(());
         }
         if text.as_bytes().contains(&0) {
-            return Err(Error::new(ErrorKind::Encode(
-                "text contains a NUL character".into(),
-            )));
+            return Err(Error::new(ErrorKind::Encode("text contains a NUL character".into())));
         }
         self.out.byte(global::STR_I);
         self.out.put(text.as_bytes());
@@ -307,15 +293,12 @@ impl<O: Out> Writer<'_, O> {
         self.tag(page, &el.name, content)?;
         // A document inside a SyncML Data element travels as a nested document, as in Items.
         let nests_documents = page == Page::SyncMl && el.name == "Data";
-        let document_item =
-            document_item || (page == Page::SyncMl && el.name == "Item" && item_holds_document(el));
+        let document_item = document_item || (page == Page::SyncMl && el.name == "Item" && item_holds_document(el));
         let is_type = page == Page::MetInf && el.name == "Type";
         if content {
             for child in &el.children {
                 match child {
-                    Node::Element(e) if nests_documents => {
-                        self.opaque(&encode_document(e, self.options)?)?
-                    }
+                    Node::Element(e) if nests_documents => self.opaque(&encode_document(e, self.options)?)?,
                     Node::Element(e) => self.generic_in(e, page, document_item)?,
                     Node::Text(t) if is_type && document_item => {
                         match crate::decode::swap_type_suffix(t, "+xml", "+wbxml") {
@@ -335,8 +318,7 @@ impl<O: Out> Writer<'_, O> {
 
 /// True if a generic `Item` element has a `Data` child holding an element (a document).
 pub(crate) fn item_holds_document(item: &Element) -> bool {
-    item.elements()
-        .any(|d| d.name == "Data" && d.elements().next().is_some())
+    item.elements().any(|d| d.name == "Data" && d.elements().next().is_some())
 }
 
 impl<O: Out> Sink for Writer<'_, O> {
@@ -387,12 +369,7 @@ fn syncml_public_id(ver: &VerDtd) -> u32 {
     }
 }
 
-fn header<O: Out>(
-    out: &mut O,
-    options: &WbxmlOptions,
-    public_id: PublicIdForm,
-    table: &StringTable,
-) {
+fn header<O: Out>(out: &mut O, options: &WbxmlOptions, public_id: PublicIdForm, table: &StringTable) {
     out.byte(options.version.byte());
     match public_id {
         PublicIdForm::Number(n) => mb_u32(out, n),
@@ -424,18 +401,8 @@ fn write_message<O: Out>(out: O, message: &SyncMl, options: &WbxmlOptions) -> Re
         }
     }
     let table = collector.into_table(None, options.string_table);
-    let mut writer = Writer {
-        out,
-        page: Page::SyncMl,
-        table: &table,
-        options,
-    };
-    header(
-        &mut writer.out,
-        options,
-        PublicIdForm::Number(syncml_public_id(&message.header.ver_dtd)),
-        &table,
-    );
+    let mut writer = Writer { out, page: Page::SyncMl, table: &table, options };
+    header(&mut writer.out, options, PublicIdForm::Number(syncml_public_id(&message.header.ver_dtd)), &table);
     encode::message(&mut writer, message)?;
     Ok(writer.out)
 }
@@ -453,18 +420,9 @@ pub(crate) fn encode_document(element: &Element, options: &WbxmlOptions) -> Resu
     collector.element(element, Page::SyncMl);
     let is_ddf = element.is_ddf();
     let table = collector.into_table(is_ddf.then_some(DDF_FPI), options.string_table);
-    let public_id = if is_ddf {
-        PublicIdForm::TableIndex(0)
-    } else {
-        PublicIdForm::Number(0x01)
-    };
+    let public_id = if is_ddf { PublicIdForm::TableIndex(0) } else { PublicIdForm::Number(0x01) };
     let root_page = if is_ddf { Page::Ddf } else { Page::SyncMl };
-    let mut writer = Writer {
-        out: Vec::with_capacity(256),
-        page: Page::SyncMl,
-        table: &table,
-        options,
-    };
+    let mut writer = Writer { out: Vec::with_capacity(256), page: Page::SyncMl, table: &table, options };
     header(&mut writer.out, options, public_id, &table);
     writer.generic(element, root_page)?;
     Ok(writer.out)
@@ -476,12 +434,9 @@ mod tests {
 
     #[test]
     fn mb_u_int32_encoding() {
-        for (v, bytes) in [
-            (0u32, &[0x00][..]),
-            (0x7F, &[0x7F]),
-            (0xA0, &[0x81, 0x20]),
-            (u32::MAX, &[0x8F, 0xFF, 0xFF, 0xFF, 0x7F]),
-        ] {
+        for (v, bytes) in
+            [(0u32, &[0x00][..]), (0x7F, &[0x7F]), (0xA0, &[0x81, 0x20]), (u32::MAX, &[0x8F, 0xFF, 0xFF, 0xFF, 0x7F])]
+        {
             let mut out = Vec::new();
             mb_u32(&mut out, v);
             assert_eq!(out, bytes);

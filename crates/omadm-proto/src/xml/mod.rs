@@ -41,7 +41,5 @@ pub fn write_element(element: &Element, options: &XmlOptions) -> Vec<u8> {
 /// tab, CR and LF), or `None` when it must be written as base64.
 pub fn printable_text(bytes: &[u8]) -> Option<&str> {
     let text = std::str::from_utf8(bytes).ok()?;
-    text.chars()
-        .all(|c| !c.is_control() || matches!(c, '\t' | '\r' | '\n'))
-        .then_some(text)
+    text.chars().all(|c| !c.is_control() || matches!(c, '\t' | '\r' | '\n')).then_some(text)
 }

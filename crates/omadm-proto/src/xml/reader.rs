@@ -38,13 +38,7 @@ impl<'a> XmlSource<'a> {
         config.check_end_names = true;
         config.trim_text(false);
         config.allow_dangling_amp = true;
-        Ok(XmlSource {
-            input,
-            reader,
-            pending: Vec::new(),
-            depth: 0,
-            limits: *limits,
-        })
+        Ok(XmlSource { input, reader, pending: Vec::new(), depth: 0, limits: *limits })
     }
 
     fn error(&self, kind: ErrorKind) -> Error {
@@ -78,10 +72,7 @@ impl<'a> XmlSource<'a> {
     fn start(&mut self, e: quick_xml::events::BytesStart<'a>) -> Result<Event<'a>> {
         self.depth += 1;
         if self.depth > self.limits.max_depth {
-            return Err(self.error(ErrorKind::Limit(format!(
-                "element nesting deeper than {}",
-                self.limits.max_depth
-            ))));
+            return Err(self.error(ErrorKind::Limit(format!("element nesting deeper than {}", self.limits.max_depth))));
         }
         let mut namespace = None;
         for attr in e.attributes().with_checks(false) {
@@ -91,9 +82,7 @@ impl<'a> XmlSource<'a> {
                     Some(b) => Cow::Borrowed(b),
                     None => Cow::Owned(attr.value.to_vec()),
                 };
-                namespace = Some(
-                    unescape(utf8(raw).map_err(|k| self.error(k))?).map_err(|k| self.error(k))?,
-                );
+                namespace = Some(unescape(utf8(raw).map_err(|k| self.error(k))?).map_err(|k| self.error(k))?);
             }
         }
         let qname = e.name();
@@ -113,14 +102,11 @@ impl<'a> XmlSource<'a> {
     fn read(&mut self) -> Result<()> {
         let mut text: Option<Cow<'a, str>> = None;
         loop {
-            let ev = self
-                .reader
-                .read_event()
-                .map_err(|err| self.error(ErrorKind::Xml(err.to_string())))?;
+            let ev = self.reader.read_event().map_err(|err| self.error(ErrorKind::Xml(err.to_string())))?;
             match ev {
                 QEvent::Text(t) => {
-                    let piece = unescape(utf8(t.into_inner()).map_err(|k| self.error(k))?)
-                        .map_err(|k| self.error(k))?;
+                    let piece =
+                        unescape(utf8(t.into_inner()).map_err(|k| self.error(k))?).map_err(|k| self.error(k))?;
                     self.push_text(&mut text, piece)?;
                     continue;
                 }
@@ -132,18 +118,14 @@ impl<'a> XmlSource<'a> {
                 QEvent::GeneralRef(r) => {
                     let name = utf8(r.into_inner()).map_err(|k| self.error(k))?;
                     let piece = if is_reference_name(&name) {
-                        resolve_reference(&name)
-                            .map_err(|k| self.error(k))?
-                            .to_string()
+                        resolve_reference(&name).map_err(|k| self.error(k))?.to_string()
                     } else {
                         format!("&{name};") // not a reference: a bare `&` (see module doc)
                     };
                     self.push_text(&mut text, Cow::Owned(piece))?;
                     continue;
                 }
-                QEvent::Comment(_) | QEvent::Decl(_) | QEvent::PI(_) | QEvent::DocType(_) => {
-                    continue
-                }
+                QEvent::Comment(_) | QEvent::Decl(_) | QEvent::PI(_) | QEvent::DocType(_) => continue,
                 QEvent::Start(e) => {
                     let start = self.start(e)?;
                     self.pending.push(start);
@@ -193,12 +175,12 @@ fn local_name(qname: &str) -> &str {
 
 fn utf8(bytes: Cow<'_, [u8]>) -> std::result::Result<Cow<'_, str>, ErrorKind> {
     match bytes {
-        Cow::Borrowed(b) => std::str::from_utf8(b)
-            .map(Cow::Borrowed)
-            .map_err(|e| ErrorKind::Xml(format!("invalid UTF-8: {e}"))),
-        Cow::Owned(b) => String::from_utf8(b)
-            .map(Cow::Owned)
-            .map_err(|e| ErrorKind::Xml(format!("invalid UTF-8: {e}"))),
+        Cow::Borrowed(b) => {
+            std::str::from_utf8(b).map(Cow::Borrowed).map_err(|e| ErrorKind::Xml(format!("invalid UTF-8: {e}")))
+        }
+        Cow::Owned(b) => {
+            String::from_utf8(b).map(Cow::Owned).map_err(|e| ErrorKind::Xml(format!("invalid UTF-8: {e}")))
+        }
     }
 }
 
@@ -211,9 +193,7 @@ fn resolve_reference(name: &str) -> std::result::Result<char, ErrorKind> {
         "apos" => Some('\''),
         "quot" => Some('"'),
         _ => {
-            let code = if let Some(hex) =
-                name.strip_prefix("#x").or_else(|| name.strip_prefix("#X"))
-            {
+            let code = if let Some(hex) = name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
                 u32::from_str_radix(hex, 16).ok()
             } else if let Some(dec) = name.strip_prefix('#') {
                 dec.parse::<u32>().ok()
@@ -291,23 +271,13 @@ mod tests {
     }
 
     fn start(name: &str) -> Event<'_> {
-        Event::Start {
-            name: Cow::Borrowed(name),
-            namespace: None,
-        }
+        Event::Start { name: Cow::Borrowed(name), namespace: None }
     }
 
     #[test]
     fn bare_ampersand_is_literal_and_references_resolve() {
         let ev = events("<D>MAXDT=15&DR=1 &amp; &#65;&#x42; &lt;</D>").unwrap();
-        assert_eq!(
-            ev,
-            vec![
-                start("D"),
-                Event::Text("MAXDT=15&DR=1 & AB <".into()),
-                Event::End
-            ]
-        );
+        assert_eq!(ev, vec![start("D"), Event::Text("MAXDT=15&DR=1 & AB <".into()), Event::End]);
     }
 
     #[test]
@@ -322,15 +292,7 @@ mod tests {
         let ev = events("<a><b/><c><![CDATA[<x>&]]></c></a>").unwrap();
         assert_eq!(
             ev,
-            vec![
-                start("a"),
-                start("b"),
-                Event::End,
-                start("c"),
-                Event::Text("<x>&".into()),
-                Event::End,
-                Event::End
-            ]
+            vec![start("a"), start("b"), Event::End, start("c"), Event::Text("<x>&".into()), Event::End, Event::End]
         );
     }
 
@@ -339,27 +301,18 @@ mod tests {
         let ev = events("<m:Type xmlns=\"syncml:metinf\">x</m:Type>").unwrap();
         assert_eq!(
             ev[0],
-            Event::Start {
-                name: Cow::Borrowed("Type"),
-                namespace: Some(Cow::Borrowed("syncml:metinf"))
-            }
+            Event::Start { name: Cow::Borrowed("Type"), namespace: Some(Cow::Borrowed("syncml:metinf")) }
         );
     }
 
     #[test]
     fn truncated_input_is_an_error() {
-        assert!(matches!(
-            events("<a><b>text").unwrap_err().kind,
-            ErrorKind::UnexpectedEof | ErrorKind::Xml(_)
-        ));
+        assert!(matches!(events("<a><b>text").unwrap_err().kind, ErrorKind::UnexpectedEof | ErrorKind::Xml(_)));
     }
 
     #[test]
     fn deep_nesting_is_refused() {
         let xml = "<a>".repeat(10_000);
-        assert!(matches!(
-            events(&xml).unwrap_err().kind,
-            ErrorKind::Limit(_)
-        ));
+        assert!(matches!(events(&xml).unwrap_err().kind, ErrorKind::Limit(_)));
     }
 }

@@ -21,21 +21,14 @@ pub struct XmlOptions {
 
 impl Default for XmlOptions {
     fn default() -> Self {
-        XmlOptions {
-            declaration: true,
-            pretty: false,
-            cdata: false,
-        }
+        XmlOptions { declaration: true, pretty: false, cdata: false }
     }
 }
 
 impl XmlOptions {
     /// Options for readable output: declaration and indentation.
     pub fn pretty() -> Self {
-        XmlOptions {
-            pretty: true,
-            ..XmlOptions::default()
-        }
+        XmlOptions { pretty: true, ..XmlOptions::default() }
     }
 }
 
@@ -87,11 +80,7 @@ impl XmlSink<'_> {
     fn write_element(&mut self, el: &Element, depth: usize, inherited_ns: Option<&str>) {
         self.out.push('<');
         self.out.push_str(&el.name);
-        if let Some(ns) = el
-            .namespace
-            .as_deref()
-            .filter(|ns| Some(*ns) != inherited_ns)
-        {
+        if let Some(ns) = el.namespace.as_deref().filter(|ns| Some(*ns) != inherited_ns) {
             self.out.push_str(" xmlns=\"");
             escape_into(&mut self.out, ns, true);
             self.out.push('"');
@@ -112,9 +101,7 @@ impl XmlSink<'_> {
                     self.write_element(e, depth + 1, ns);
                 }
                 Node::Text(t) => escape_into(&mut self.out, t, false),
-                Node::Opaque(b) => self
-                    .out
-                    .push_str(&base64::engine::general_purpose::STANDARD.encode(b)),
+                Node::Opaque(b) => self.out.push_str(&base64::engine::general_purpose::STANDARD.encode(b)),
             }
         }
         if only_elements {
@@ -130,11 +117,7 @@ impl Sink for XmlSink<'_> {
     fn start(&mut self, tag: Tag) -> Result<()> {
         self.open_tag(tag);
         self.out.push('>');
-        self.stack.push(Open {
-            name: tag.name,
-            page: tag.page,
-            has_children: false,
-        });
+        self.stack.push(Open { name: tag.name, page: tag.page, has_children: false });
         Ok(())
     }
 
@@ -168,8 +151,7 @@ impl Sink for XmlSink<'_> {
         match crate::xml::printable_text(bytes) {
             Some(text) => self.data_text(text),
             None => {
-                self.out
-                    .push_str(&base64::engine::general_purpose::STANDARD.encode(bytes));
+                self.out.push_str(&base64::engine::general_purpose::STANDARD.encode(bytes));
                 Ok(())
             }
         }
@@ -254,12 +236,7 @@ pub(crate) fn encode(message: &SyncMl, options: &XmlOptions) -> Vec<u8> {
 
 /// Writes a generic element as a standalone XML document.
 pub(crate) fn encode_element(element: &Element, options: &XmlOptions) -> Vec<u8> {
-    let mut sink = XmlSink {
-        out: String::new(),
-        stack: Vec::new(),
-        root_namespace: String::new(),
-        options,
-    };
+    let mut sink = XmlSink { out: String::new(), stack: Vec::new(), root_namespace: String::new(), options };
     if options.declaration {
         sink.out.push_str(DECLARATION);
         sink.newline(0);

@@ -48,11 +48,9 @@ pub fn as_xml_carries(msg: &SyncMl) -> SyncMl {
     fn fix(cmds: &mut [Command]) {
         for c in cmds {
             match c {
-                Command::Add(i)
-                | Command::Copy(i)
-                | Command::Delete(i)
-                | Command::Get(i)
-                | Command::Replace(i) => fix_items(&mut i.items),
+                Command::Add(i) | Command::Copy(i) | Command::Delete(i) | Command::Get(i) | Command::Replace(i) => {
+                    fix_items(&mut i.items)
+                }
                 Command::Alert(a) => fix_items(&mut a.items),
                 Command::Exec(e) => fix_items(&mut e.items),
                 Command::Results(r) => fix_items(&mut r.items),
@@ -88,28 +86,14 @@ pub fn header(session: &str, msg_id: &str, from_client: bool) -> SyncHdr {
 }
 
 pub fn meta_type(format: Format, media_type: &str) -> Meta {
-    Meta {
-        format: Some(format),
-        media_type: Some(media_type.into()),
-        ..Meta::default()
-    }
+    Meta { format: Some(format), media_type: Some(media_type.into()), ..Meta::default() }
 }
 
 pub fn leaf_item(uri: &str, value: &str) -> Item {
-    Item {
-        source: Some(Location::new(uri)),
-        data: Some(Data::Text(value.into())),
-        ..Item::default()
-    }
+    Item { source: Some(Location::new(uri)), data: Some(Data::Text(value.into())), ..Item::default() }
 }
 
-pub fn status(
-    cmd_id: u32,
-    msg_ref: &str,
-    cmd_ref: &str,
-    cmd: CommandName,
-    code: StatusCode,
-) -> Command {
+pub fn status(cmd_id: u32, msg_ref: &str, cmd_ref: &str, cmd: CommandName, code: StatusCode) -> Command {
     Command::Status(Status {
         cmd_id: cmd_id.to_string(),
         msg_ref: Some(msg_ref.into()),
@@ -127,28 +111,24 @@ pub fn status(
 /// A TNDS document for an e-mail account subtree.
 pub fn tnds_document() -> Element {
     let rt = |format: &str, ty: Option<&str>| {
-        let mut rt = Element::new("RTProperties")
-            .with_child(Element::new("Format").with_child(Element::new(format)));
+        let mut rt = Element::new("RTProperties").with_child(Element::new("Format").with_child(Element::new(format)));
         if let Some(ty) = ty {
-            rt = rt
-                .with_child(Element::new("Type").with_child(Element::new("DDFName").with_text(ty)));
+            rt = rt.with_child(Element::new("Type").with_child(Element::new("DDFName").with_text(ty)));
         }
         rt
     };
-    let mut root = Element::new("MgmtTree")
-        .with_child(Element::new("VerDTD").with_text("1.2"))
-        .with_child(
-            Element::new("Node")
-                .with_child(Element::new("NodeName").with_text("EMail"))
-                .with_child(Element::new("Path").with_text("./Vendor"))
-                .with_child(rt("node", Some("com.example/1.0/EMail")))
-                .with_child(
-                    Element::new("Node")
-                        .with_child(Element::new("NodeName").with_text("Server"))
-                        .with_child(rt("chr", None))
-                        .with_child(Element::new("Value").with_text("imap.example.com")),
-                ),
-        );
+    let mut root = Element::new("MgmtTree").with_child(Element::new("VerDTD").with_text("1.2")).with_child(
+        Element::new("Node")
+            .with_child(Element::new("NodeName").with_text("EMail"))
+            .with_child(Element::new("Path").with_text("./Vendor"))
+            .with_child(rt("node", Some("com.example/1.0/EMail")))
+            .with_child(
+                Element::new("Node")
+                    .with_child(Element::new("NodeName").with_text("Server"))
+                    .with_child(rt("chr", None))
+                    .with_child(Element::new("Value").with_text("imap.example.com")),
+            ),
+    );
     root.namespace = Some(element::DDF_NAMESPACE.into());
     root
 }
@@ -157,15 +137,9 @@ pub fn tnds_document() -> Element {
 pub fn package1() -> SyncMl {
     let mut hdr = header("1A2B", "1", true);
     hdr.source.loc_name = Some("device-user".into());
-    hdr.cred = Some(Cred {
-        meta: Some(meta_type(Format::B64, "syncml:auth-md5")),
-        data: "Zz6EivR3yeaaENcRN6lpAQ==".into(),
-    });
-    hdr.meta = Some(Meta {
-        max_msg_size: Some(16384),
-        max_obj_size: Some(1048576),
-        ..Meta::default()
-    });
+    hdr.cred =
+        Some(Cred { meta: Some(meta_type(Format::B64, "syncml:auth-md5")), data: "Zz6EivR3yeaaENcRN6lpAQ==".into() });
+    hdr.meta = Some(Meta { max_msg_size: Some(16384), max_obj_size: Some(1048576), ..Meta::default() });
     let devinfo = [
         ("./DevInfo/DevId", "IMEI:493005100592800"),
         ("./DevInfo/Man", "Example Devices Ltd"),
@@ -203,10 +177,7 @@ pub fn package1() -> SyncMl {
                         source: Some(Location::new("./FUMO/Pkg1")),
                         meta: Some(Meta {
                             mark: Some("critical".into()),
-                            ..meta_type(
-                                Format::Int,
-                                "org.openmobilealliance.dm.firmwareupdate.devicerequest",
-                            )
+                            ..meta_type(Format::Int, "org.openmobilealliance.dm.firmwareupdate.devicerequest")
                         }),
                         data: Some(Data::Text("200".into())),
                         ..Item::default()
@@ -261,56 +232,36 @@ pub fn generated_messages() -> Vec<(String, SyncMl)> {
     // Server package 2: header status with Chal, every command kind, UI alert, Atomic/Sequence.
     let mut hdr = header("1A2B", "1", false);
     hdr.resp_uri = Some("https://dm.example.com/dm?s=1A2B&t=9".into());
-    hdr.cred = Some(Cred {
-        meta: Some(meta_type(Format::B64, "syncml:auth-basic")),
-        data: "QnJ1Y2UyOk9oQmVoYXZl".into(),
-    });
+    hdr.cred =
+        Some(Cred { meta: Some(meta_type(Format::B64, "syncml:auth-basic")), data: "QnJ1Y2UyOk9oQmVoYXZl".into() });
     hdr.meta = Some(Meta {
         max_msg_size: Some(8192),
         max_obj_size: Some(524288),
         emi: vec!["x-vendor-1".into(), "x-vendor-2".into()],
         ..Meta::default()
     });
-    let mut hdr_status = match status(
-        1,
-        "1",
-        "0",
-        CommandName::SyncHdr,
-        StatusCode::MissingCredentials,
-    ) {
+    let mut hdr_status = match status(1, "1", "0", CommandName::SyncHdr, StatusCode::MissingCredentials) {
         Command::Status(s) => s,
         _ => unreachable!(),
     };
     hdr_status.target_refs = vec!["https://dm.example.com/dm".into()];
     hdr_status.source_refs = vec!["IMEI:493005100592800".into()];
     hdr_status.chal = Some(Chal {
-        meta: Meta {
-            next_nonce: Some("MTIzNDU2Nzg5MDEyMzQ1Ng==".into()),
-            ..meta_type(Format::B64, "syncml:auth-md5")
-        },
+        meta: Meta { next_nonce: Some("MTIzNDU2Nzg5MDEyMzQ1Ng==".into()), ..meta_type(Format::B64, "syncml:auth-md5") },
     });
     let get = ItemCommand {
         cmd_id: "3".into(),
         no_resp: true,
         items: vec![
-            Item {
-                target: Some(Location::new("./DevDetail/URI/MaxDepth")),
-                ..Item::default()
-            },
-            Item {
-                target: Some(Location::new("./DevInfo?list=Struct")),
-                ..Item::default()
-            },
+            Item { target: Some(Location::new("./DevDetail/URI/MaxDepth")), ..Item::default() },
+            Item { target: Some(Location::new("./DevInfo?list=Struct")), ..Item::default() },
         ],
         ..ItemCommand::default()
     };
     let replace = ItemCommand {
         cmd_id: "4".into(),
         items: vec![Item {
-            target: Some(Location {
-                loc_uri: "./Vendor/Settings/Greeting".into(),
-                loc_name: Some("greeting".into()),
-            }),
+            target: Some(Location { loc_uri: "./Vendor/Settings/Greeting".into(), loc_name: Some("greeting".into()) }),
             meta: Some(meta_type(Format::Chr, "text/plain")),
             data: Some(Data::Text("Hello <world> & \"friends\" 'é' ✓".into())),
             ..Item::default()
@@ -340,10 +291,7 @@ pub fn generated_messages() -> Vec<(String, SyncMl)> {
     };
     let delete = ItemCommand {
         cmd_id: "7".into(),
-        items: vec![Item {
-            target: Some(Location::new("./Vendor/Obsolete")),
-            ..Item::default()
-        }],
+        items: vec![Item { target: Some(Location::new("./Vendor/Obsolete")), ..Item::default() }],
         ..ItemCommand::default()
     };
     let exec = Exec {
@@ -365,14 +313,8 @@ pub fn generated_messages() -> Vec<(String, SyncMl)> {
         code: Some(AlertCode::Confirm),
         correlator: None,
         items: vec![
-            Item {
-                data: Some(Data::Text("MINDT=10&MAXDT=30&DR=1".into())),
-                ..Item::default()
-            },
-            Item {
-                data: Some(Data::Text("Install the update now?".into())),
-                ..Item::default()
-            },
+            Item { data: Some(Data::Text("MINDT=10&MAXDT=30&DR=1".into())), ..Item::default() },
+            Item { data: Some(Data::Text("Install the update now?".into())), ..Item::default() },
         ],
     };
     let atomic = Container {
@@ -383,10 +325,7 @@ pub fn generated_messages() -> Vec<(String, SyncMl)> {
             Command::Add(ItemCommand {
                 cmd_id: "11".into(),
                 meta: Some(Meta::with_format(Format::Node)),
-                items: vec![Item {
-                    target: Some(Location::new("./Vendor/New")),
-                    ..Item::default()
-                }],
+                items: vec![Item { target: Some(Location::new("./Vendor/New")), ..Item::default() }],
                 ..ItemCommand::default()
             }),
             Command::Sequence(Container {
@@ -433,14 +372,8 @@ pub fn generated_messages() -> Vec<(String, SyncMl)> {
         Command::Status(s) => s,
         _ => unreachable!(),
     };
-    text_status.items = vec![Item {
-        data: Some(Data::Text("typed answer".into())),
-        ..Item::default()
-    }];
-    text_status.cred = Some(Cred {
-        meta: None,
-        data: "c2VydmVyLXNpZGU=".into(),
-    });
+    text_status.items = vec![Item { data: Some(Data::Text("typed answer".into())), ..Item::default() }];
+    text_status.cred = Some(Cred { meta: None, data: "c2VydmVyLXNpZGU=".into() });
     let results = Results {
         cmd_id: "4".into(),
         msg_ref: Some("2".into()),
@@ -452,10 +385,7 @@ pub fn generated_messages() -> Vec<(String, SyncMl)> {
             leaf_item("./DevDetail/URI/MaxDepth", "16"),
             Item {
                 source: Some(Location::new("./DevDetail/Ext/Blob")),
-                meta: Some(Meta {
-                    size: Some(12),
-                    ..meta_type(Format::Bin, "application/octet-stream")
-                }),
+                meta: Some(Meta { size: Some(12), ..meta_type(Format::Bin, "application/octet-stream") }),
                 data: Some(Data::Binary(b"binary-chunk".to_vec())),
                 more_data: true,
                 ..Item::default()
@@ -470,29 +400,11 @@ pub fn generated_messages() -> Vec<(String, SyncMl)> {
             header: hdr3,
             body: SyncBody {
                 commands: vec![
-                    status(
-                        1,
-                        "2",
-                        "0",
-                        CommandName::SyncHdr,
-                        StatusCode::AuthenticationAccepted,
-                    ),
+                    status(1, "2", "0", CommandName::SyncHdr, StatusCode::AuthenticationAccepted),
                     Command::Status(text_status),
                     status(5, "2", "7", CommandName::Delete, StatusCode::NotFound),
-                    status(
-                        6,
-                        "2",
-                        "10",
-                        CommandName::Atomic,
-                        StatusCode::AtomicRollbackOk,
-                    ),
-                    status(
-                        7,
-                        "2",
-                        "8",
-                        CommandName::Exec,
-                        StatusCode::AcceptedForProcessing,
-                    ),
+                    status(6, "2", "10", CommandName::Atomic, StatusCode::AtomicRollbackOk),
+                    status(7, "2", "8", CommandName::Exec, StatusCode::AcceptedForProcessing),
                     Command::Results(results),
                 ],
                 is_final: false,
@@ -506,29 +418,19 @@ pub fn generated_messages() -> Vec<(String, SyncMl)> {
         media_type: Some("application/x-example".into()),
         mark: Some("informational".into()),
         size: Some(1234),
-        anchor: Some(Anchor {
-            last: Some("20261101T000000Z".into()),
-            next: Some("20261125T000000Z".into()),
-        }),
+        anchor: Some(Anchor { last: Some("20261101T000000Z".into()), next: Some("20261125T000000Z".into()) }),
         version: Some("2.1".into()),
         next_nonce: Some("AAAAAA==".into()),
         max_msg_size: Some(5000),
         max_obj_size: Some(100000),
         emi: vec!["one".into()],
-        mem: Some(Mem {
-            shared_mem: true,
-            free_mem: Some(65536),
-            free_id: Some(12),
-        }),
+        mem: Some(Mem { shared_mem: true, free_mem: Some(65536), free_id: Some(12) }),
         field_level: true,
     };
     out.push((
         "generated/all-metinf".into(),
         SyncMl {
-            header: SyncHdr {
-                ver_proto: VerProto::Dm1_3,
-                ..header("FFFF", "4", true)
-            },
+            header: SyncHdr { ver_proto: VerProto::Dm1_3, ..header("FFFF", "4", true) },
             body: SyncBody {
                 commands: vec![
                     Command::Alert(Alert {
@@ -561,39 +463,18 @@ pub fn generated_messages() -> Vec<(String, SyncMl)> {
     // UI alerts 1100–1104 as a server sends them.
     for (n, (code, options, choices)) in [
         (AlertCode::Display, "MAXDT=5", vec![]),
-        (
-            AlertCode::TextInput,
-            "MAXDT=60&DR=hello&MAXLEN=20&IT=A&ET=T",
-            vec![],
-        ),
-        (
-            AlertCode::SingleChoice,
-            "DR=2",
-            vec!["Red", "Green", "Blue"],
-        ),
-        (
-            AlertCode::MultipleChoice,
-            "DR=1-3",
-            vec!["Mail", "Calendar", "Contacts"],
-        ),
+        (AlertCode::TextInput, "MAXDT=60&DR=hello&MAXLEN=20&IT=A&ET=T", vec![]),
+        (AlertCode::SingleChoice, "DR=2", vec!["Red", "Green", "Blue"]),
+        (AlertCode::MultipleChoice, "DR=1-3", vec!["Mail", "Calendar", "Contacts"]),
     ]
     .into_iter()
     .enumerate()
     {
         let mut items = vec![
-            Item {
-                data: Some(Data::Text(options.into())),
-                ..Item::default()
-            },
-            Item {
-                data: Some(Data::Text(format!("Question {n}"))),
-                ..Item::default()
-            },
+            Item { data: Some(Data::Text(options.into())), ..Item::default() },
+            Item { data: Some(Data::Text(format!("Question {n}"))), ..Item::default() },
         ];
-        items.extend(choices.into_iter().map(|c| Item {
-            data: Some(Data::Text(c.into())),
-            ..Item::default()
-        }));
+        items.extend(choices.into_iter().map(|c| Item { data: Some(Data::Text(c.into())), ..Item::default() }));
         out.push((
             format!("generated/ui-{}", code.code()),
             SyncMl {
