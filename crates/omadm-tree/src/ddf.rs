@@ -526,10 +526,12 @@ impl Ddf {
             issues.push(DdfIssue::warning("MgmtTree", format!("VerDTD {:?} is neither 1.2 nor 1.3", self.ver_dtd)));
         }
         for n in &self.nodes {
-            let base = match (&n.path, &n.name) {
-                (_, Some(name)) if name == "." => String::new(),
-                (Some(p), _) => p.clone(),
-                (None, _) => String::new(),
+            let base: Vec<Option<String>> = match n.path.as_deref().map(str::trim) {
+                Some(p) if n.name.as_deref() != Some(".") => {
+                    let p = p.strip_prefix("./").unwrap_or(if p == "." { "" } else { p });
+                    p.split('/').filter(|s| !s.is_empty()).map(|s| Some(s.to_string())).collect()
+                }
+                _ => Vec::new(),
             };
             check_node(n, &base, true, &mut issues);
         }
@@ -727,15 +729,12 @@ impl fmt::Display for DdfIssue {
     }
 }
 
-fn check_node(n: &DdfNode, parent: &str, top: bool, out: &mut Vec<DdfIssue>) {
-    let name = n.name.clone().unwrap_or_else(|| "<x>".into());
-    let here = if name == "." && parent.is_empty() {
-        ".".to_string()
-    } else if parent.is_empty() {
-        name.clone()
-    } else {
-        format!("{parent}/{name}")
-    };
+fn check_node(n: &DdfNode, parent: &[Option<String>], top: bool, out: &mut Vec<DdfIssue>) {
+    let mut here_segs = parent.to_vec();
+    if !(top && n.name.as_deref() == Some(".")) {
+        here_segs.push(n.name.clone());
+    }
+    let here = display_path(&here_segs);
     if let Some(nm) = &n.name {
         if !(nm == "." && top) {
             if let Err(e) = check_segment(nm) {
@@ -743,11 +742,12 @@ fn check_node(n: &DdfNode, parent: &str, top: bool, out: &mut Vec<DdfIssue>) {
             }
         }
     }
-    if !top {
-        if let Some(p) = &n.path {
-            if p.trim_start_matches("./") != parent.trim_start_matches("./") && !(p == "." && parent.is_empty()) {
-                out.push(DdfIssue::error(&here, format!("Path {p:?} does not match the enclosing node {parent:?}")));
-            }
+    if let (false, Some(p)) = (top, &n.path) {
+        if !path_matches(p, parent) {
+            out.push(DdfIssue::error(
+                &here,
+                format!("Path {p:?} does not match the enclosing node {}", display_path(parent)),
+            ));
         }
     }
     match &n.df {
@@ -794,8 +794,31 @@ fn check_node(n: &DdfNode, parent: &str, top: bool, out: &mut Vec<DdfIssue>) {
         out.push(DdfIssue::error(&here, "more than one child named at run time"));
     }
     for c in &n.children {
-        check_node(c, &here, false, out);
+        check_node(c, &here_segs, false, out);
     }
+}
+
+/// A path of DDF node names (`None` = named at run time), written as `./A/<x>/B`.
+fn display_path(segs: &[Option<String>]) -> String {
+    let mut s = String::from(".");
+    for seg in segs {
+        s.push('/');
+        s.push_str(seg.as_deref().unwrap_or("<x>"));
+    }
+    s
+}
+
+/// True when a nested node's Path names its enclosing node; any segment (`*`, `<x>`, a sample
+/// name) stands for a node named at run time.
+fn path_matches(path: &str, parent: &[Option<String>]) -> bool {
+    let p = path.trim();
+    let p = p.strip_prefix("./").unwrap_or(if p == "." { "" } else { p });
+    let segs: Vec<&str> = if p.is_empty() { Vec::new() } else { p.split('/').collect() };
+    segs.len() == parent.len()
+        && segs.iter().zip(parent).all(|(s, e)| match e {
+            Some(name) => s == name,
+            None => true,
+        })
 }
 
 /// What the mounted descriptions say about one URI.

@@ -419,14 +419,15 @@ impl<'t, S: Store> Txn<'t, S> {
     }
 
     /// Checks the DDF AccessType of `uri` for `cmd`; returns the description if there is one.
-    fn require_access(&self, uri: &Uri, cmd: DdfCommand) -> TreeResult<Option<&DdfNode>> {
+    /// AccessType binds servers; the device's own code may do anything the structure allows.
+    fn require_access(&self, caller: &Caller, uri: &Uri, cmd: DdfCommand) -> TreeResult<Option<&DdfNode>> {
         match self.ddf(uri) {
             DdfMatch::Free => Ok(None),
             DdfMatch::Undescribed if cmd == DdfCommand::Add => {
                 refuse(StatusCode::CommandNotAllowed, format!("the DDF does not describe {uri}"))
             }
             DdfMatch::Undescribed => Ok(None),
-            DdfMatch::Def(d) if d.access().allows(cmd) => Ok(Some(d)),
+            DdfMatch::Def(d) if caller.server.is_none() || d.access().allows(cmd) => Ok(Some(d)),
             DdfMatch::Def(_) => {
                 refuse(StatusCode::CommandNotAllowed, format!("the DDF AccessType of {uri} has no {}", cmd.as_str()))
             }
@@ -514,7 +515,7 @@ impl<'t, S: Store> Txn<'t, S> {
         if self.in_inbox(uri) {
             return refuse(StatusCode::CommandNotAllowed, "Get is not allowed on the Inbox");
         }
-        self.require_access(uri, DdfCommand::Get)?;
+        self.require_access(caller, uri, DdfCommand::Get)?;
         self.require(caller, uri, AclCommand::Get)?;
         if rec.is_interior() {
             let data = self.children(uri)?.join("/").into_bytes();
@@ -694,13 +695,13 @@ impl<'t, S: Store> Txn<'t, S> {
         missing.reverse();
         // DDF: every node to create must be described (or free) and allow Add.
         for p in &missing {
-            if let Some(d) = self.require_access(p, DdfCommand::Add)? {
+            if let Some(d) = self.require_access(caller, p, DdfCommand::Add)? {
                 if !d.is_interior() {
                     return refuse(StatusCode::CommandNotAllowed, format!("the DDF describes {p} as a leaf"));
                 }
             }
         }
-        let def = self.require_access(uri, DdfCommand::Add)?.cloned();
+        let def = self.require_access(caller, uri, DdfCommand::Add)?.cloned();
         if check_acl {
             self.require(caller, &anchor, AclCommand::Add)?;
         }
@@ -839,7 +840,7 @@ impl<'t, S: Store> Txn<'t, S> {
         match self.locate(uri)? {
             Loc::Missing => refuse(StatusCode::NotFound, format!("{uri} does not exist")),
             Loc::Plugin { idx, rel, .. } => {
-                self.require_access(uri, DdfCommand::Replace)?;
+                self.require_access(caller, uri, DdfCommand::Replace)?;
                 self.require(caller, uri, AclCommand::Replace)?;
                 self.tree.plugins[idx].1.replace(&rel, &content)?;
                 if !self.touched.contains(&idx) {
@@ -848,7 +849,7 @@ impl<'t, S: Store> Txn<'t, S> {
                 Ok(StatusCode::Ok)
             }
             Loc::Stored(mut rec) => {
-                let def = self.require_access(uri, DdfCommand::Replace)?.cloned();
+                let def = self.require_access(caller, uri, DdfCommand::Replace)?.cloned();
                 self.require(caller, uri, AclCommand::Replace)?;
                 if rec.is_interior() {
                     return refuse(
@@ -981,19 +982,17 @@ impl<'t, S: Store> Txn<'t, S> {
             return refuse(StatusCode::CommandNotAllowed, "Delete does not take a property or list query");
         }
         let uri = self.resolve(caller, &target.uri)?;
-        self.atomically(|tx| tx.delete_at(caller, &uri, true))
+        self.atomically(|tx| tx.delete_at(caller, &uri))
     }
 
-    fn delete_at(&mut self, caller: &Caller, uri: &Uri, check_access: bool) -> TreeResult<StatusCode> {
+    fn delete_at(&mut self, caller: &Caller, uri: &Uri) -> TreeResult<StatusCode> {
         if uri.is_root() {
             return refuse(StatusCode::CommandNotAllowed, "the root cannot be deleted");
         }
         match self.locate(uri)? {
             Loc::Missing => refuse(StatusCode::NotFound, format!("{uri} does not exist")),
             Loc::Plugin { idx, rel, .. } => {
-                if check_access {
-                    self.require_access(uri, DdfCommand::Delete)?;
-                }
+                self.require_access(caller, uri, DdfCommand::Delete)?;
                 self.require(caller, uri, AclCommand::Delete)?;
                 if rel.is_empty() {
                     return refuse(StatusCode::CommandNotAllowed, format!("{uri} is a plugin mount"));
@@ -1005,9 +1004,7 @@ impl<'t, S: Store> Txn<'t, S> {
                 Ok(StatusCode::Ok)
             }
             Loc::Stored(rec) => {
-                if check_access {
-                    self.require_access(uri, DdfCommand::Delete)?;
-                }
+                self.require_access(caller, uri, DdfCommand::Delete)?;
                 self.require(caller, uri, AclCommand::Delete)?;
                 if rec.scope == Scope::Permanent {
                     return refuse(StatusCode::CommandNotAllowed, format!("{uri} is permanent"));
@@ -1059,7 +1056,7 @@ impl<'t, S: Store> Txn<'t, S> {
         let Some(rec) = self.locate(&src)?.record().cloned() else {
             return refuse(StatusCode::NotFound, format!("{src} does not exist"));
         };
-        self.require_access(&src, DdfCommand::Copy)?;
+        self.require_access(caller, &src, DdfCommand::Copy)?;
         self.require(caller, &src, AclCommand::Get)?;
         if rec.is_interior() {
             return refuse(StatusCode::Forbidden, "only leaves can be copied");
@@ -1090,7 +1087,7 @@ impl<'t, S: Store> Txn<'t, S> {
         if loc.record().is_none() {
             return refuse(StatusCode::NotFound, format!("{uri} does not exist"));
         }
-        self.require_access(&uri, DdfCommand::Exec)?;
+        self.require_access(caller, &uri, DdfCommand::Exec)?;
         self.require(caller, &uri, AclCommand::Exec)?;
         if let Loc::Plugin { idx, rel, .. } = loc {
             let r = self.tree.plugins[idx].1.exec(&rel, data, correlator)?;
@@ -1183,7 +1180,7 @@ impl<'t, S: Store> Txn<'t, S> {
                 let Some(old) = tx.stored(&uri)? else {
                     return refuse(StatusCode::NotFound, format!("{uri} does not exist"));
                 };
-                tx.require_access(&uri, DdfCommand::Replace)?;
+                tx.require_access(caller, &uri, DdfCommand::Replace)?;
                 tx.require(caller, &uri, AclCommand::Replace)?;
                 let content = crate::tnds::content_of(node)?;
                 if old.is_interior() != (content.format == Format::Node) {
@@ -1193,7 +1190,7 @@ impl<'t, S: Store> Txn<'t, S> {
                     );
                 }
                 for child in tx.children(&uri)? {
-                    tx.delete_at(&Caller::device(), &uri.child(&child)?, false)?;
+                    tx.delete_at(&Caller::device(), &uri.child(&child)?)?;
                 }
                 let def = match tx.ddf(&uri) {
                     DdfMatch::Def(d) => Some(d.clone()),

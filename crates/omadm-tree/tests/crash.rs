@@ -105,7 +105,10 @@ fn crash_consistency_under_sigkill() {
         let mut tree = Tree::open(RedbStore::open(&path).unwrap(), TreeConfig::default()).unwrap();
         let n = check_consistent(&mut tree);
         assert!(n >= last_ack, "round {round}: acknowledged {last_ack} but found {n}");
-        assert!(n <= last_ack + 1, "round {round}: {n} is more than one commit past the last acknowledgement {last_ack}");
+        assert!(
+            n <= last_ack + 1,
+            "round {round}: {n} is more than one commit past the last acknowledgement {last_ack}"
+        );
         // the reopened tree keeps working
         let m = step(&mut tree);
         assert_eq!(m, n + 1);
