@@ -122,3 +122,29 @@ fn tnds_data_travels_as_nested_wbxml_with_wbxml_type() {
     assert_eq!(add.items[0].meta.as_ref().unwrap().media_type.as_deref(), Some("application/vnd.syncml.dmtnds+xml"));
     assert!(matches!(add.items[0].data, Some(Data::Document(ref d)) if d.name == "MgmtTree"));
 }
+
+#[test]
+fn unknown_elements_nested_in_containers_encode_without_a_string_table() {
+    let msg = SyncMl {
+        header: header("1", "1", false),
+        body: SyncBody {
+            commands: vec![Command::Atomic(Container {
+                cmd_id: "1".into(),
+                no_resp: false,
+                meta: None,
+                commands: vec![Command::Unsupported(UnsupportedCommand {
+                    name: "Sync".into(),
+                    cmd_id: "2".into(),
+                    element: Element::new("Sync")
+                        .with_child(Element::new("CmdID").with_text("2"))
+                        .with_child(Element::new("VendorThing").with_text("x")),
+                })],
+            })],
+            is_final: true,
+        },
+    };
+    for string_table in [true, false] {
+        let bin = wbxml::encode(&msg, &wbxml::WbxmlOptions { string_table, ..Default::default() }).unwrap();
+        assert_eq!(wbxml::decode(&bin, &Limits::default()).unwrap(), msg, "string table {string_table}");
+    }
+}

@@ -124,17 +124,22 @@ impl StringTable {
     }
 }
 
-/// First pass: counts the strings a document writes and collects the names that need LITERAL.
-#[derive(Default)]
+/// First pass: collects the names that need LITERAL and, when repeated strings go in the table,
+/// counts the strings a document writes.
 struct Collector {
+    count_strings: bool,
     counts: HashMap<String, (u32, u32)>,
     literals: Vec<String>,
     next_order: u32,
 }
 
 impl Collector {
+    fn new(count_strings: bool) -> Self {
+        Collector { count_strings, counts: HashMap::new(), literals: Vec::new(), next_order: 0 }
+    }
+
     fn count(&mut self, s: &str) {
-        if s.len() < 3 {
+        if !self.count_strings || s.len() < 3 {
             return;
         }
         if let Some(entry) = self.counts.get_mut(s) {
@@ -161,9 +166,9 @@ impl Collector {
         }
     }
 
-    /// Builds the table: literal names always; repeated strings when `repeated` is set and a
+    /// Builds the table: literal names always; counted strings that occur more than once, when a
     /// table entry saves bytes over writing the string inline each time.
-    fn into_table(self, first: Option<&str>, repeated: bool) -> StringTable {
+    fn into_table(self, first: Option<&str>) -> StringTable {
         let mut table = StringTable::default();
         if let Some(f) = first {
             table.add(f);
@@ -171,7 +176,7 @@ impl Collector {
         for name in &self.literals {
             table.add(name);
         }
-        if repeated {
+        if self.count_strings {
             let mut candidates: Vec<(&String, u32, u32)> =
                 self.counts.iter().filter(|(_, (n, _))| *n >= 2).map(|(s, (n, order))| (s, *n, *order)).collect();
             candidates.sort_by_key(|c| c.2);
@@ -389,18 +394,10 @@ enum PublicIdForm {
 }
 
 fn write_message<O: Out>(out: O, message: &SyncMl, options: &WbxmlOptions) -> Result<O> {
-    let mut collector = Collector::default();
-    if options.string_table {
-        encode::message(&mut collector, message)?;
-    } else {
-        // Literal names are needed even without a string table for repeated strings.
-        for cmd in &message.body.commands {
-            if let crate::message::Command::Unsupported(u) = cmd {
-                collector.element(&u.element, Page::SyncMl);
-            }
-        }
-    }
-    let table = collector.into_table(None, options.string_table);
+    // Literal names need the table even when repeated strings stay inline.
+    let mut collector = Collector::new(options.string_table);
+    encode::message(&mut collector, message)?;
+    let table = collector.into_table(None);
     let mut writer = Writer { out, page: Page::SyncMl, table: &table, options };
     header(&mut writer.out, options, PublicIdForm::Number(syncml_public_id(&message.header.ver_dtd)), &table);
     encode::message(&mut writer, message)?;
@@ -416,10 +413,10 @@ pub(crate) fn encoded_len(message: &SyncMl, options: &WbxmlOptions) -> Result<us
 }
 
 pub(crate) fn encode_document(element: &Element, options: &WbxmlOptions) -> Result<Vec<u8>> {
-    let mut collector = Collector::default();
+    let mut collector = Collector::new(options.string_table);
     collector.element(element, Page::SyncMl);
     let is_ddf = element.is_ddf();
-    let table = collector.into_table(is_ddf.then_some(DDF_FPI), options.string_table);
+    let table = collector.into_table(is_ddf.then_some(DDF_FPI));
     let public_id = if is_ddf { PublicIdForm::TableIndex(0) } else { PublicIdForm::Number(0x01) };
     let root_page = if is_ddf { Page::Ddf } else { Page::SyncMl };
     let mut writer = Writer { out: Vec::with_capacity(256), page: Page::SyncMl, table: &table, options };
