@@ -80,6 +80,15 @@ impl HashAlgorithm {
     }
 }
 
+impl std::fmt::Display for HashAlgorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            HashAlgorithm::Md5 => "MD5",
+            HashAlgorithm::Sha256 => "SHA-256",
+        })
+    }
+}
+
 /// Compares two byte strings in time independent of their contents (the length is not secret).
 pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
@@ -109,6 +118,12 @@ mod tests {
             assert_eq!(HashAlgorithm::from_output_len(alg.output_len()), Some(alg));
         }
         assert_eq!(HashAlgorithm::from_output_len(20), None);
+    }
+
+    #[test]
+    fn display_names() {
+        assert_eq!(HashAlgorithm::Md5.to_string(), "MD5");
+        assert_eq!(HashAlgorithm::Sha256.to_string(), "SHA-256");
     }
 
     #[test]

@@ -96,7 +96,7 @@ pub enum AuthError {
         got: String,
     },
     /// The header's algorithm is not the one the account requires.
-    #[error("x-syncml-hmac algorithm {got:?} is not the required {expected:?}")]
+    #[error("x-syncml-hmac algorithm {got} is not the required {expected}")]
     HmacAlgorithmMismatch {
         /// The algorithm the account requires.
         expected: crate::algorithm::HashAlgorithm,
@@ -155,7 +155,7 @@ pub enum NotificationError {
     #[error("the notification digest does not verify (wrong credentials or nonce, or altered bytes)")]
     DigestMismatch,
     /// The digest length does not match the algorithm the credentials require.
-    #[error("digest of {got} bytes, but the credentials require {expected:?}")]
+    #[error("digest of {got} bytes, but the credentials require {expected}")]
     DigestAlgorithmMismatch {
         /// The algorithm of the credentials.
         expected: crate::algorithm::HashAlgorithm,
