@@ -1124,20 +1124,22 @@ impl<'t, S: Store> Txn<'t, S> {
                 } else {
                     base
                 };
-                tx.add_tnds_node(caller, &base, node)?;
+                tx.add_tnds_node(caller, &base, node, true)?;
             }
             Ok(StatusCode::Ok)
         })
     }
 
-    fn add_tnds_node(&mut self, caller: &Caller, parent: &Uri, node: &DdfNode) -> TreeResult<()> {
+    /// Adds one TNDS node and its children. `check_acl` is off below a node replaced as a whole,
+    /// where the Replace right on that node covers the new subtree.
+    fn add_tnds_node(&mut self, caller: &Caller, parent: &Uri, node: &DdfNode, check_acl: bool) -> TreeResult<()> {
         let Some(name) = node.name.as_deref() else {
             return refuse(StatusCode::BadRequest, "a TNDS node has an empty NodeName");
         };
         let uri = parent.child(name)?;
         uri.check_limits(&self.tree.limits)?;
         let content = crate::tnds::content_of(node)?;
-        self.add_at(caller, &uri, content, true)?;
+        self.add_at(caller, &uri, content, check_acl)?;
         self.apply_rt(&uri, node)?;
         for c in &node.children {
             // A nested Path is relative to the enclosing node, unless it repeats that node's
@@ -1146,7 +1148,7 @@ impl<'t, S: Store> Txn<'t, S> {
                 Some(Ok(p)) if p == uri => uri.clone(),
                 _ => crate::tnds::node_parent(&uri, c)?,
             };
-            self.add_tnds_node(caller, &base, c)?;
+            self.add_tnds_node(caller, &base, c, check_acl)?;
         }
         Ok(())
     }
@@ -1205,7 +1207,7 @@ impl<'t, S: Store> Txn<'t, S> {
                 tx.put(&uri, rec);
                 tx.apply_rt(&uri, node)?;
                 for c in &node.children {
-                    tx.add_tnds_node(caller, &uri, c)?;
+                    tx.add_tnds_node(caller, &uri, c, false)?;
                 }
             }
             Ok(StatusCode::Ok)

@@ -1,0 +1,142 @@
+//! TNDS serialization: a subtree to TNDS and back, in XML and WBXML, checked against libwbxml's
+//! `wbxml2xml -l DMDDF12` / `xml2wbxml` when they are installed (the project's test script
+//! installs Debian's libwbxml2-utils; without them these checks print a notice and skip).
+
+use std::process::Command;
+
+use omadm_proto::wbxml::WbxmlOptions;
+use omadm_proto::xml::XmlOptions;
+use omadm_proto::{Element, Format, Limits};
+use omadm_tree::*;
+
+fn t(s: &str) -> TargetUri {
+    TargetUri::parse(s).unwrap()
+}
+
+fn sample_tree() -> Tree<MemStore> {
+    let mut tree = Tree::open(MemStore::new(), TreeConfig { clock: None, ..TreeConfig::default() }).unwrap();
+    let dev = Caller::device();
+    tree.run(|tx| {
+        tx.add(&dev, &t("./Vendor/App"), Content::interior(Some("com.example/1.0/App")))?;
+        tx.add(&dev, &t("./Vendor/App/Name"), Content::chr("Demo & <friends>"))?;
+        tx.add(&dev, &t("./Vendor/App/Count"), Content::new(Format::Int, "-7"))?;
+        tx.add(&dev, &t("./Vendor/App/Blob"), Content::new(Format::Bin, vec![0u8, 1, 2, 255]))?;
+        tx.add(&dev, &t("./Vendor/App/Flag"), Content::new(Format::Bool, "true").with_mime("text/plain"))?;
+        tx.add(&dev, &t("./Vendor/App/Sub/Leaf"), Content::chr("x"))?;
+        tx.replace(&dev, &t("./Vendor/App?prop=ACL"), Content::chr("Get=*&Replace=srv"))?;
+        tx.replace(&dev, &t("./Vendor/App/Name?prop=Title"), Content::chr("display name"))?;
+        Ok(())
+    })
+    .unwrap();
+    tree
+}
+
+fn tnds_of(tree: &mut Tree<MemStore>, target: &str) -> Element {
+    let tx = tree.begin();
+    match tx.get(&Caller::device(), &t(target)).unwrap() {
+        GetResult::Tnds(e) => e,
+        _ => panic!("not TNDS"),
+    }
+}
+
+/// The records of a subtree, for comparing trees.
+fn listing(tree: &mut Tree<MemStore>, root: &str) -> Vec<(String, String, String, Vec<u8>, String, Option<String>)> {
+    let tx = tree.begin();
+    let GetResult::List(items) = tx.get(&Caller::device(), &t(&format!("{root}?list=StructData"))).unwrap() else {
+        panic!()
+    };
+    items
+        .map(|i| {
+            let n = i.unwrap();
+            let r = n.record;
+            (n.uri.to_string(), r.format.to_string(), r.mime, r.value, r.acl.to_string(), r.title)
+        })
+        .collect()
+}
+
+#[test]
+fn tnds_round_trips_through_a_tree() {
+    let mut tree = sample_tree();
+    let doc = tnds_of(&mut tree, "./Vendor/App?list=TNDS+ACL+Format+Title+Type+Value");
+    let mut copy = Tree::open(MemStore::new(), TreeConfig { clock: None, ..TreeConfig::default() }).unwrap();
+    copy.run(|tx| tx.add_tnds(&Caller::device(), &Uri::parse("./Vendor").unwrap(), &doc)).unwrap();
+    assert_eq!(listing(&mut copy, "./Vendor/App"), listing(&mut tree, "./Vendor/App"));
+    // Through XML text too.
+    let xml = omadm_proto::xml::write_element(&doc, &XmlOptions::default());
+    let again = omadm_proto::xml::parse_element(&xml, &Limits::default()).unwrap();
+    assert_eq!(Ddf::from_element(&again).unwrap(), Ddf::from_element(&doc).unwrap());
+    // Selections: -ACL drops the ACL, the default Struct fields carry no value.
+    let no_acl = Ddf::from_element(&tnds_of(&mut tree, "./Vendor/App?list=TNDS-ACL")).unwrap();
+    assert!(no_acl.nodes[0].rt.as_ref().unwrap().acl.is_none());
+    let only_type = Ddf::from_element(&tnds_of(&mut tree, "./Vendor/App?list=TNDS+Type")).unwrap();
+    assert!(only_type.nodes[0].children.iter().all(|c| c.value.is_none()));
+}
+
+#[test]
+fn tnds_replace_swaps_the_subtree() {
+    let mut tree = sample_tree();
+    let doc = omadm_proto::xml::parse_element(
+        br#"<MgmtTree xmlns="syncml:dmddf1.2"><VerDTD>1.2</VerDTD><Node><NodeName>App</NodeName>
+            <RTProperties><Format><node/></Format><Type><DDFName>com.example/1.0/App</DDFName></Type></RTProperties>
+            <Node><NodeName>Only</NodeName><Value>1</Value></Node></Node></MgmtTree>"#,
+        &Limits::default(),
+    )
+    .unwrap();
+    let srv = Caller::server(ServerId::new("srv").unwrap(), DmVersion::V1_2);
+    let other = Caller::server(ServerId::new("other").unwrap(), DmVersion::V1_2);
+    let mut tx = tree.begin();
+    assert_eq!(tx.replace_tnds(&other, &Uri::parse("./Vendor").unwrap(), &doc).unwrap_err().status().code(), 425);
+    assert_eq!(tx.replace_tnds(&srv, &Uri::parse("./Nowhere").unwrap(), &doc).unwrap_err().status().code(), 404);
+    tx.replace_tnds(&srv, &Uri::parse("./Vendor").unwrap(), &doc).unwrap();
+    assert_eq!(tx.children(&Uri::parse("./Vendor/App").unwrap()).unwrap(), ["Only"]);
+    assert_eq!(tx.node(&Uri::parse("./Vendor/App").unwrap()).unwrap().unwrap().acl.to_string(), "Get=*&Replace=srv");
+}
+
+fn tool(name: &str) -> bool {
+    let found = Command::new(name).arg("-h").output().is_ok();
+    if !found {
+        println!("NOTICE: {name} not installed (Debian libwbxml2-utils); skipping the libwbxml interop check");
+    }
+    found
+}
+
+#[test]
+fn wbxml_tnds_interoperates_with_libwbxml() {
+    if !tool("wbxml2xml") || !tool("xml2wbxml") {
+        return;
+    }
+    let mut tree = sample_tree();
+    let doc = tnds_of(&mut tree, "./Vendor/App?list=TNDS+ACL+Format+Title+Type+Value");
+    let want = Ddf::from_element(&doc).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // ours → libwbxml
+    let ours = omadm_proto::wbxml::encode_document(&doc, &WbxmlOptions::default()).unwrap();
+    std::fs::write(dir.path().join("ours.wbxml"), &ours).unwrap();
+    let out = Command::new("wbxml2xml")
+        .args(["-l", "DMDDF12", "-o"])
+        .arg(dir.path().join("theirs.xml"))
+        .arg(dir.path().join("ours.wbxml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "wbxml2xml: {}", String::from_utf8_lossy(&out.stderr));
+    let theirs_xml = std::fs::read(dir.path().join("theirs.xml")).unwrap();
+    let parsed = omadm_proto::xml::parse_element(&theirs_xml, &Limits::default()).unwrap();
+    assert_eq!(Ddf::from_element(&parsed).unwrap(), want);
+    // libwbxml → ours
+    let xml = omadm_proto::xml::write_element(&doc, &XmlOptions { declaration: true, ..XmlOptions::default() });
+    std::fs::write(dir.path().join("ours.xml"), &xml).unwrap();
+    let out = Command::new("xml2wbxml")
+        .arg("-o")
+        .arg(dir.path().join("theirs.wbxml"))
+        .arg(dir.path().join("ours.xml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "xml2wbxml: {}", String::from_utf8_lossy(&out.stderr));
+    let theirs = std::fs::read(dir.path().join("theirs.wbxml")).unwrap();
+    let decoded = omadm_proto::wbxml::decode_document(&theirs, &Limits::default()).unwrap();
+    assert_eq!(Ddf::from_element(&decoded).unwrap(), want);
+    // and the decoded document applies to a tree as the original does
+    let mut copy = Tree::open(MemStore::new(), TreeConfig { clock: None, ..TreeConfig::default() }).unwrap();
+    copy.run(|tx| tx.add_tnds(&Caller::device(), &Uri::parse("./Vendor").unwrap(), &decoded)).unwrap();
+    assert_eq!(listing(&mut copy, "./Vendor/App"), listing(&mut tree, "./Vendor/App"));
+}
