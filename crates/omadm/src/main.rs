@@ -1,6 +1,8 @@
 //! `omadm`: the OMA DM 1.3 command line (inspector, client, server and tools).
 
+mod ddf;
 mod inspect;
+mod notify;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -19,6 +21,10 @@ enum Command {
     Decode(inspect::DecodeArgs),
     /// Encode a SyncML DM message (any input form) as WBXML or XML.
     Encode(inspect::EncodeArgs),
+    /// DDF tools: check a DDF document.
+    Ddf(ddf::DdfArgs),
+    /// Package #0 tools: build a notification, or parse one and check its digest.
+    Notify(notify::NotifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -26,6 +32,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Decode(args) => inspect::decode(args),
         Command::Encode(args) => inspect::encode(args),
+        Command::Ddf(args) => ddf::run(args),
+        Command::Notify(args) => notify::run(args),
     };
     match result {
         Ok(code) => code,
