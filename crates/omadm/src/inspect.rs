@@ -48,9 +48,7 @@ pub struct EncodeArgs {
 fn read_input(path: &PathBuf) -> Result<Vec<u8>> {
     if path.as_os_str() == "-" {
         let mut buf = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut buf)
-            .context("reading standard input")?;
+        std::io::stdin().read_to_end(&mut buf).context("reading standard input")?;
         Ok(buf)
     } else {
         std::fs::read(path).with_context(|| format!("reading {}", path.display()))
@@ -124,17 +122,12 @@ pub fn encode(args: EncodeArgs) -> Result<ExitCode> {
     let out = match args.to {
         Target::Xml => xml::encode(&msg, &xml::XmlOptions::default()),
         Target::Wbxml => {
-            let options = wbxml::WbxmlOptions {
-                string_table: !args.no_string_table,
-                ..Default::default()
-            };
+            let options = wbxml::WbxmlOptions { string_table: !args.no_string_table, ..Default::default() };
             wbxml::encode(&msg, &options).context("encoding WBXML")?
         }
     };
     match &args.output {
-        Some(path) => {
-            std::fs::write(path, &out).with_context(|| format!("writing {}", path.display()))?
-        }
+        Some(path) => std::fs::write(path, &out).with_context(|| format!("writing {}", path.display()))?,
         None => std::io::stdout().lock().write_all(&out)?,
     }
     Ok(ExitCode::SUCCESS)
