@@ -18,9 +18,12 @@ use omadm_proto::wbxml::WbxmlOptions;
 use omadm_proto::xml::XmlOptions;
 use omadm_proto::{decode, wbxml, xml, Encoding, Limits, SyncMl};
 use std::sync::LazyLock;
+use std::time::Duration;
 
 fn main() {
-    divan::main();
+    // Divan's default (100 samples, often of one call each) is over in a millisecond for small
+    // messages; 0.2 s per bench steadies the medians. `--min-time` on the command line overrides.
+    divan::Divan::default().min_time(Duration::from_millis(200)).config_with_args().main();
 }
 
 /// One benchmarked message, in the model and in each encoding.
