@@ -23,6 +23,19 @@ impl Limits {
         Limits { max_message_size: 16 << 20, max_depth: 64, max_string_len: 16 << 20, max_command_nesting: 8 };
 }
 
+impl Limits {
+    /// Refuses an input larger than [`Limits::max_message_size`], before any decoding work.
+    pub(crate) fn check_message_size(&self, len: usize) -> crate::error::Result<()> {
+        if len > self.max_message_size {
+            return Err(crate::error::Error::new(crate::error::ErrorKind::Limit(format!(
+                "message of {len} bytes exceeds the maximum of {}",
+                self.max_message_size
+            ))));
+        }
+        Ok(())
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits::DEFAULT

@@ -105,13 +105,7 @@ fn table_string(table: &[u8], index: usize) -> std::result::Result<&[u8], ErrorK
 impl<'a> WbxmlSource<'a> {
     /// Reads the header of `input` and prepares to read its body.
     pub(crate) fn new(input: &'a [u8], limits: &Limits) -> Result<Self> {
-        if input.len() > limits.max_message_size {
-            return Err(Error::new(ErrorKind::Limit(format!(
-                "message of {} bytes exceeds the maximum of {}",
-                input.len(),
-                limits.max_message_size
-            ))));
-        }
+        limits.check_message_size(input.len())?;
         let mut pos = 0;
         let header = read_header(input, &mut pos)?;
         let charset = match header.charset {

@@ -25,13 +25,7 @@ pub(crate) struct XmlSource<'a> {
 impl<'a> XmlSource<'a> {
     /// Starts reading `input`, after checking its size against the limits.
     pub(crate) fn new(input: &'a [u8], limits: &Limits) -> Result<Self> {
-        if input.len() > limits.max_message_size {
-            return Err(Error::new(ErrorKind::Limit(format!(
-                "message of {} bytes exceeds the maximum of {}",
-                input.len(),
-                limits.max_message_size
-            ))));
-        }
+        limits.check_message_size(input.len())?;
         let mut reader = quick_xml::Reader::from_reader(input);
         let config = reader.config_mut();
         config.expand_empty_elements = true;
