@@ -121,10 +121,12 @@ impl AclRights {
 }
 
 /// An ACL: for each command, the ids allowed to use it. The default (no entry) is the empty ACL,
-/// which inherits.
+/// which inherits. Most nodes inherit, so the entries live behind one box that the empty ACL
+/// never allocates (and every stored record stays small).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Hash)]
 pub struct Acl {
-    entries: [Vec<AclId>; 5],
+    /// `None` exactly when no command has an id.
+    entries: Option<Box<[Vec<AclId>; 5]>>,
 }
 
 impl Acl {
@@ -149,7 +151,7 @@ impl Acl {
 
     /// Builder: adds one id to one command's entry (no duplicates).
     pub fn grant(mut self, cmd: AclCommand, id: AclId) -> Acl {
-        let e = &mut self.entries[cmd.index()];
+        let e = &mut self.entries.get_or_insert_with(Box::default)[cmd.index()];
         if !e.contains(&id) {
             e.push(id);
         }
@@ -158,17 +160,17 @@ impl Acl {
 
     /// True when no command has an entry (the node inherits).
     pub fn is_empty(&self) -> bool {
-        self.entries.iter().all(Vec::is_empty)
+        self.entries.is_none()
     }
 
     /// The ids of one command's entry.
     pub fn ids(&self, cmd: AclCommand) -> &[AclId] {
-        &self.entries[cmd.index()]
+        self.entries.as_ref().map_or(&[], |e| &e[cmd.index()])
     }
 
     /// True when this ACL grants `cmd` to `server` (`*` grants to everyone).
     pub fn allows(&self, cmd: AclCommand, server: &ServerId) -> bool {
-        self.entries[cmd.index()].iter().any(|id| match id {
+        self.ids(cmd).iter().any(|id| match id {
             AclId::Any => true,
             AclId::Server(s) => s == server,
         })
@@ -181,22 +183,26 @@ impl Acl {
 
     /// True when the ACL names this server anywhere.
     pub fn mentions(&self, server: &ServerId) -> bool {
-        self.entries.iter().flatten().any(|id| *id == AclId::Server(server.clone()))
+        self.entries.iter().flat_map(|e| e.iter().flatten()).any(|id| matches!(id, AclId::Server(s) if s == server))
     }
 
     /// Removes a server from every entry (TND 1.2 §7.7.1.5). On the root (`is_root`), an entry
     /// left empty becomes `*` so that the root keeps an ACL; elsewhere it disappears.
     pub fn remove_server(&mut self, server: &ServerId, is_root: bool) -> bool {
         let mut changed = false;
-        for e in &mut self.entries {
+        let Some(entries) = &mut self.entries else { return false };
+        for e in entries.iter_mut() {
             let before = e.len();
-            e.retain(|id| *id != AclId::Server(server.clone()));
+            e.retain(|id| !matches!(id, AclId::Server(s) if s == server));
             if e.len() != before {
                 changed = true;
                 if e.is_empty() && is_root {
                     e.push(AclId::Any);
                 }
             }
+        }
+        if entries.iter().all(Vec::is_empty) {
+            self.entries = None;
         }
         changed
     }
@@ -227,7 +233,7 @@ impl fmt::Display for Acl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut first = true;
         for cmd in AclCommand::ALL {
-            let ids = &self.entries[cmd.index()];
+            let ids = self.ids(cmd);
             if ids.is_empty() {
                 continue;
             }

@@ -39,8 +39,11 @@ fn tnds_of(tree: &mut Tree<MemStore>, target: &str) -> Element {
     }
 }
 
+/// One node as compared between trees: URI, format, type, value, ACL, title.
+type Listed = (String, String, String, Vec<u8>, String, Option<String>);
+
 /// The records of a subtree, for comparing trees.
-fn listing(tree: &mut Tree<MemStore>, root: &str) -> Vec<(String, String, String, Vec<u8>, String, Option<String>)> {
+fn listing(tree: &mut Tree<MemStore>, root: &str) -> Vec<Listed> {
     let tx = tree.begin();
     let GetResult::List(items) = tx.get(&Caller::device(), &t(&format!("{root}?list=StructData"))).unwrap() else {
         panic!()

@@ -64,7 +64,7 @@ fn embedded_tnds() -> Element {
     let text = String::from_utf8(vector("libwbxml/syncml_with_ddf-001.xml")).unwrap();
     let start = text.find("<MgmtTree").unwrap();
     let end = text.find("</MgmtTree>").unwrap() + "</MgmtTree>".len();
-    parse_xml(text[start..end].as_bytes())
+    parse_xml(&text.as_bytes()[start..end])
 }
 
 #[test]
