@@ -333,3 +333,56 @@ pub enum BootstrapError {
     #[error("unknown bootstrap security method `{0}`")]
     UnknownMethod(String),
 }
+
+/// Why a WAP client-provisioning document could not be read (WAP-183 ProvCont; digest §8).
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum ProvisioningError {
+    /// The XML form is malformed or breaks the PROV grammar at this byte offset.
+    #[error("provisioning XML at byte {offset}: {what}")]
+    Xml {
+        /// Byte offset in the input.
+        offset: usize,
+        /// What was wrong.
+        what: String,
+    },
+    /// The WBXML form is malformed or breaks the PROV grammar at this byte offset.
+    #[error("provisioning WBXML at byte {offset}: {what}")]
+    Wbxml {
+        /// Byte offset in the input.
+        offset: usize,
+        /// What was wrong.
+        what: String,
+    },
+    /// The XML form is not UTF-8.
+    #[error("provisioning XML is not UTF-8 (at byte {offset})")]
+    NotUtf8 {
+        /// Where the first invalid byte is.
+        offset: usize,
+    },
+    /// The WBXML public identifier names another document type.
+    #[error("not a provisioning document ({0})")]
+    NotProvisioning(String),
+    /// The WBXML charset is neither UTF-8 nor unspecified.
+    #[error("unsupported WBXML charset MIBenum {0}")]
+    UnsupportedCharset(u32),
+    /// Characteristics nest deeper than [`crate::provisioning::MAX_DEPTH`].
+    #[error("characteristics nest too deeply")]
+    TooDeep,
+    /// A required attribute is missing.
+    #[error("a {0} without its `{1}` attribute")]
+    MissingAttribute(&'static str, &'static str),
+    /// A required parm of a characteristic is missing.
+    #[error("the {characteristic} characteristic has no {parm}")]
+    MissingParm {
+        /// The characteristic type.
+        characteristic: &'static str,
+        /// The missing parm name.
+        parm: &'static str,
+    },
+    /// The characteristic is not an `APPLICATION` with `APPID=w7`.
+    #[error("a `{kind}` characteristic is not a w7 (DM) application")]
+    NotW7 {
+        /// Its type.
+        kind: String,
+    },
+}

@@ -11,6 +11,7 @@
 //! | nonces, per-account life cycle, replay refusal | [`nonce`], [`session`] | DM Security 1.2 §5 |
 //! | Package #0 (1.2 general, 1.3 TLV) | [`notification`] | DM Notification 1.2 §6; 1.3 per [`dm13`] |
 //! | bootstrap MACs (NETWPIN, USERPIN, USERNETWPIN, USERPINMAC) | [`bootstrap`] | Provisioning Bootstrap; DM Bootstrap 1.2 |
+//! | WAP-profile bootstrap documents (`wap-provisioningdoc`, w7 → DMAcc), XML and WBXML | [`provisioning`] | WAP-183 ProvCont; DM Bootstrap 1.2 §5.3 |
 //! | WSP push PDU, WDP/SMS segmentation | [`push`] | WAP WSP/WDP; DM Notification 1.2 §6.3 |
 //!
 //! Every DM 1.3 choice made without the normative text is in [`dm13`] and `docs/dm13-decisions.md`.
@@ -24,6 +25,7 @@ pub mod error;
 pub mod mac;
 pub mod nonce;
 pub mod notification;
+pub mod provisioning;
 pub mod push;
 pub mod scheme;
 pub mod session;
@@ -31,7 +33,7 @@ pub mod session;
 pub use algorithm::HashAlgorithm;
 pub use cred::{AccountCredentials, Challenge, Credential, Secret};
 pub use dm13::{Dm13Profile, NotificationLayout};
-pub use error::{AuthError, BootstrapError, NotificationError, PushError};
+pub use error::{AuthError, BootstrapError, NotificationError, ProvisioningError, PushError};
 pub use mac::{HmacHeader, HMAC_HEADER_NAME};
 pub use nonce::{Nonce, NonceSource, OsNonceSource};
 pub use notification::{
