@@ -1,5 +1,5 @@
 //! WBXML decoder: never panics, and whatever it accepts, the encoders write as something it (and
-//! the XML decoder) accept again.
+//! the XML decoder) accept again; re-encoded as WBXML, it decodes to the same message.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -13,11 +13,12 @@ fuzz_target!(|data: &[u8]| {
     for string_table in [true, false] {
         let options = wbxml::WbxmlOptions { string_table, ..Default::default() };
         match wbxml::encode(&message, &options) {
-            Ok(bytes) => {
-                if let Err(e) = wbxml::decode(&bytes, &limits) {
-                    panic!("WBXML re-encoding (string table {string_table}) of a decoded message does not decode: {e}");
+            Ok(bytes) => match wbxml::decode(&bytes, &limits) {
+                Ok(again) => assert_eq!(again, message, "WBXML re-encoding (string table {string_table}) differs"),
+                Err(e) => {
+                    panic!("WBXML re-encoding (string table {string_table}) of a decoded message does not decode: {e}")
                 }
-            }
+            },
             Err(e) => assert!(matches!(&e.kind, ErrorKind::Encode(m) if m.contains("NUL")), "WBXML encode: {e}"),
         }
     }

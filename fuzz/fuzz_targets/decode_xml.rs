@@ -1,5 +1,5 @@
 //! XML decoder: never panics, and whatever it accepts, the encoders write as something it (and the
-//! WBXML decoder) accept again.
+//! WBXML decoder) accept again; re-encoded as XML, it decodes to the same message.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -10,8 +10,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(message) = xml::decode(data, &limits) else { return };
 
     let again = xml::encode(&message, &xml::XmlOptions::default());
-    if let Err(e) = xml::decode(&again, &limits) {
-        panic!("XML re-encoding of a decoded message does not decode: {e}\n{}", String::from_utf8_lossy(&again));
+    match xml::decode(&again, &limits) {
+        Ok(decoded) => assert_eq!(decoded, message, "XML re-encoding differs\n{}", String::from_utf8_lossy(&again)),
+        Err(e) => {
+            panic!("XML re-encoding of a decoded message does not decode: {e}\n{}", String::from_utf8_lossy(&again))
+        }
     }
 
     // The same message as WBXML. Encoding may refuse only text WBXML cannot carry (a NUL).

@@ -220,8 +220,24 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
             in_metinf || namespace.as_deref().is_some_and(|ns| ns.eq_ignore_ascii_case(crate::tags::METINF_NAMESPACE));
         let mut el =
             Element { name: name.into_owned(), namespace: namespace.map(Cow::into_owned), children: Vec::new() };
+        // Character data up to the next element, opaque or end: WBXML may split it into several
+        // events (a SWITCH_PAGE or PI between strings); the model keeps it as one text node.
+        let mut text: Option<Cow<'a, str>> = None;
         loop {
-            match self.next()? {
+            let event = self.next()?;
+            if !matches!(event, Event::Text(_)) {
+                if let Some(t) = text.take() {
+                    let kept = if in_metinf { t.trim() } else { &t };
+                    if !kept.trim().is_empty() {
+                        el.children.push(Node::Text(kept.to_string()));
+                    }
+                }
+            }
+            match event {
+                Event::Text(t) => match &mut text {
+                    None => text = Some(t),
+                    Some(s) => s.to_mut().push_str(&t),
+                },
                 Event::Start { name, namespace } => {
                     if self.path.len() >= self.limits.max_depth {
                         return Err(self.error(ErrorKind::Limit(format!(
@@ -232,12 +248,6 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
                     self.path.push(name.clone());
                     let child = self.element_in(name, namespace, in_metinf)?;
                     el.children.push(Node::Element(child));
-                }
-                Event::Text(t) => {
-                    let kept = if in_metinf { t.trim() } else { &t };
-                    if !kept.trim().is_empty() {
-                        el.children.push(Node::Text(kept.to_string()));
-                    }
                 }
                 Event::Opaque(b) => {
                     let nested = (el.name == "Data").then(|| self.nested_document(b)).flatten();
@@ -598,8 +608,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
                 "Meta" => item.meta = Some(self.meta()?),
                 "MoreData" => item.more_data = self.flag()?,
                 "Data" => {
-                    let media_type =
-                        item.meta_or(command_meta).and_then(|m| m.media_type.as_deref()).map(str::to_owned);
+                    let media_type = item_media_type(&item, command_meta).map(str::to_owned);
                     item.data = Some(self.data(media_type.as_deref())?);
                 }
                 _ => self.skip()?,
@@ -684,6 +693,22 @@ pub(crate) fn is_wbxml_document_type(media_type: &str) -> bool {
     media_type
         .strip_suffix("+wbxml")
         .is_some_and(|base| EMBEDDED_DOCUMENT_TYPES.iter().any(|t| base.eq_ignore_ascii_case(t)))
+}
+
+/// True if a document in Data of this media type travels in WBXML as a nested WBXML document in
+/// opaque data, its Type's `+xml` written as `+wbxml` (TNDS, DDF, DevInf; as libwbxml does).
+/// A document of any other type is written inline, as elements inside Data, so that it decodes
+/// as a document again.
+pub(crate) fn nests_in_wbxml(media_type: &str) -> bool {
+    media_type
+        .strip_suffix("+xml")
+        .is_some_and(|base| EMBEDDED_DOCUMENT_TYPES.iter().any(|t| base.eq_ignore_ascii_case(t)))
+}
+
+/// The media type of an Item's Data: the Type of its own Meta, else that of its command's Meta
+/// (SyncML RepPro 1.2 §5.1.11: an Item's Meta overrides its command's, field by field).
+pub(crate) fn item_media_type<'m>(item: &'m Item, command_meta: Option<&'m Meta>) -> Option<&'m str> {
+    item.meta.as_ref().and_then(|m| m.media_type.as_deref()).or_else(|| command_meta?.media_type.as_deref())
 }
 
 /// In the model an embedded document's Type is always the `+xml` form, whatever the encoding it

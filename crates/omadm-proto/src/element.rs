@@ -28,6 +28,41 @@ pub enum Node {
     Opaque(Vec<u8>),
 }
 
+/// True if `name` can be written back as an XML element name without a prefix: an XML 1.0 `Name`
+/// with no colon (Namespaces in XML 1.0 §3, `NCName`). Both decoders refuse other names (an empty
+/// local name from `<a:/>`, a WBXML LITERAL name such as `IMEI:x` or `1x`), so that every decoded
+/// document re-encodes to well-formed XML.
+pub fn is_xml_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    match bytes.next() {
+        None => false,
+        // The common case, all ASCII: checked byte by byte without decoding characters.
+        Some(first) if name.is_ascii() => {
+            (first.is_ascii_alphabetic() || first == b'_')
+                && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        }
+        Some(_) => {
+            let mut chars = name.chars();
+            chars.next().is_some_and(is_name_start_char) && chars.all(is_name_char)
+        }
+    }
+}
+
+/// XML 1.0 (5th ed.) §2.3 `NameStartChar`, without the colon.
+fn is_name_start_char(c: char) -> bool {
+    matches!(c,
+        'A'..='Z' | '_' | 'a'..='z' | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}' | '\u{F8}'..='\u{2FF}'
+        | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}' | '\u{200C}'..='\u{200D}' | '\u{2070}'..='\u{218F}'
+        | '\u{2C00}'..='\u{2FEF}' | '\u{3001}'..='\u{D7FF}' | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}'
+        | '\u{10000}'..='\u{EFFFF}')
+}
+
+/// XML 1.0 (5th ed.) §2.3 `NameChar`, without the colon.
+fn is_name_char(c: char) -> bool {
+    is_name_start_char(c)
+        || matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
+}
+
 /// The namespace of DM DDF and TNDS documents (DM TND 1.2 §8, TNDS 1.2 §5).
 pub const DDF_NAMESPACE: &str = "syncml:dmddf1.2";
 
@@ -76,5 +111,20 @@ impl Element {
     /// True when this element is (the root of) a DDF or TNDS document.
     pub fn is_ddf(&self) -> bool {
         self.name == "MgmtTree" || self.namespace.as_deref() == Some(DDF_NAMESPACE)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_names() {
+        for good in ["MgmtTree", "_x", "a-b.c_1", "été", "x\u{B7}y", "N\u{300}"] {
+            assert!(is_xml_name(good), "{good:?}");
+        }
+        for bad in ["", "IMEI:x", "1x", "-x", ".x", "a b", "a<", "a\"", "\u{B7}x", "a\u{0}", "x\u{D7}", "a/b"] {
+            assert!(!is_xml_name(bad), "{bad:?}");
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! The XML and WBXML writers implement [`Sink`]; this walk is shared, so both encodings always
 //! carry the same elements.
 
+use crate::decode::{item_media_type, nests_in_wbxml};
 use crate::element::Element;
 use crate::error::Result;
 use crate::message::*;
@@ -25,9 +26,10 @@ pub(crate) trait Sink {
     fn binary(&mut self, bytes: &[u8]) -> Result<()>;
     /// Closes the innermost open element.
     fn end(&mut self) -> Result<()>;
-    /// Writes an embedded document as the content of a Data element.
+    /// Writes an embedded document as the content of a Data element (WBXML: a nested document).
     fn document(&mut self, doc: &Element) -> Result<()>;
-    /// Writes a generic element inline, in the SyncML vocabulary (a command DM does not use).
+    /// Writes a generic element inline, in the SyncML vocabulary: a command DM does not use, or a
+    /// document in Data whose type does not call for nesting.
     fn element(&mut self, el: &Element) -> Result<()>;
     /// True if embedded documents' `+xml` Types are written as `+wbxml` (WBXML does so).
     fn rewrites_document_types(&self) -> bool;
@@ -114,8 +116,8 @@ fn cred<S: Sink>(s: &mut S, c: &Cred) -> Result<()> {
     s.end()
 }
 
-/// Writes a Meta element; `document_data` says the Data it describes is an embedded document,
-/// whose `+xml` Type a WBXML sink writes as `+wbxml`.
+/// Writes a Meta element; `document_data` says the Data it describes is a nested document (see
+/// [`nests_document`]), whose `+xml` Type a WBXML sink writes as `+wbxml`.
 fn meta<S: Sink>(s: &mut S, m: &Meta, document_data: bool) -> Result<()> {
     s.start(syncml_tag!("Meta"))?;
     metinf(s, m, document_data)?;
@@ -186,11 +188,18 @@ fn command<S: Sink>(s: &mut S, cmd: &Command) -> Result<()> {
     }
 }
 
-/// True if some item without its own Type holds a document (the command's Type then applies).
-fn items_inherit_document(items: &[Item]) -> bool {
+/// True if an Item's Data is a document that WBXML carries nested in opaque data (see
+/// [`nests_in_wbxml`]); a document of another type is written inline.
+fn nests_document(item: &Item, command_meta: Option<&Meta>) -> bool {
+    matches!(item.data, Some(Data::Document(_))) && item_media_type(item, command_meta).is_some_and(nests_in_wbxml)
+}
+
+/// True if some item without its own Type holds a nested document: the command's Type is then
+/// the document's, and WBXML writes it in its `+wbxml` form.
+fn items_inherit_document(items: &[Item], command_meta: &Meta) -> bool {
     items
         .iter()
-        .any(|i| matches!(i.data, Some(Data::Document(_))) && i.meta.as_ref().is_none_or(|m| m.media_type.is_none()))
+        .any(|i| i.meta.as_ref().is_none_or(|m| m.media_type.is_none()) && nests_document(i, Some(command_meta)))
 }
 
 fn item_command<S: Sink>(s: &mut S, tag: Tag, c: &ItemCommand) -> Result<()> {
@@ -201,10 +210,10 @@ fn item_command<S: Sink>(s: &mut S, tag: Tag, c: &ItemCommand) -> Result<()> {
         cred(s, cr)?;
     }
     if let Some(m) = &c.meta {
-        meta(s, m, items_inherit_document(&c.items))?;
+        meta(s, m, items_inherit_document(&c.items, m))?;
     }
     for it in &c.items {
-        item(s, it)?;
+        item(s, it, c.meta.as_ref())?;
     }
     s.end()
 }
@@ -221,7 +230,7 @@ fn alert<S: Sink>(s: &mut S, a: &Alert) -> Result<()> {
     }
     opt_leaf(s, syncml_tag!("Correlator"), a.correlator.as_deref())?;
     for it in &a.items {
-        item(s, it)?;
+        item(s, it, None)?;
     }
     s.end()
 }
@@ -234,11 +243,11 @@ fn exec<S: Sink>(s: &mut S, e: &Exec) -> Result<()> {
         cred(s, cr)?;
     }
     if let Some(m) = &e.meta {
-        meta(s, m, items_inherit_document(&e.items))?;
+        meta(s, m, items_inherit_document(&e.items, m))?;
     }
     opt_leaf(s, syncml_tag!("Correlator"), e.correlator.as_deref())?;
     for it in &e.items {
-        item(s, it)?;
+        item(s, it, e.meta.as_ref())?;
     }
     s.end()
 }
@@ -262,12 +271,12 @@ fn results<S: Sink>(s: &mut S, r: &Results) -> Result<()> {
     opt_leaf(s, syncml_tag!("MsgRef"), r.msg_ref.as_deref())?;
     leaf(s, syncml_tag!("CmdRef"), &r.cmd_ref)?;
     if let Some(m) = &r.meta {
-        meta(s, m, items_inherit_document(&r.items))?;
+        meta(s, m, items_inherit_document(&r.items, m))?;
     }
     opt_leaf(s, syncml_tag!("TargetRef"), r.target_ref.as_deref())?;
     opt_leaf(s, syncml_tag!("SourceRef"), r.source_ref.as_deref())?;
     for it in &r.items {
-        item(s, it)?;
+        item(s, it, r.meta.as_ref())?;
     }
     s.end()
 }
@@ -294,12 +303,13 @@ fn status<S: Sink>(s: &mut S, st: &Status) -> Result<()> {
     }
     leaf(s, syncml_tag!("Data"), &st.code.to_string())?;
     for it in &st.items {
-        item(s, it)?;
+        item(s, it, None)?;
     }
     s.end()
 }
 
-fn item<S: Sink>(s: &mut S, it: &Item) -> Result<()> {
+/// Writes an Item; `command_meta` is its command's Meta, whose Type applies when the item has none.
+fn item<S: Sink>(s: &mut S, it: &Item, command_meta: Option<&Meta>) -> Result<()> {
     s.start(syncml_tag!("Item"))?;
     if let Some(t) = &it.target {
         location(s, syncml_tag!("Target"), t)?;
@@ -309,9 +319,9 @@ fn item<S: Sink>(s: &mut S, it: &Item) -> Result<()> {
     }
     parent_location(s, syncml_tag!("SourceParent"), it.source_parent.as_deref())?;
     parent_location(s, syncml_tag!("TargetParent"), it.target_parent.as_deref())?;
-    let is_document = matches!(it.data, Some(Data::Document(_)));
+    let nested = nests_document(it, command_meta);
     if let Some(m) = &it.meta {
-        meta(s, m, is_document)?;
+        meta(s, m, nested)?;
     }
     match &it.data {
         None => {}
@@ -328,7 +338,11 @@ fn item<S: Sink>(s: &mut S, it: &Item) -> Result<()> {
         }
         Some(Data::Document(doc)) => {
             s.start(syncml_tag!("Data"))?;
-            s.document(doc)?;
+            if nested {
+                s.document(doc)?;
+            } else {
+                s.element(doc)?;
+            }
             s.end()?;
         }
     }

@@ -1,6 +1,7 @@
 //! Interop with libwbxml (Debian's `libwbxml2-utils`), the reference WBXML codec:
 //! - our WBXML → `wbxml2xml` → our XML decoder gives the same message;
 //! - our XML → `xml2wbxml` → our WBXML decoder gives the same message;
+//!
 //! over the vectors plus generated messages that use every element and MetInf field, including
 //! TNDS inside Data both ways. The project's test script installs the tools; without them this
 //! test fails under CI and is skipped (with a notice) elsewhere.

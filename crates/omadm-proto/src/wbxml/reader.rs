@@ -184,14 +184,12 @@ impl<'a> WbxmlSource<'a> {
         Ok(s)
     }
 
-    /// Reads the pieces of character data at the current position (STR_I, STR_T, ENTITY, and
-    /// SWITCH_PAGEs between them), joined; `None` if the next token is not character data.
+    /// Reads the pieces of character data at the current position (STR_I, STR_T, ENTITY), joined;
+    /// `None` if the next token is not character data. (Text split by a SWITCH_PAGE or PI comes
+    /// as two events; the builder joins them.)
     fn text(&mut self) -> Result<Option<Cow<'a, str>>> {
         let mut acc: Option<Cow<'a, str>> = None;
-        loop {
-            let Some(&token) = self.input.get(self.pos) else {
-                break;
-            };
+        while let Some(&token) = self.input.get(self.pos) {
             let piece: Cow<'a, str> = match token {
                 global::STR_I => {
                     self.pos += 1;
@@ -325,7 +323,12 @@ impl<'a> WbxmlSource<'a> {
         let has_attributes = token & 0x80 != 0;
         let name: Cow<'a, str> = if token & 0x3F == global::LITERAL {
             let bytes = self.table_ref()?;
-            self.decode_text(bytes)?
+            let name = self.decode_text(bytes)?;
+            // XML must be able to write every decoded name back (WBXML itself would carry any).
+            if !crate::element::is_xml_name(&name) {
+                return Err(self.error(ErrorKind::Wbxml(format!("LITERAL element name {name:?} is not an XML name"))));
+            }
+            name
         } else {
             let page = Page::from_number(self.page)
                 .ok_or_else(|| self.error(ErrorKind::Wbxml(format!("unknown code page {}", self.page))))?;

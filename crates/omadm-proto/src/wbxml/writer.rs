@@ -255,6 +255,9 @@ impl<O: Out> Writer<'_, O> {
                 let offset = self.table.get(name).ok_or_else(|| {
                     Error::new(ErrorKind::Encode(format!("element <{name}> has no token and no table entry")))
                 })?;
+                // The page still matters for a LITERAL name: a change of page against the parent
+                // is what carries the element's namespace.
+                self.switch(page);
                 self.out.byte(global::LITERAL | content_bit);
                 mb_u32(&mut self.out, offset);
             }
@@ -305,7 +308,7 @@ impl<O: Out> Writer<'_, O> {
                 match child {
                     Node::Element(e) if nests_documents => self.opaque(&encode_document(e, self.options)?)?,
                     Node::Element(e) => self.generic_in(e, page, document_item)?,
-                    Node::Text(t) if is_type && document_item => {
+                    Node::Text(t) if is_type && document_item && crate::decode::nests_in_wbxml(t.trim()) => {
                         match crate::decode::swap_type_suffix(t, "+xml", "+wbxml") {
                             Some(wire) => self.string(&wire)?,
                             None => self.string(t)?,
@@ -413,12 +416,14 @@ pub(crate) fn encoded_len(message: &SyncMl, options: &WbxmlOptions) -> Result<us
 }
 
 pub(crate) fn encode_document(element: &Element, options: &WbxmlOptions) -> Result<Vec<u8>> {
-    let mut collector = Collector::new(options.string_table);
-    collector.element(element, Page::SyncMl);
     let is_ddf = element.is_ddf();
+    let root_page = if is_ddf { Page::Ddf } else { Page::SyncMl };
+    // Both passes must see the same pages: a name is a LITERAL exactly when its page has no token
+    // for it (e.g. `Data` inside a TNDS `MgmtTree`, which is on the DDF page).
+    let mut collector = Collector::new(options.string_table);
+    collector.element(element, root_page);
     let table = collector.into_table(is_ddf.then_some(DDF_FPI));
     let public_id = if is_ddf { PublicIdForm::TableIndex(0) } else { PublicIdForm::Number(0x01) };
-    let root_page = if is_ddf { Page::Ddf } else { Page::SyncMl };
     let mut writer = Writer { out: Vec::with_capacity(256), page: Page::SyncMl, table: &table, options };
     header(&mut writer.out, options, public_id, &table);
     writer.generic(element, root_page)?;

@@ -89,6 +89,9 @@ impl<'a> XmlSource<'a> {
             Cow::Borrowed(s) => Cow::Borrowed(local_name(s)),
             Cow::Owned(s) => Cow::Owned(local_name(&s).to_string()),
         };
+        if !crate::element::is_xml_name(&name) {
+            return Err(self.error(ErrorKind::Xml(format!("element name {name:?} is not an XML name"))));
+        }
         Ok(Event::Start { name, namespace })
     }
 
@@ -297,6 +300,16 @@ mod tests {
             ev[0],
             Event::Start { name: Cow::Borrowed("Type"), namespace: Some(Cow::Borrowed("syncml:metinf")) }
         );
+    }
+
+    #[test]
+    fn names_xml_cannot_write_are_refused() {
+        for xml in ["<a:/>", "<a:>x</a:>", "<1x/>", "<a><b:-c/></a>"] {
+            let err = events(xml).unwrap_err();
+            assert!(err.to_string().contains("is not an XML name"), "{xml}: {err}");
+            assert!(err.offset.is_some(), "{xml}: {err}");
+        }
+        assert_eq!(events("<p:a/>").unwrap(), vec![start("a"), Event::End]);
     }
 
     #[test]
