@@ -38,6 +38,9 @@ pub use plugin::{ExecHandler, Plugin};
 pub use record::{NodeRecord, Scope};
 pub use redb_store::RedbStore;
 pub use store::{Batch, BatchOp, MemStore, Store};
-pub use tree::{Caller, GetResult, ListedNode, NodeValue, StructIter, Tree, TreeConfig, Txn};
+pub use tnds::{TndsEncoding, TndsStream};
+pub use tree::{
+    Caller, GetResult, ListedNode, NodeValue, StructIter, TndsList, Tree, TreeConfig, Txn, INBOX_UNKNOWN_MO,
+};
 pub use uri::{FieldSet, ListKind, Property, Query, TargetUri, Uri, UriError, UriLimits};
 pub use value::Content;

@@ -3,9 +3,20 @@
 //! A vendor mounts a [`Plugin`] at a URI; every command on that node or below is routed to it
 //! (a battery level read on Get, a firmware package written on Replace), while ACLs are still
 //! checked by the engine (a plugin node with an empty ACL inherits from its stored ancestors).
-//! Writes happen when the command runs; a plugin that must honour Atomic stages them and applies
-//! them in [`Plugin::commit`], dropping them in [`Plugin::rollback`]. An [`ExecHandler`] gives a
-//! stored node an Exec action without owning a subtree.
+//! Writes happen when the command runs; a plugin that must honour Atomic stages them and takes
+//! part in the transaction's two-phase commit (DM Protocol 1.2 §6.6.6: an Atomic is all or
+//! nothing, stored nodes and plugin nodes alike):
+//!
+//! 1. [`Plugin::prepare`] on every plugin the transaction touched: check and reserve whatever the
+//!    staged writes need. Any error aborts the transaction: nothing is stored and every touched
+//!    plugin gets [`Plugin::rollback`].
+//! 2. The store commits the stored changes in one durable transaction; if that fails, every
+//!    touched plugin gets [`Plugin::rollback`].
+//! 3. [`Plugin::commit`] on every touched plugin: apply what was prepared. A plugin must not fail
+//!    here for a reason it could have found in `prepare`; if it still does, the stored changes
+//!    stay (they are durable already), the other plugins still commit, and the error is returned.
+//!
+//! An [`ExecHandler`] gives a stored node an Exec action without owning a subtree.
 
 use omadm_proto::StatusCode;
 
@@ -46,12 +57,18 @@ pub trait Plugin: Send {
         refuse(StatusCode::CommandNotAllowed, "this plugin does not support Exec")
     }
 
-    /// Makes the writes of the ending transaction final.
+    /// Phase one of commit: verifies that the staged writes can be applied and reserves what
+    /// they need. An error aborts the whole transaction, stored changes included.
+    fn prepare(&mut self) -> TreeResult<()> {
+        Ok(())
+    }
+
+    /// Phase two: applies the prepared writes, after the stored changes are durable.
     fn commit(&mut self) -> TreeResult<()> {
         Ok(())
     }
 
-    /// Forgets the writes of the ending transaction.
+    /// Aborts: forgets the staged (and any prepared) writes of the ending transaction.
     fn rollback(&mut self) {}
 }
 

@@ -1,7 +1,8 @@
 //! TNDS, Tree and Description Serialization (DM TNDS 1.2): a subtree with its run-time
 //! properties as a `MgmtTree` element, to and from [`Element`] (so XML and WBXML alike).
 //!
-//! Writing: `?list=TNDS` streams the subtree through [`build`]. Reading: [`parse`] then
+//! Writing: `?list=TNDS` answers a [`crate::TndsList`], which streams the subtree as XML or WBXML
+//! bytes through [`TndsStream`] or builds it in memory through [`build`]. Reading: [`parse`] then
 //! [`crate::Txn::add_tnds`] / [`crate::Txn::replace_tnds`]. A `bin` value is written as base64
 //! text (XML cannot carry raw bytes; TND 1.2 §7.7.3) and read back from base64 text or from WBXML
 //! opaque data.
@@ -65,43 +66,69 @@ pub fn content_of(node: &DdfNode) -> TreeResult<Content> {
     Ok(Content { format, mime, data })
 }
 
-/// One open node while building.
-struct Open {
-    uri: Uri,
-    el: Element,
+/// Turns a pre-order node stream into the nesting of a TNDS document: for each node, how many
+/// open nodes end before it and its own element (children not included). A node whose parent is
+/// not in the stream (hidden by an ACL) gets a `Path`; the root `.` itself is not a node of the
+/// document. Holds only the URIs of the open nodes, so a stream of any size shapes in memory
+/// bounded by the tree depth.
+#[derive(Default)]
+struct Shaper {
+    open: Vec<Uri>,
+    top: Option<Uri>,
 }
 
-/// Builds a TNDS document from a pre-order stream of nodes (as [`crate::Txn::list`] yields),
-/// writing the properties in `fields`. A node whose parent is not in the stream (hidden by an
-/// ACL) gets a `Path`; the root `.` itself is not a node of the document.
-pub fn build(items: impl Iterator<Item = TreeResult<ListedNode>>, fields: FieldSet) -> TreeResult<Element> {
-    let mut doc = Element::new("MgmtTree");
-    doc.namespace = Some(DDF_NAMESPACE.to_string());
-    doc = doc.with_child(Element::new("VerDTD").with_text("1.2"));
-    let mut stack: Vec<Open> = Vec::new();
-    let mut top: Option<Uri> = None;
-    for item in items {
-        let item = item?;
+impl Shaper {
+    fn place(&mut self, item: &ListedNode, fields: FieldSet) -> (usize, Option<Element>) {
         if item.uri.is_root() {
-            top = Some(Uri::root());
-            continue;
+            self.top = Some(Uri::root());
+            return (0, None);
         }
-        while stack.last().is_some_and(|o| !o.uri.contains(&item.uri)) {
-            close(&mut stack, &mut doc);
+        let mut closed = 0;
+        while self.open.last().is_some_and(|o| !o.contains(&item.uri)) {
+            self.open.pop();
+            closed += 1;
         }
         let parent = item.uri.parent().unwrap_or_default();
-        let direct = match stack.last() {
-            Some(o) => o.uri == parent,
-            None => top.as_ref() == Some(&parent),
+        let direct = match self.open.last() {
+            Some(o) => *o == parent,
+            None => self.top.as_ref() == Some(&parent),
         };
-        top.get_or_insert_with(|| parent.clone());
-        let path = match (&stack.last(), &top) {
+        self.top.get_or_insert_with(|| parent.clone());
+        let path = match (self.open.last(), &self.top) {
             _ if direct => None,
-            (Some(o), _) => o.uri.relative(&parent).map(|r| r.join("/")),
+            (Some(o), _) => o.relative(&parent).map(|r| r.join("/")),
             (None, Some(t)) => t.relative(&parent).map(|r| r.join("/")).or_else(|| Some(parent.to_string())),
             (None, None) => Some(parent.to_string()),
         };
-        stack.push(Open { el: node_element(&item, path, fields), uri: item.uri });
+        self.open.push(item.uri.clone());
+        (closed, Some(node_element(item, path, fields)))
+    }
+}
+
+fn document_start() -> Element {
+    let mut doc = Element::new("MgmtTree");
+    doc.namespace = Some(DDF_NAMESPACE.to_string());
+    doc.with_child(Element::new("VerDTD").with_text("1.2"))
+}
+
+/// Builds a TNDS document in memory from a pre-order stream of nodes (as [`crate::Txn::list`]
+/// yields), writing the properties in `fields`. For large subtrees use [`TndsStream`], which
+/// never holds the document.
+pub fn build(items: impl Iterator<Item = TreeResult<ListedNode>>, fields: FieldSet) -> TreeResult<Element> {
+    let mut doc = document_start();
+    let mut shaper = Shaper::default();
+    let mut stack: Vec<Element> = Vec::new();
+    let close = |stack: &mut Vec<Element>, doc: &mut Element| {
+        if let Some(el) = stack.pop() {
+            stack.last_mut().unwrap_or(doc).children.push(omadm_proto::Node::Element(el));
+        }
+    };
+    for item in items {
+        let (closed, el) = shaper.place(&item?, fields);
+        for _ in 0..closed {
+            close(&mut stack, &mut doc);
+        }
+        stack.extend(el);
     }
     while !stack.is_empty() {
         close(&mut stack, &mut doc);
@@ -109,11 +136,201 @@ pub fn build(items: impl Iterator<Item = TreeResult<ListedNode>>, fields: FieldS
     Ok(doc)
 }
 
-fn close(stack: &mut Vec<Open>, doc: &mut Element) {
-    if let Some(o) = stack.pop() {
-        match stack.last_mut() {
-            Some(p) => p.el.children.push(omadm_proto::Node::Element(o.el)),
-            None => doc.children.push(omadm_proto::Node::Element(o.el)),
+/// The serialization a [`TndsStream`] writes (TNDS 1.2 §5: `application/vnd.syncml.dmtnds+xml`
+/// or `+wbxml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TndsEncoding {
+    /// XML text, without an XML declaration.
+    Xml,
+    /// WBXML 1.2, code page 2 and the DDF public id in the string table (as libwbxml writes it).
+    Wbxml,
+}
+
+impl TndsEncoding {
+    /// The MIME type of a document in this encoding.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            TndsEncoding::Xml => "application/vnd.syncml.dmtnds+xml",
+            TndsEncoding::Wbxml => "application/vnd.syncml.dmtnds+wbxml",
+        }
+    }
+}
+
+/// A TNDS document written as it is read: the bytes of `?list=TNDS` (TND 1.2 §8.4) produced node
+/// by node from a pre-order stream, so a client can send a subtree of any size as a large object
+/// (DM Protocol 1.2 §7) chunk by chunk. It holds one node's encoding, the open nodes' URIs and
+/// the node stream's own buffer, never the document.
+///
+/// Pull it with [`TndsStream::next_chunk`] or through [`std::io::Read`]; a failure of the node
+/// stream (store error) ends it with that error.
+pub struct TndsStream<I> {
+    items: I,
+    fields: FieldSet,
+    encoding: TndsEncoding,
+    shaper: Shaper,
+    /// Bytes written but not yet handed out, from `pos` on.
+    pending: Vec<u8>,
+    pos: usize,
+    /// Length of the WBXML document start (header, `MgmtTree`, `VerDTD`), to cut node encodings.
+    wbxml_prefix: usize,
+    state: StreamState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StreamState {
+    Start,
+    Nodes,
+    Done,
+}
+
+const XML: omadm_proto::xml::XmlOptions =
+    omadm_proto::xml::XmlOptions { declaration: false, pretty: false, cdata: false };
+const WBXML: omadm_proto::wbxml::WbxmlOptions =
+    omadm_proto::wbxml::WbxmlOptions { version: omadm_proto::wbxml::WbxmlVersion::V1_2, string_table: false };
+/// WBXML END token.
+const END: u8 = 0x01;
+
+fn encode_failed(e: omadm_proto::Error) -> TreeError {
+    TreeError::refused(StatusCode::CommandFailed, format!("TNDS encoding: {e}"))
+}
+
+impl<I: Iterator<Item = TreeResult<ListedNode>>> TndsStream<I> {
+    /// A stream writing `items` (pre-order, as [`crate::Txn::list`] yields) with the properties
+    /// in `fields`.
+    pub fn new(items: I, fields: FieldSet, encoding: TndsEncoding) -> TndsStream<I> {
+        TndsStream {
+            items,
+            fields,
+            encoding,
+            shaper: Shaper::default(),
+            pending: Vec::new(),
+            pos: 0,
+            wbxml_prefix: 0,
+            state: StreamState::Start,
+        }
+    }
+
+    /// The encoding being written.
+    pub fn encoding(&self) -> TndsEncoding {
+        self.encoding
+    }
+
+    /// Up to `max` (at least 1) next bytes of the document; `None` once it is complete.
+    pub fn next_chunk(&mut self, max: usize) -> TreeResult<Option<Vec<u8>>> {
+        let max = max.max(1);
+        while self.pending.len() - self.pos < max && self.state != StreamState::Done {
+            self.produce()?;
+        }
+        if self.pos == self.pending.len() {
+            return Ok(None);
+        }
+        let end = (self.pos + max).min(self.pending.len());
+        let chunk = self.pending[self.pos..end].to_vec();
+        self.pos = end;
+        Ok(Some(chunk))
+    }
+
+    /// Writes the rest of the document to `out`; returns the number of bytes written.
+    pub fn write_to(&mut self, out: &mut impl std::io::Write) -> std::io::Result<u64> {
+        std::io::copy(self, out)
+    }
+
+    /// Appends the next piece of the document to `pending`.
+    fn produce(&mut self) -> TreeResult<()> {
+        if self.pos > 0 {
+            self.pending.drain(..self.pos);
+            self.pos = 0;
+        }
+        match self.state {
+            StreamState::Start => {
+                let start = document_start();
+                match self.encoding {
+                    TndsEncoding::Xml => {
+                        let mut bytes = omadm_proto::xml::write_element(&start, &XML);
+                        bytes.truncate(bytes.len() - "</MgmtTree>".len());
+                        self.pending.extend_from_slice(&bytes);
+                    }
+                    TndsEncoding::Wbxml => {
+                        let bytes = omadm_proto::wbxml::encode_document(&start, &WBXML).map_err(encode_failed)?;
+                        self.wbxml_prefix = bytes.len() - 1;
+                        self.pending.extend_from_slice(&bytes[..self.wbxml_prefix]);
+                    }
+                }
+                self.state = StreamState::Nodes;
+            }
+            StreamState::Nodes => match self.items.next() {
+                Some(item) => {
+                    let item = item.inspect_err(|_| self.state = StreamState::Done)?;
+                    let (closed, el) = self.shaper.place(&item, self.fields);
+                    for _ in 0..closed {
+                        self.close_node();
+                    }
+                    if let Some(el) = el {
+                        self.open_node(el)?;
+                    }
+                }
+                None => {
+                    for _ in 0..self.shaper.open.len() {
+                        self.close_node();
+                    }
+                    self.shaper.open.clear();
+                    match self.encoding {
+                        TndsEncoding::Xml => self.pending.extend_from_slice(b"</MgmtTree>"),
+                        TndsEncoding::Wbxml => self.pending.push(END),
+                    }
+                    self.state = StreamState::Done;
+                }
+            },
+            StreamState::Done => {}
+        }
+        Ok(())
+    }
+
+    fn close_node(&mut self) {
+        match self.encoding {
+            TndsEncoding::Xml => self.pending.extend_from_slice(b"</Node>"),
+            TndsEncoding::Wbxml => self.pending.push(END),
+        }
+    }
+
+    /// Writes a node's start and own content, leaving it open for its children.
+    fn open_node(&mut self, el: Element) -> TreeResult<()> {
+        match self.encoding {
+            TndsEncoding::Xml => {
+                let bytes = omadm_proto::xml::write_element(&el, &XML);
+                let open = bytes.strip_suffix(b"</Node>").unwrap_or(&bytes);
+                self.pending.extend_from_slice(open);
+            }
+            TndsEncoding::Wbxml => {
+                // The node inside a document with the same start: its tokens are the bytes
+                // between that start and the two closing ENDs (Node, MgmtTree).
+                let doc = document_start().with_child(el);
+                let bytes = omadm_proto::wbxml::encode_document(&doc, &WBXML).map_err(encode_failed)?;
+                let body = bytes
+                    .get(self.wbxml_prefix..bytes.len().saturating_sub(2))
+                    .filter(|_| bytes.ends_with(&[END, END]));
+                let Some(body) = body else {
+                    return Err(TreeError::refused(StatusCode::CommandFailed, "TNDS encoding: unexpected node layout"));
+                };
+                self.pending.extend_from_slice(body);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<I: Iterator<Item = TreeResult<ListedNode>>> std::io::Read for TndsStream<I> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        match self.next_chunk(buf.len()) {
+            Ok(Some(chunk)) => {
+                buf[..chunk.len()].copy_from_slice(&chunk);
+                Ok(chunk.len())
+            }
+            Ok(None) => Ok(0),
+            Err(e) => Err(std::io::Error::other(e)),
         }
     }
 }

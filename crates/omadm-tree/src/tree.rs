@@ -22,11 +22,17 @@ use crate::overlay::Overlay;
 use crate::plugin::{ExecHandler, Plugin};
 use crate::record::{format_tstamp, NodeRecord, Scope};
 use crate::store::{descendant_prefix, subtree_end, Store};
+use crate::tnds::{TndsEncoding, TndsStream};
 use crate::uri::{FieldSet, ListKind, Property, Query, TargetUri, Uri, UriLimits};
 use crate::value::{self, decode_b64, Content};
 
 /// How many records a scan fetches at a time; bounds the memory of streaming queries.
 const SCAN_BATCH: usize = 256;
+
+/// The answer to an MO sent to the Inbox whose identifier the device does not know (or that
+/// carries none). StdObj 1.2 §5.4 names no code; the MO identifier is the node's Type, so we
+/// answer "unsupported media type" (see docs/dm13-decisions.md, "Tree and description").
+pub const INBOX_UNKNOWN_MO: StatusCode = StatusCode::UnsupportedMediaType;
 
 /// Seconds since the Unix epoch from the system clock (the default TStamp source).
 pub fn system_clock() -> u64 {
@@ -111,8 +117,34 @@ pub enum GetResult<'a, 't, S: Store> {
     Value(NodeValue),
     /// `?list=Struct|StructData`: one item per node, streamed.
     List(StructIter<'a, 't, S>),
-    /// `?list=TNDS`: the subtree as a TNDS `MgmtTree` element.
-    Tnds(Element),
+    /// `?list=TNDS`: the subtree as a TNDS document, streamed as it is read.
+    Tnds(TndsList<'a, 't, S>),
+}
+
+/// The answer to `?list=TNDS` (TND 1.2 §8.4, TNDS 1.2): the subtree's nodes, not yet serialized.
+/// [`TndsList::into_stream`] writes the document chunk by chunk in bounded memory (for a large
+/// object); [`TndsList::into_element`] builds it in memory (for small subtrees).
+pub struct TndsList<'a, 't, S: Store> {
+    items: StructIter<'a, 't, S>,
+}
+
+impl<'a, 't, S: Store> TndsList<'a, 't, S> {
+    /// The properties each node carries.
+    pub fn fields(&self) -> FieldSet {
+        self.items.fields()
+    }
+
+    /// The document as XML or WBXML bytes, produced as they are read.
+    pub fn into_stream(self, encoding: TndsEncoding) -> TndsStream<StructIter<'a, 't, S>> {
+        let fields = self.items.fields();
+        TndsStream::new(self.items, fields, encoding)
+    }
+
+    /// The whole document as a `MgmtTree` element.
+    pub fn into_element(self) -> TreeResult<Element> {
+        let fields = self.items.fields();
+        crate::tnds::build(self.items, fields)
+    }
 }
 
 /// One node of a structural query.
@@ -148,6 +180,9 @@ pub struct Tree<S: Store> {
     plugins: Vec<(Uri, Box<dyn Plugin>)>,
     exec_handlers: Vec<(Uri, Box<dyn ExecHandler>)>,
     limits: UriLimits,
+    /// Where MO roots added under the Inbox went: Inbox path → placed path, so that later Adds
+    /// below `./Inbox/<name>` land below the placed node (StdObj 1.2 §5.4).
+    inbox_placements: Vec<(Uri, Uri)>,
 }
 
 /// The node holding the URI limits (StdObj 1.2 §5.3).
@@ -171,6 +206,7 @@ impl<S: Store> Tree<S> {
             plugins: Vec::new(),
             exec_handlers: Vec::new(),
             limits: UriLimits::default(),
+            inbox_placements: Vec::new(),
         };
         tree.reload_limits()?;
         Ok(tree)
@@ -232,7 +268,7 @@ impl<S: Store> Tree<S> {
 
     /// Opens a transaction. Dropping it without [`Txn::commit`] rolls it back.
     pub fn begin(&mut self) -> Txn<'_, S> {
-        Txn { tree: self, overlay: Overlay::default(), touched: Vec::new(), done: false }
+        Txn { tree: self, overlay: Overlay::default(), touched: Vec::new(), placed: Vec::new(), done: false }
     }
 
     /// Runs `f` in a transaction: commits when it returns `Ok`, rolls back otherwise.
@@ -251,6 +287,8 @@ pub struct Txn<'t, S: Store> {
     tree: &'t mut Tree<S>,
     overlay: Overlay,
     touched: Vec<usize>,
+    /// Inbox placements made by this transaction, kept by the tree on commit.
+    placed: Vec<(Uri, Uri)>,
     done: bool,
 }
 
@@ -269,33 +307,52 @@ impl<S: Store> Drop for Txn<'_, S> {
 impl<'t, S: Store> Txn<'t, S> {
     // ----- transaction control -------------------------------------------------------------
 
-    /// Commits: plugins first, then the store batch; on a plugin failure nothing is stored.
+    /// Commits in two phases (see [`crate::plugin`]): every touched plugin prepares, then the store
+    /// applies the batch durably, then the plugins commit. A failed prepare or store write rolls
+    /// back everything: no stored change, every touched plugin rolled back.
     pub fn commit(mut self) -> TreeResult<()> {
         let touched = std::mem::take(&mut self.touched);
-        for (n, &i) in touched.iter().enumerate() {
+        self.done = true;
+        let abort = |tree: &mut Tree<S>| {
+            for &i in &touched {
+                if let Some((_, p)) = tree.plugins.get_mut(i) {
+                    p.rollback();
+                }
+            }
+        };
+        for &i in &touched {
             if let Some((_, p)) = self.tree.plugins.get_mut(i) {
-                if let Err(e) = p.commit() {
-                    for &j in &touched[n + 1..] {
-                        if let Some((_, q)) = self.tree.plugins.get_mut(j) {
-                            q.rollback();
-                        }
-                    }
-                    self.done = true;
+                if let Err(e) = p.prepare() {
+                    abort(self.tree);
                     return Err(e);
                 }
             }
         }
-        self.done = true;
         let overlay = std::mem::take(&mut self.overlay);
-        if overlay.is_empty() {
-            return Ok(());
+        if !overlay.is_empty() {
+            let reload = overlay.touches(&limits_uri().key());
+            if let Err(e) = self.tree.store.apply(overlay.into_batch()) {
+                abort(self.tree);
+                return Err(e.into());
+            }
+            if reload {
+                self.tree.reload_limits()?;
+            }
         }
-        let reload = overlay.touches(&limits_uri().key());
-        self.tree.store.apply(overlay.into_batch())?;
-        if reload {
-            self.tree.reload_limits()?;
+        let placed = std::mem::take(&mut self.placed);
+        for (inbox_path, home) in placed {
+            self.tree.inbox_placements.retain(|(p, _)| *p != inbox_path);
+            self.tree.inbox_placements.push((inbox_path, home));
         }
-        Ok(())
+        let mut first_error = None;
+        for &i in &touched {
+            if let Some((_, p)) = self.tree.plugins.get_mut(i) {
+                if let Err(e) = p.commit() {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
     /// Discards every change of the transaction.
@@ -306,9 +363,11 @@ impl<'t, S: Store> Txn<'t, S> {
     /// Runs `f`; if it fails, undoes whatever it wrote (one command is all-or-nothing).
     fn atomically<R>(&mut self, f: impl FnOnce(&mut Self) -> TreeResult<R>) -> TreeResult<R> {
         let sp = self.overlay.savepoint();
+        let placed = self.placed.len();
         let r = f(self);
         if r.is_err() {
             self.overlay.rollback_to(sp);
+            self.placed.truncate(placed);
         }
         r
     }
@@ -616,9 +675,8 @@ impl<'t, S: Store> Txn<'t, S> {
         })
     }
 
-    fn tnds(&self, caller: &Caller, uri: &Uri, fields: FieldSet) -> TreeResult<Element> {
-        let items = self.list(caller, uri, ListKind::Tnds, fields)?;
-        crate::tnds::build(items, fields)
+    fn tnds<'a>(&'a self, caller: &Caller, uri: &Uri, fields: FieldSet) -> TreeResult<TndsList<'a, 't, S>> {
+        Ok(TndsList { items: self.list(caller, uri, ListKind::Tnds, fields)? })
     }
 
     // ----- Add -----------------------------------------------------------------------------
@@ -630,24 +688,39 @@ impl<'t, S: Store> Txn<'t, S> {
             return refuse(StatusCode::CommandNotAllowed, "Add does not take a property or list query");
         }
         let uri = self.resolve(caller, &target.uri)?;
-        let uri = self.place_in_inbox(&uri, content.mime.as_deref())?;
-        self.atomically(|tx| tx.add_at(caller, &uri, content, true))
+        self.atomically(|tx| {
+            let uri = tx.place_in_inbox(&uri, content.mime.as_deref())?;
+            tx.add_at(caller, &uri, content, true)
+        })
     }
 
-    /// An Add under the Inbox of an MO root: moved to the MO's home (StdObj 1.2 §5.4).
-    fn place_in_inbox(&self, uri: &Uri, mo_id: Option<&str>) -> TreeResult<Uri> {
+    /// Where an Add below the Inbox lands (StdObj 1.2 §5.4): `./Inbox/<name>` is an MO root,
+    /// moved to the home its MO identifier has in [`TreeConfig::mo_homes`] (remembered, so that
+    /// later Adds below `./Inbox/<name>` follow it); a deeper path follows the placement of its
+    /// nearest placed ancestor. Other URIs are returned unchanged.
+    fn place_in_inbox(&mut self, uri: &Uri, mo_id: Option<&str>) -> TreeResult<Uri> {
         let Some(inbox) = &self.tree.config.inbox else { return Ok(uri.clone()) };
         let Some(rel) = inbox.relative(uri).filter(|r| !r.is_empty()) else { return Ok(uri.clone()) };
-        if rel.len() != 1 {
-            return refuse(StatusCode::CommandNotAllowed, "only MO roots can be added directly below the Inbox");
+        if rel.len() == 1 {
+            let placed = self.mo_home(mo_id)?.child(&rel[0])?;
+            self.placed.push((uri.clone(), placed.clone()));
+            return Ok(placed);
         }
+        let placements = self.placed.iter().rev().chain(self.tree.inbox_placements.iter().rev());
+        let nearest = placements.filter(|(at, _)| at.contains(uri)).max_by_key(|(at, _)| at.depth());
+        match nearest {
+            Some((at, home)) => Ok(home.join(&Uri::from_segments(at.relative(uri).unwrap_or(&[]).iter().cloned())?)),
+            None => refuse(StatusCode::NotFound, format!("no MO was placed from {}", inbox.child(&rel[0])?)),
+        }
+    }
+
+    /// The node under which MOs with this identifier are placed; an identifier the device does
+    /// not know is refused with [`INBOX_UNKNOWN_MO`].
+    fn mo_home(&self, mo_id: Option<&str>) -> TreeResult<Uri> {
         let home = mo_id.and_then(|id| self.tree.config.mo_homes.iter().find(|(m, _)| m == id)).map(|(_, h)| h.clone());
         match home {
-            Some(h) => Ok(h.child(&rel[0])?),
-            None => refuse(
-                StatusCode::UnsupportedMediaType,
-                format!("the Inbox does not know MO {:?}", mo_id.unwrap_or("")),
-            ),
+            Some(h) => Ok(h),
+            None => refuse(INBOX_UNKNOWN_MO, format!("the Inbox does not know MO {:?}", mo_id.unwrap_or(""))),
         }
     }
 
@@ -1111,23 +1184,46 @@ impl<'t, S: Store> Txn<'t, S> {
         let target = self.resolve(caller, target)?;
         let inbox = self.tree.config.inbox.as_ref().is_some_and(|i| *i == target);
         self.atomically(|tx| {
-            if !inbox && !tx.exists(&target)? {
+            if inbox {
+                for node in &tree.nodes {
+                    tx.add_tnds_to_inbox(caller, &target, node)?;
+                }
+                return Ok(StatusCode::Ok);
+            }
+            if !tx.exists(&target)? {
                 tx.add_at(caller, &target, Content::interior(None), true)?;
             }
             for node in &tree.nodes {
                 let base = crate::tnds::node_parent(&target, node)?;
-                let base = if inbox {
-                    let mo = crate::tnds::mo_id(node);
-                    let placed =
-                        tx.place_in_inbox(&target.child(node.name.as_deref().unwrap_or(""))?, mo.as_deref())?;
-                    placed.parent().unwrap_or_default()
-                } else {
-                    base
-                };
                 tx.add_tnds_node(caller, &base, node, true)?;
             }
             Ok(StatusCode::Ok)
         })
+    }
+
+    /// Places one node of a TNDS sent to the Inbox (StdObj 1.2 §5.4): a node with an MO
+    /// identifier is an MO root, placed whole at its home (MOs nested inside it stay inside); an
+    /// interior node without one only groups MOs, whose roots are placed one by one; anything
+    /// else names no MO and is refused with [`INBOX_UNKNOWN_MO`].
+    fn add_tnds_to_inbox(&mut self, caller: &Caller, at: &Uri, node: &DdfNode) -> TreeResult<()> {
+        let Some(name) = node.name.as_deref() else {
+            return refuse(StatusCode::BadRequest, "a TNDS node has an empty NodeName");
+        };
+        let inbox_path = at.child(name)?;
+        match crate::tnds::mo_id(node) {
+            Some(mo) => {
+                let home = self.mo_home(Some(&mo))?;
+                self.placed.push((inbox_path, home.child(name)?));
+                self.add_tnds_node(caller, &home, node, true)
+            }
+            None if node.is_interior() && !node.children.is_empty() => {
+                for c in &node.children {
+                    self.add_tnds_to_inbox(caller, &inbox_path, c)?;
+                }
+                Ok(())
+            }
+            None => refuse(INBOX_UNKNOWN_MO, format!("{inbox_path} carries no MO identifier")),
+        }
     }
 
     /// Adds one TNDS node and its children. `check_acl` is off below a node replaced as a whole,

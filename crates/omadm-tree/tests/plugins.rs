@@ -15,6 +15,10 @@ struct Device {
     battery: u8,
     reboots: u32,
     firmware: Vec<u8>,
+    /// Bytes of flash free for a firmware package (0 = unlimited); checked in prepare.
+    space: usize,
+    /// How often the plugin was told to roll back.
+    rollbacks: u32,
 }
 
 struct Vendor {
@@ -54,6 +58,15 @@ impl Plugin for Vendor {
             _ => Err(TreeError::refused(StatusCode::CommandNotAllowed, "not executable")),
         }
     }
+    fn prepare(&mut self) -> TreeResult<()> {
+        let space = self.dev.lock().unwrap().space;
+        match &self.staged {
+            Some(fw) if space > 0 && fw.len() > space => {
+                Err(TreeError::refused(StatusCode::DeviceFull, "no room for the firmware package"))
+            }
+            _ => Ok(()),
+        }
+    }
     fn commit(&mut self) -> TreeResult<()> {
         if let Some(fw) = self.staged.take() {
             self.dev.lock().unwrap().firmware = fw;
@@ -62,6 +75,7 @@ impl Plugin for Vendor {
     }
     fn rollback(&mut self) {
         self.staged = None;
+        self.dev.lock().unwrap().rollbacks += 1;
     }
 }
 
@@ -115,4 +129,74 @@ fn vendor_plugin_backs_a_subtree() {
         uris,
         ["./Vendor", "./Vendor/Dev", "./Vendor/Dev/Battery", "./Vendor/Dev/Firmware", "./Vendor/Dev/Reboot"]
     );
+}
+
+/// A store whose next `apply` fails when told to (a full disk, an I/O error).
+struct FlakyStore {
+    inner: MemStore,
+    fail: Arc<Mutex<bool>>,
+}
+
+impl Store for FlakyStore {
+    fn get(&self, key: &str) -> Result<Option<NodeRecord>, StoreError> {
+        self.inner.get(key)
+    }
+    fn scan(
+        &self,
+        lower: std::ops::Bound<&str>,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, NodeRecord)>, StoreError> {
+        self.inner.scan(lower, prefix, limit)
+    }
+    fn apply(&mut self, batch: Batch) -> Result<(), StoreError> {
+        if std::mem::take(&mut *self.fail.lock().unwrap()) {
+            return Err(StoreError("disk full".into()));
+        }
+        self.inner.apply(batch)
+    }
+}
+
+/// An Atomic that writes a stored leaf and the plugin's firmware is all or nothing, whichever
+/// side fails: a plugin refusing in prepare undoes the stored write, a failed store write rolls
+/// the plugin back, and only when both succeed do both change.
+#[test]
+fn atomic_across_store_and_plugin_is_all_or_nothing() {
+    let dev = Arc::new(Mutex::new(Device { space: 4, ..Device::default() }));
+    let fail = Arc::new(Mutex::new(false));
+    let store = FlakyStore { inner: MemStore::new(), fail: fail.clone() };
+    let mut tree = Tree::open(store, TreeConfig::default()).unwrap();
+    tree.run(|tx| tx.add(&Caller::device(), &t("./Vendor/Version"), Content::chr("v1"))).unwrap();
+    tree.mount_plugin(Uri::parse("./Vendor/Dev").unwrap(), Box::new(Vendor { dev: dev.clone(), staged: None }));
+    let dm = Caller::device();
+    let stored_version = |tree: &mut Tree<FlakyStore>| {
+        tree.begin().node(&Uri::parse("./Vendor/Version").unwrap()).unwrap().unwrap().value
+    };
+    let atomic = |tree: &mut Tree<FlakyStore>, fw: &[u8], version: &str| -> TreeResult<()> {
+        let mut tx = tree.begin();
+        tx.replace(&dm, &t("./Vendor/Version"), Content::chr(version))?;
+        tx.replace(&dm, &t("./Vendor/Dev/Firmware"), Content::new(Format::Bin, fw.to_vec()))?;
+        tx.commit()
+    };
+
+    // The plugin refuses in prepare (too big for the flash): the stored Replace is undone.
+    let err = atomic(&mut tree, b"too large", "v2").unwrap_err();
+    assert_eq!(err.status(), StatusCode::DeviceFull);
+    assert_eq!(stored_version(&mut tree), b"v1");
+    assert!(dev.lock().unwrap().firmware.is_empty());
+    assert_eq!(dev.lock().unwrap().rollbacks, 1);
+
+    // The store fails after the plugin prepared: the plugin is rolled back, nothing applied.
+    *fail.lock().unwrap() = true;
+    let err = atomic(&mut tree, b"fw2", "v2").unwrap_err();
+    assert_eq!(err.status(), StatusCode::DataStoreFailure);
+    assert_eq!(stored_version(&mut tree), b"v1");
+    assert!(dev.lock().unwrap().firmware.is_empty(), "the plugin must not apply a failed transaction");
+    assert_eq!(dev.lock().unwrap().rollbacks, 2);
+
+    // Both sides succeed: both change.
+    atomic(&mut tree, b"fw2", "v2").unwrap();
+    assert_eq!(stored_version(&mut tree), b"v2");
+    assert_eq!(dev.lock().unwrap().firmware, b"fw2");
+    assert_eq!(dev.lock().unwrap().rollbacks, 2);
 }

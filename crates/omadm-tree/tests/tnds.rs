@@ -34,7 +34,7 @@ fn sample_tree() -> Tree<MemStore> {
 fn tnds_of(tree: &mut Tree<MemStore>, target: &str) -> Element {
     let tx = tree.begin();
     match tx.get(&Caller::device(), &t(target)).unwrap() {
-        GetResult::Tnds(e) => e,
+        GetResult::Tnds(e) => e.into_element().unwrap(),
         _ => panic!("not TNDS"),
     }
 }
@@ -142,4 +142,46 @@ fn wbxml_tnds_interoperates_with_libwbxml() {
     let mut copy = Tree::open(MemStore::new(), TreeConfig { clock: None, ..TreeConfig::default() }).unwrap();
     copy.run(|tx| tx.add_tnds(&Caller::device(), &Uri::parse("./Vendor").unwrap(), &decoded)).unwrap();
     assert_eq!(listing(&mut copy, "./Vendor/App"), listing(&mut tree, "./Vendor/App"));
+}
+
+/// The streamed document, read in chunks of every size from 1 byte, is byte for byte what the
+/// in-memory document encodes to, in XML and in WBXML.
+#[test]
+fn tnds_streams_the_same_bytes_as_the_built_document() {
+    let mut tree = sample_tree();
+    let target = t("./Vendor?list=TNDS+ACL+Format+Title+Type+Value+VerNo");
+    let tx = tree.begin();
+    let GetResult::Tnds(list) = tx.get(&Caller::device(), &target).unwrap() else { panic!() };
+    let doc = list.into_element().unwrap();
+    let xml = omadm_proto::xml::write_element(&doc, &XmlOptions { declaration: false, ..XmlOptions::default() });
+    let wbxml = omadm_proto::wbxml::encode_document(
+        &doc,
+        &WbxmlOptions { version: omadm_proto::wbxml::WbxmlVersion::V1_2, string_table: false },
+    )
+    .unwrap();
+    for (encoding, whole) in [(TndsEncoding::Xml, &xml), (TndsEncoding::Wbxml, &wbxml)] {
+        for max in [1, 7, 64, 100_000] {
+            let GetResult::Tnds(list) = tx.get(&Caller::device(), &target).unwrap() else { panic!() };
+            let mut stream = list.into_stream(encoding);
+            let mut out = Vec::new();
+            while let Some(chunk) = stream.next_chunk(max).unwrap() {
+                assert!(!chunk.is_empty() && chunk.len() <= max);
+                out.extend(chunk);
+            }
+            assert_eq!(&out, whole, "{encoding:?} in chunks of {max}");
+        }
+        // Through std::io::Read as well.
+        let GetResult::Tnds(list) = tx.get(&Caller::device(), &target).unwrap() else { panic!() };
+        let mut out = Vec::new();
+        list.into_stream(encoding).write_to(&mut out).unwrap();
+        assert_eq!(&out, whole);
+    }
+    // A server that may not Get part of the tree gets a document without it (with a Path for
+    // what lies below the hidden part), still well-formed.
+    let srv = Caller::server(ServerId::new("srv").unwrap(), DmVersion::V1_2);
+    let GetResult::Tnds(list) = tx.get(&srv, &t("./Vendor?list=TNDS")).unwrap() else { panic!() };
+    let mut bytes = Vec::new();
+    list.into_stream(TndsEncoding::Wbxml).write_to(&mut bytes).unwrap();
+    let back = omadm_proto::wbxml::decode_document(&bytes, &Limits::default()).unwrap();
+    Ddf::from_element(&back).unwrap();
 }

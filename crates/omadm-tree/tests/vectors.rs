@@ -92,6 +92,7 @@ fn embedded_tnds_applies_to_a_tree() {
     else {
         panic!()
     };
+    let out = out.into_element().unwrap();
     let back = Ddf::from_element(&out).unwrap();
     let orig = Ddf::from_element(&doc).unwrap();
     assert_eq!(back.node_count(), orig.node_count());
