@@ -159,6 +159,12 @@ pub(crate) enum Page {
     Ddf = 2,
 }
 
+/// The namespace a WBXML decoder reports for an element that switches back to the SyncML page
+/// inside an element of another page (e.g. an `Item` inside a generic MetInf `Anchor`), so that
+/// XML and WBXML re-encoding keep it on the SyncML page. One version for every message: WBXML
+/// does not say which, and [`Page::from_namespace`] accepts any.
+pub(crate) const SYNCML_PAGE_NAMESPACE: &str = "SYNCML:SYNCML1.2";
+
 /// Namespace of the MetInf page.
 pub(crate) const METINF_NAMESPACE: &str = "syncml:metinf";
 
@@ -207,7 +213,7 @@ impl Page {
             Some(Page::MetInf)
         } else if ns.eq_ignore_ascii_case(crate::element::DDF_NAMESPACE) {
             Some(Page::Ddf)
-        } else if ns.len() >= 13 && ns[..13].eq_ignore_ascii_case("SYNCML:SYNCML") {
+        } else if ns.as_bytes().get(..13).is_some_and(|prefix| prefix.eq_ignore_ascii_case(b"SYNCML:SYNCML")) {
             Some(Page::SyncMl)
         } else {
             None
@@ -295,5 +301,15 @@ mod tests {
         assert_eq!(Page::Ddf.token("ZeroOrOne"), Some(0x3C));
         assert_eq!(Page::Ddf.name(0x3D), None);
         assert_eq!(Page::SyncMl.name(0x04), None);
+    }
+
+    #[test]
+    fn namespaces_select_pages() {
+        assert_eq!(Page::from_namespace("syncml:SYNCML1.2"), Some(Page::SyncMl));
+        assert_eq!(Page::from_namespace("SYNCML:METINF"), Some(Page::MetInf));
+        assert_eq!(Page::from_namespace("syncml:dmddf1.2"), Some(Page::Ddf));
+        // Found by fuzzing: a multi-byte character across the 13-byte prefix must not panic.
+        assert_eq!(Page::from_namespace("syncm(l:dmd\u{FEFF}.2"), None);
+        assert_eq!(Page::from_namespace("syncml:sync"), None);
     }
 }

@@ -211,3 +211,37 @@ fn minimized_xml_reproducer_is_refused() {
     let err = xml::decode(input, &Limits::default()).unwrap_err();
     assert!(err.to_string().contains("is not an XML name"), "{err}");
 }
+
+/// An element back on the SyncML page inside an element of another page keeps its page: WBXML
+/// reports the SyncML namespace for it, and both encoders write it there again.
+#[test]
+fn syncml_page_elements_inside_metinf_elements_keep_their_page() {
+    let mut anchor = Element::new("Anchor");
+    anchor.namespace = Some("syncml:metinf".into());
+    let mut item = Element::new("Item");
+    item.namespace = Some("SYNCML:SYNCML1.2".into());
+    let mut ty = Element::new("Type").with_text("text/plain");
+    ty.namespace = Some("syncml:metinf".into());
+    item.children.push(Node::Element(Element::new("Meta").with_child(ty)));
+    anchor.children.push(Node::Element(item));
+    let msg =
+        with_unsupported(Element::new("Sync").with_child(Element::new("CmdID").with_text("9")).with_child(anchor));
+    for options in wbxml_options() {
+        let decoded = wbxml::decode(&wbxml::encode(&msg, &options).unwrap(), &Limits::default()).unwrap();
+        assert_eq!(decoded, msg);
+    }
+    assert_eq!(xml::decode(&xml::encode(&msg, &Default::default()), &Limits::default()).unwrap(), msg);
+}
+
+/// A NUL (which WBXML text can only get from an ENTITY) is never put in the string table, where
+/// it would end the entry early: the encoder refuses the text instead of truncating it.
+#[test]
+fn text_with_a_nul_is_refused_not_truncated() {
+    let doc = tnds_document()
+        .with_child(Element::new("MIME").with_text("\0text/plain"))
+        .with_child(Element::new("MIME").with_text("\0text/plain"));
+    for options in wbxml_options() {
+        let err = wbxml::encode_document(&doc, &options).unwrap_err();
+        assert!(err.to_string().contains("NUL"), "{err}");
+    }
+}

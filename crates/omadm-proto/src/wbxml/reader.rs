@@ -344,10 +344,15 @@ impl<'a> WbxmlSource<'a> {
         if has_attributes {
             self.skip_attributes()?;
         }
-        // A change of code page against the parent implies that page's namespace.
-        let parent_page = self.open.last().copied();
-        let namespace = if parent_page != Some(self.page) {
-            Page::from_number(self.page).and_then(Page::namespace).map(Cow::Borrowed)
+        // A change of code page against the parent (the root's "parent" is page 0) implies that
+        // page's namespace; back on the SyncML page inside another page, the SyncML one.
+        let parent_page = self.open.last().copied().unwrap_or(0);
+        let namespace = if parent_page != self.page {
+            match Page::from_number(self.page) {
+                Some(Page::SyncMl) => Some(crate::tags::SYNCML_PAGE_NAMESPACE),
+                page => page.and_then(Page::namespace),
+            }
+            .map(Cow::Borrowed)
         } else {
             None
         };

@@ -6,7 +6,6 @@ use crate::encode::{self, Sink};
 use crate::error::{Error, ErrorKind, Result};
 use crate::message::{SyncMl, VerDtd};
 use crate::tags::{Page, Tag};
-use std::collections::HashMap;
 
 /// The WBXML version byte written in the header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -97,30 +96,130 @@ fn mb_len(value: u32) -> usize {
     n
 }
 
+/// A set of strings kept back to back in one buffer, in insertion order, and found through an
+/// open-addressing index with a cheap multiplicative hash. The string-table pass looks up every
+/// string a message writes: with SipHash and a `String` allocated per key that was most of the
+/// encoder's time.
+#[derive(Default)]
+struct StrSet {
+    /// The strings, back to back.
+    bytes: String,
+    /// Where each string starts and ends in `bytes`, in insertion order.
+    spans: Vec<(u32, u32)>,
+    /// 1 + index into `spans`, or 0 for a free slot; the length is 0 or a power of two, at least
+    /// twice the number of strings.
+    slots: Vec<u32>,
+}
+
+/// How far [`StrSet::insert`] probes before giving up on a string. Real messages never come near
+/// it; strings crafted to collide cannot make the pass quadratic.
+const MAX_PROBES: usize = 64;
+
+impl StrSet {
+    /// An FxHash-style hash: eight bytes at a time, rotate, xor, multiply.
+    fn hash(bytes: &[u8]) -> usize {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut h = bytes.len() as u64;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+        }
+        // The high bits are the well-mixed ones.
+        (h >> 32) as usize
+    }
+
+    fn string(&self, index: usize) -> &str {
+        let (start, end) = self.spans[index];
+        &self.bytes[start as usize..end as usize]
+    }
+
+    /// The index of `s`, if present.
+    fn get(&self, s: &str) -> Option<usize> {
+        if self.spans.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut slot = Self::hash(s.as_bytes()) & mask;
+        loop {
+            match self.slots[slot] {
+                0 => return None,
+                i if self.string(i as usize - 1) == s => return Some(i as usize - 1),
+                _ => slot = (slot + 1) & mask,
+            }
+        }
+    }
+
+    /// The index of `s`, inserting it if absent (`true` when inserted); `None` if its probe
+    /// sequence is too long (see [`MAX_PROBES`]) or the buffer would pass 4 GiB.
+    fn insert(&mut self, s: &str) -> Option<(usize, bool)> {
+        if 2 * (self.spans.len() + 1) > self.slots.len() {
+            self.grow();
+        }
+        let mask = self.slots.len() - 1;
+        let mut slot = Self::hash(s.as_bytes()) & mask;
+        for _ in 0..MAX_PROBES {
+            match self.slots[slot] {
+                0 => {
+                    let start = u32::try_from(self.bytes.len()).ok()?;
+                    let end = u32::try_from(self.bytes.len() + s.len()).ok()?;
+                    self.bytes.push_str(s);
+                    self.spans.push((start, end));
+                    self.slots[slot] = self.spans.len() as u32;
+                    return Some((self.spans.len() - 1, true));
+                }
+                i if self.string(i as usize - 1) == s => return Some((i as usize - 1, false)),
+                _ => slot = (slot + 1) & mask,
+            }
+        }
+        None
+    }
+
+    fn grow(&mut self) {
+        let len = (self.slots.len() * 2).max(64);
+        self.slots = vec![0; len];
+        let mask = len - 1;
+        for index in 0..self.spans.len() {
+            let mut slot = Self::hash(self.string(index).as_bytes()) & mask;
+            while self.slots[slot] != 0 {
+                slot = (slot + 1) & mask;
+            }
+            self.slots[slot] = index as u32 + 1;
+        }
+    }
+}
+
 /// The string table of one document and the offsets of its strings.
 #[derive(Default)]
 struct StringTable {
     bytes: Vec<u8>,
-    offsets: HashMap<String, u32>,
+    strings: StrSet,
+    /// The offset in `bytes` of each string of `strings`.
+    offsets: Vec<u32>,
 }
 
 impl StringTable {
-    fn add(&mut self, s: &str) -> u32 {
-        if let Some(&off) = self.offsets.get(s) {
-            return off;
+    /// Adds a string (once) and tells its offset; `None` if it cannot be indexed (see
+    /// [`StrSet::insert`]): the caller then writes it inline.
+    fn add(&mut self, s: &str) -> Option<u32> {
+        let (index, inserted) = self.strings.insert(s)?;
+        if inserted {
+            self.offsets.push(self.bytes.len() as u32);
+            self.bytes.extend_from_slice(s.as_bytes());
+            self.bytes.push(0);
         }
-        let off = self.bytes.len() as u32;
-        self.bytes.extend_from_slice(s.as_bytes());
-        self.bytes.push(0);
-        self.offsets.insert(s.to_string(), off);
-        off
+        Some(self.offsets[index])
     }
 
     fn get(&self, s: &str) -> Option<u32> {
-        if self.offsets.is_empty() {
-            return None;
-        }
-        self.offsets.get(s).copied()
+        self.strings.get(s).map(|index| self.offsets[index])
     }
 }
 
@@ -128,25 +227,27 @@ impl StringTable {
 /// counts the strings a document writes.
 struct Collector {
     count_strings: bool,
-    counts: HashMap<String, (u32, u32)>,
+    /// Every counted string, in first-seen order, and how often it occurs.
+    strings: StrSet,
+    counts: Vec<u32>,
     literals: Vec<String>,
-    next_order: u32,
 }
 
 impl Collector {
     fn new(count_strings: bool) -> Self {
-        Collector { count_strings, counts: HashMap::new(), literals: Vec::new(), next_order: 0 }
+        Collector { count_strings, strings: StrSet::default(), counts: Vec::new(), literals: Vec::new() }
     }
 
     fn count(&mut self, s: &str) {
-        if !self.count_strings || s.len() < 3 {
+        // A string with a NUL cannot be a table entry (entries end at the first NUL); written
+        // inline it is refused.
+        if !self.count_strings || s.len() < 3 || s.as_bytes().contains(&0) {
             return;
         }
-        if let Some(entry) = self.counts.get_mut(s) {
-            entry.0 += 1;
-        } else {
-            self.counts.insert(s.to_string(), (1, self.next_order));
-            self.next_order += 1;
+        match self.strings.insert(s) {
+            Some((_, true)) => self.counts.push(1),
+            Some((index, false)) => self.counts[index] += 1,
+            None => {} // not indexed: stays inline
         }
     }
 
@@ -168,28 +269,32 @@ impl Collector {
 
     /// Builds the table: literal names always; counted strings that occur more than once, when a
     /// table entry saves bytes over writing the string inline each time.
-    fn into_table(self, first: Option<&str>) -> StringTable {
+    fn into_table(self, first: Option<&str>) -> Result<StringTable> {
         let mut table = StringTable::default();
-        if let Some(f) = first {
-            table.add(f);
+        // The FPI and literal names must be in the table; literal names are few and plain.
+        for required in first.into_iter().chain(self.literals.iter().map(String::as_str)) {
+            if required.as_bytes().contains(&0) {
+                return Err(Error::new(ErrorKind::Encode(format!(
+                    "element name {required:?} contains a NUL character"
+                ))));
+            }
+            table.add(required).ok_or_else(|| {
+                Error::new(ErrorKind::Encode(format!("cannot index the string table entry {required:?}")))
+            })?;
         }
-        for name in &self.literals {
-            table.add(name);
-        }
-        if self.count_strings {
-            let mut candidates: Vec<(&String, u32, u32)> =
-                self.counts.iter().filter(|(_, (n, _))| *n >= 2).map(|(s, (n, order))| (s, *n, *order)).collect();
-            candidates.sort_by_key(|c| c.2);
-            for (s, n, _) in candidates {
-                let offset = table.bytes.len() as u32;
-                let inline_cost = n as usize * (s.len() + 2);
-                let table_cost = s.len() + 1 + n as usize * (1 + mb_len(offset));
-                if table_cost < inline_cost {
-                    table.add(s);
-                }
+        for (index, &n) in self.counts.iter().enumerate() {
+            if n < 2 {
+                continue;
+            }
+            let s = self.strings.string(index);
+            let offset = table.bytes.len() as u32;
+            let inline_cost = n as usize * (s.len() + 2);
+            let table_cost = s.len() + 1 + n as usize * (1 + mb_len(offset));
+            if table_cost < inline_cost {
+                table.add(s);
             }
         }
-        table
+        Ok(table)
     }
 }
 
@@ -400,7 +505,7 @@ fn write_message<O: Out>(out: O, message: &SyncMl, options: &WbxmlOptions) -> Re
     // Literal names need the table even when repeated strings stay inline.
     let mut collector = Collector::new(options.string_table);
     encode::message(&mut collector, message)?;
-    let table = collector.into_table(None);
+    let table = collector.into_table(None)?;
     let mut writer = Writer { out, page: Page::SyncMl, table: &table, options };
     header(&mut writer.out, options, PublicIdForm::Number(syncml_public_id(&message.header.ver_dtd)), &table);
     encode::message(&mut writer, message)?;
@@ -422,7 +527,7 @@ pub(crate) fn encode_document(element: &Element, options: &WbxmlOptions) -> Resu
     // for it (e.g. `Data` inside a TNDS `MgmtTree`, which is on the DDF page).
     let mut collector = Collector::new(options.string_table);
     collector.element(element, root_page);
-    let table = collector.into_table(is_ddf.then_some(DDF_FPI));
+    let table = collector.into_table(is_ddf.then_some(DDF_FPI))?;
     let public_id = if is_ddf { PublicIdForm::TableIndex(0) } else { PublicIdForm::Number(0x01) };
     let mut writer = Writer { out: Vec::with_capacity(256), page: Page::SyncMl, table: &table, options };
     header(&mut writer.out, options, public_id, &table);
@@ -433,6 +538,37 @@ pub(crate) fn encode_document(element: &Element, options: &WbxmlOptions) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn string_set_keeps_order_and_finds_every_string() {
+        let mut set = StrSet::default();
+        let words: Vec<String> = (0..1000).map(|i| format!("./Node/{i}")).collect();
+        for (i, w) in words.iter().enumerate() {
+            assert_eq!(set.insert(w), Some((i, true)));
+        }
+        for (i, w) in words.iter().enumerate() {
+            assert_eq!(set.insert(w), Some((i, false)));
+            assert_eq!(set.get(w), Some(i));
+            assert_eq!(set.string(i), w);
+        }
+        assert_eq!(set.get("./Node/1000"), None);
+        assert_eq!(set.get(""), None);
+        assert_eq!(StrSet::default().get("x"), None);
+    }
+
+    #[test]
+    fn string_table_holds_repeated_strings_in_first_seen_order() {
+        let mut collector = Collector::new(true);
+        for s in ["./DevInfo/Lang", "ab", "./DevDetail", "./DevInfo/Lang", "ab", "./DevDetail", "./DevDetail", "ab"] {
+            collector.count(s);
+        }
+        collector.literals.push("Vendor".into());
+        let table = collector.into_table(Some(DDF_FPI)).unwrap();
+        let expected = format!("{DDF_FPI}\0Vendor\0./DevInfo/Lang\0./DevDetail\0");
+        assert_eq!(table.bytes, expected.as_bytes());
+        assert_eq!(table.get("./DevDetail"), Some(expected.find("./DevDetail").unwrap() as u32));
+        assert_eq!(table.get("ab"), None, "too short to pay for a table entry");
+    }
 
     #[test]
     fn mb_u_int32_encoding() {
