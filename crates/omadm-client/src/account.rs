@@ -1,0 +1,229 @@
+//! A DM account (StdObj 1.2 §5.1 DMAcc) as the session engine needs it: the server's identity and
+//! address, and the two credential directions, CLCRED (client → server) and SRVCRED (server →
+//! client), each with its scheme, name, secret and the nonce kept in `AAuthData`.
+//!
+//! [`Account::load`] reads `./DMAcc/<x>` for a ServerID, [`Account::install`] writes a new one
+//! (CLI defaults, bootstrap), and [`Account::store_nonces`] writes the nonces a session ends
+//! with back into `AAuthData`, so the next session starts from them.
+
+use omadm_proto::Format;
+use omadm_security::{AccountCredentials, AuthScheme, Nonce};
+use omadm_tree::{Acl, NodeRecord, ServerId, Store, Tree, Uri};
+
+use crate::error::ClientError;
+
+/// The `AAuthType` we write for the SHA-256 digest credential.
+///
+/// Confirmed: DMAcc 1.2 names `BASIC`, `DIGEST` (MD5) and `HMAC`; the 1.3 value for SHA-256 is
+/// unconfirmed (dm13-digest §12 item 2). Our reading: `DIGEST-SHA256`, the 1.2 `DIGEST` name with
+/// the hash appended. On reading we also accept `SHA256` and `SHA-256`.
+pub const SHA256_AAUTH_TYPE: &str = "DIGEST-SHA256";
+
+/// The DMAcc `AAuthType` for a scheme (StdObj 1.2 §5.1).
+pub fn aauth_type(scheme: &AuthScheme) -> &str {
+    match scheme {
+        AuthScheme::Basic => "BASIC",
+        AuthScheme::Md5 => "DIGEST",
+        AuthScheme::Sha256 => SHA256_AAUTH_TYPE,
+        AuthScheme::Mac => "HMAC",
+        AuthScheme::Unknown(s) => s,
+    }
+}
+
+/// The scheme an `AAuthType` (or `AAuthPref`) names; `None` for types the client cannot speak.
+pub fn scheme_of_aauth_type(text: &str) -> Option<AuthScheme> {
+    match text.trim().to_ascii_uppercase().as_str() {
+        "BASIC" | "HTTP-BASIC" => Some(AuthScheme::Basic),
+        "DIGEST" | "HTTP-DIGEST" | "MD5" => Some(AuthScheme::Md5),
+        "DIGEST-SHA256" | "SHA256" | "SHA-256" => Some(AuthScheme::Sha256),
+        "HMAC" => Some(AuthScheme::Mac),
+        _ => None,
+    }
+}
+
+/// One credential direction of an account (`AppAuth/<x>` with AAuthLevel CLCRED or SRVCRED).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// `AAuthType` (for CLCRED, `AAuthPref` wins when set).
+    pub scheme: AuthScheme,
+    /// `AAuthName` and `AAuthSecret`.
+    pub credentials: AccountCredentials,
+    /// `AAuthData`: the nonce to use until the peer challenges.
+    pub nonce: Nonce,
+}
+
+impl AuthConfig {
+    /// A direction with an empty stored nonce.
+    pub fn new(scheme: AuthScheme, name: impl Into<String>, secret: &str) -> AuthConfig {
+        AuthConfig { scheme, credentials: AccountCredentials::new(name, secret), nonce: Nonce::from_bytes(Vec::new()) }
+    }
+}
+
+/// A DM server account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// `ServerID`: the id in ACLs and Package #0.
+    pub server_id: ServerId,
+    /// `AppAddr/<x>/Addr`: the server URL Package 1 goes to.
+    pub server_uri: String,
+    /// CLCRED: how the client proves itself to the server.
+    pub client: AuthConfig,
+    /// SRVCRED: how the server must prove itself to the client; `None` = not checked.
+    pub server: Option<AuthConfig>,
+    /// Where the account lives (`./DMAcc/<x>`), once loaded or installed.
+    pub node: Option<Uri>,
+}
+
+fn uri(text: &str) -> Result<Uri, ClientError> {
+    Uri::parse(text).map_err(|e| ClientError::Account(format!("{text}: {e}")))
+}
+
+fn text_of(rec: Option<NodeRecord>) -> Option<String> {
+    rec.and_then(|r| String::from_utf8(r.value).ok()).map(|s| s.trim().to_string())
+}
+
+impl Account {
+    /// Reads the account of `server_id` from `./DMAcc` (device access: DDF and ACLs do not hide
+    /// the secrets from the device itself).
+    pub fn load<S: Store>(tree: &mut Tree<S>, server_id: &str) -> Result<Account, ClientError> {
+        let tx = tree.begin();
+        let dmacc = uri("./DMAcc")?;
+        for name in tx.children(&dmacc)? {
+            let base = dmacc.child(&name).map_err(|e| ClientError::Account(e.to_string()))?;
+            let get = |rel: &str| -> Result<Option<String>, ClientError> {
+                Ok(text_of(tx.node(&uri(&format!("{base}/{rel}"))?)?))
+            };
+            if get("ServerID")?.as_deref() != Some(server_id) {
+                continue;
+            }
+            let server_uri = match tx.children(&uri(&format!("{base}/AppAddr"))?) {
+                Ok(addrs) => match addrs.first() {
+                    Some(a) => get(&format!("AppAddr/{a}/Addr"))?,
+                    None => None,
+                },
+                Err(_) => None,
+            }
+            .ok_or_else(|| ClientError::Account(format!("account {base} has no AppAddr/<x>/Addr")))?;
+            let pref = get("AAuthPref")?.and_then(|p| scheme_of_aauth_type(&p));
+            let mut client = None;
+            let mut server = None;
+            if let Ok(auths) = tx.children(&uri(&format!("{base}/AppAuth"))?) {
+                for a in auths {
+                    let level = get(&format!("AppAuth/{a}/AAuthLevel"))?.unwrap_or_default();
+                    let kind = get(&format!("AppAuth/{a}/AAuthType"))?.unwrap_or_default();
+                    let Some(scheme) = scheme_of_aauth_type(&kind) else { continue };
+                    let name = get(&format!("AppAuth/{a}/AAuthName"))?.unwrap_or_default();
+                    let secret = get(&format!("AppAuth/{a}/AAuthSecret"))?.unwrap_or_default();
+                    let nonce = tx
+                        .node(&uri(&format!("{base}/AppAuth/{a}/AAuthData"))?)?
+                        .map(|r| Nonce::from_bytes(r.value))
+                        .unwrap_or_else(|| Nonce::from_bytes(Vec::new()));
+                    let cfg = AuthConfig { scheme, credentials: AccountCredentials::new(name, secret.as_str()), nonce };
+                    match level.to_ascii_uppercase().as_str() {
+                        "CLCRED" => client = Some((a, cfg)),
+                        "SRVCRED" => server = Some(cfg),
+                        _ => {}
+                    }
+                }
+            }
+            let (_, mut client) =
+                client.ok_or_else(|| ClientError::Account(format!("account {base} has no CLCRED credentials")))?;
+            if let Some(p) = pref {
+                client.scheme = p;
+            }
+            return Ok(Account {
+                server_id: ServerId::new(server_id).map_err(|e| ClientError::Account(e.to_string()))?,
+                server_uri,
+                client,
+                server,
+                node: Some(base),
+            });
+        }
+        Err(ClientError::Account(format!("no DMAcc account has ServerID {server_id}")))
+    }
+
+    /// Writes the account as `./DMAcc/<name>` (replacing one of that name), with the ACL a
+    /// bootstrapped account gets: Get, Replace and Delete for its own server (Bootstrap 1.2 §5.3).
+    pub fn install<S: Store>(&mut self, tree: &mut Tree<S>, name: &str) -> Result<(), ClientError> {
+        let base = uri("./DMAcc")?.child(name).map_err(|e| ClientError::Account(e.to_string()))?;
+        let sid = self.server_id.as_str().to_string();
+        let acl = Acl::parse(&format!("Get={sid}&Replace={sid}&Delete={sid}"))
+            .map_err(|e| ClientError::Account(e.to_string()))?;
+        let chr = |v: &str| NodeRecord::leaf(Format::Chr, "text/plain", v.as_bytes().to_vec());
+        let mut tx = tree.begin();
+        let mut root = NodeRecord::interior("");
+        root.acl = acl;
+        tx.put_node(&base, root)?;
+        let mut put = |rel: &str, rec: NodeRecord| -> Result<(), ClientError> {
+            tx.put_node(&uri(&format!("{base}/{rel}"))?, rec)?;
+            Ok(())
+        };
+        put("AppID", chr("w7"))?;
+        put("ServerID", chr(&sid))?;
+        put("AppAddr/1/Addr", chr(&self.server_uri))?;
+        put("AppAddr/1/AddrType", chr("URI"))?;
+        put("AAuthPref", chr(aauth_type(&self.client.scheme)))?;
+        let mut directions = vec![("1", "CLCRED", &self.client)];
+        if let Some(s) = &self.server {
+            directions.push(("2", "SRVCRED", s));
+        }
+        for (n, level, cfg) in directions {
+            put(&format!("AppAuth/{n}/AAuthLevel"), chr(level))?;
+            put(&format!("AppAuth/{n}/AAuthType"), chr(aauth_type(&cfg.scheme)))?;
+            put(&format!("AppAuth/{n}/AAuthName"), chr(&cfg.credentials.name))?;
+            let secret = String::from_utf8_lossy(cfg.credentials.secret.as_bytes()).into_owned();
+            put(&format!("AppAuth/{n}/AAuthSecret"), chr(&secret))?;
+            put(
+                &format!("AppAuth/{n}/AAuthData"),
+                NodeRecord::leaf(Format::Bin, "application/octet-stream", cfg.nonce.as_bytes().to_vec()),
+            )?;
+        }
+        tx.commit()?;
+        self.node = Some(base);
+        Ok(())
+    }
+
+    /// Stores the nonces (and the client's negotiated scheme) a session ended with in the
+    /// account's `AAuthData` / `AAuthPref` (DM Security 1.2 §5: the next session starts from them).
+    pub fn store_nonces<S: Store>(
+        &mut self,
+        tree: &mut Tree<S>,
+        client_nonce: &Nonce,
+        client_scheme: &AuthScheme,
+        server_nonce: Option<&Nonce>,
+    ) -> Result<(), ClientError> {
+        self.client.nonce = client_nonce.clone();
+        if client_scheme.is_supported() {
+            self.client.scheme = client_scheme.clone();
+        }
+        if let (Some(s), Some(n)) = (self.server.as_mut(), server_nonce) {
+            s.nonce = n.clone();
+        }
+        let Some(base) = self.node.clone() else { return Ok(()) };
+        let mut tx = tree.begin();
+        let auth = uri(&format!("{base}/AppAuth"))?;
+        for a in tx.children(&auth).unwrap_or_default() {
+            let level = text_of(tx.node(&uri(&format!("{auth}/{a}/AAuthLevel"))?)?).unwrap_or_default();
+            let nonce = match level.to_ascii_uppercase().as_str() {
+                "CLCRED" => client_nonce,
+                "SRVCRED" => match server_nonce {
+                    Some(n) => n,
+                    None => continue,
+                },
+                _ => continue,
+            };
+            tx.put_node(
+                &uri(&format!("{auth}/{a}/AAuthData"))?,
+                NodeRecord::leaf(Format::Bin, "application/octet-stream", nonce.as_bytes().to_vec()),
+            )?;
+        }
+        if client_scheme.is_supported() {
+            tx.put_node(
+                &uri(&format!("{base}/AAuthPref"))?,
+                NodeRecord::leaf(Format::Chr, "text/plain", aauth_type(client_scheme).as_bytes().to_vec()),
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
