@@ -112,10 +112,14 @@ impl Credential {
     pub fn verify(&self, account: &AccountCredentials, nonce: &Nonce) -> Result<(), AuthError> {
         match &self.scheme {
             AuthScheme::Basic => {
-                let (name, secret) = split_basic(&self.data)?;
-                let name_ok = ct_eq(name.as_bytes(), account.name.as_bytes());
-                let secret_ok = ct_eq(&secret, account.secret.as_bytes());
-                if name_ok & secret_ok {
+                // Compared whole: a name may itself hold a `:` (DevIds such as `IMEI:...` are the
+                // usual client user names), so splitting at the first `:` would misread it.
+                split_basic(&self.data)?;
+                let plain = b64_decode(&self.data).ok_or(AuthError::BadBase64 { what: "credential" })?;
+                let mut expected = account.name.as_bytes().to_vec();
+                expected.push(b':');
+                expected.extend_from_slice(account.secret.as_bytes());
+                if ct_eq(&plain, &expected) {
                     Ok(())
                 } else {
                     Err(AuthError::CredentialMismatch { scheme: AuthScheme::Basic })
