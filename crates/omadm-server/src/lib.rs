@@ -1,1 +1,22 @@
-//! OMA DM server (issue 6): the session engine, registry, storage and bindings.
+//! # omadm-server
+//!
+//! The OMA DM 1.2/1.3 server:
+//!
+//! | module | what |
+//! |---|---|
+//! | [`engine`] | the sans-IO session engine: one client message in, the reply and the changes to store out |
+//! | [`model`] | devices, credentials, jobs with per-command outcome, events, learnt tree values |
+//! | [`store`] | the [`store::Store`] trait and its SQLite/PostgreSQL implementation |
+//! | [`http`] | the HTTP(S) binding of the DM endpoint and the server runtime |
+//! | [`api`] | the REST API for operators, with its OpenAPI document |
+//! | [`tls`] | rustls configuration: given or self-signed certificates, client certificates |
+//! | [`bootstrap`] | plain-profile (TNDS) and WAP-profile bootstrap documents |
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod bootstrap;
+pub mod engine;
+pub mod http;
+pub mod model;
+pub mod store;
+pub mod tls;

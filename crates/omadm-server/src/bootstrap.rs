@@ -1,0 +1,127 @@
+//! Bootstrap documents for a device (DM Bootstrap 1.2; digest §8): the plain (DM) profile as a
+//! TNDS of a DMAcc account, and the WAP (CP) profile as a `wap-provisioningdoc` with a `w7`
+//! APPLICATION characteristic. Both carry the device's account as the server stores it.
+
+use crate::model::{AuthKind, Device};
+use omadm_proto::element::{Element, Node, DDF_NAMESPACE};
+
+/// DMAcc `AAuthType` for a scheme (DM StdObj 1.2 §5.3). SHA-256 has no DMAcc value in 1.2; we
+/// write `DIGEST`, the family it belongs to, and the Chal names the hash (docs/dm13-decisions.md).
+pub fn aauth_type(kind: AuthKind) -> &'static str {
+    match kind {
+        AuthKind::Basic => "BASIC",
+        AuthKind::Md5 | AuthKind::Sha256 => "DIGEST",
+        AuthKind::Hmac => "HMAC",
+    }
+}
+
+fn text_element(name: &str, text: &str) -> Element {
+    Element { name: name.into(), namespace: None, children: vec![Node::Text(text.into())] }
+}
+
+fn leaf(name: &str, value: &str) -> Element {
+    Element::new("Node")
+        .with_child(text_element("NodeName", name))
+        .with_child(
+            Element::new("RTProperties")
+                .with_child(Element::new("Format").with_child(Element::new("chr")))
+                .with_child(Element::new("Type").with_child(text_element("MIME", "text/plain"))),
+        )
+        .with_child(text_element("Value", value))
+}
+
+fn interior(name: &str, children: Vec<Element>) -> Element {
+    let mut node = Element::new("Node")
+        .with_child(text_element("NodeName", name))
+        .with_child(Element::new("RTProperties").with_child(Element::new("Format").with_child(Element::new("node"))));
+    node.children.extend(children.into_iter().map(Node::Element));
+    node
+}
+
+/// The plain-profile bootstrap: a TNDS (`application/vnd.syncml.dmtnds+xml`) holding
+/// `./DMAcc/<server_id>` with the server address and both credentials.
+pub fn tnds(device: &Device, dm_url: &str) -> Element {
+    let auth = |level: &str, kind: AuthKind, name: &str, secret: &str, nonce: &str| {
+        interior(
+            level,
+            vec![
+                leaf("AAuthLevel", level),
+                leaf("AAuthType", aauth_type(kind)),
+                leaf("AAuthName", name),
+                leaf("AAuthSecret", secret),
+                leaf("AAuthData", nonce),
+            ],
+        )
+    };
+    let account = interior(
+        &device.server_id,
+        vec![
+            leaf("AppID", "w7"),
+            leaf("ServerID", &device.server_id),
+            leaf("Name", &device.server_id),
+            interior("AppAddr", vec![interior("1", vec![leaf("Addr", dm_url), leaf("AddrType", "URI")])]),
+            leaf("AAuthPref", device.client.kind.scheme().as_str()),
+            interior(
+                "AppAuth",
+                vec![
+                    auth(
+                        "CLCRED",
+                        device.client.kind,
+                        &device.client.user,
+                        &device.client.secret,
+                        &device.client.nonce,
+                    ),
+                    auth(
+                        "SRVCRED",
+                        device.server.kind,
+                        &device.server.user,
+                        &device.server.secret,
+                        &device.server.nonce,
+                    ),
+                ],
+            ),
+        ],
+    );
+    let mut dmacc = interior("DMAcc", vec![account]);
+    dmacc.children.insert(1, Node::Element(text_element("Path", ".")));
+    Element { name: "MgmtTree".into(), namespace: Some(DDF_NAMESPACE.into()), children: Vec::new() }
+        .with_child(text_element("VerDTD", "1.2"))
+        .with_child(dmacc)
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// The WAP-profile bootstrap: an OMA Client Provisioning document with the `w7` APPLICATION
+/// characteristic (digest §8: APPID, PROVIDER-ID, NAME, APPADDR, APPAUTH).
+pub fn wap_provisioning(device: &Device, dm_url: &str) -> String {
+    let parm = |name: &str, value: &str| format!("    <parm name=\"{name}\" value=\"{}\"/>\n", xml_escape(value));
+    let appauth = |level: &str, kind: AuthKind, name: &str, secret: &str, nonce: &str| {
+        format!(
+            "    <characteristic type=\"APPAUTH\">\n  {}  {}  {}  {}  {}    </characteristic>\n",
+            parm("AAUTHLEVEL", level),
+            parm("AAUTHTYPE", aauth_type(kind)),
+            parm("AAUTHNAME", name),
+            parm("AAUTHSECRET", secret),
+            parm("AAUTHDATA", nonce),
+        )
+    };
+    let mut doc = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<wap-provisioningdoc version=\"1.1\">\n  <characteristic type=\"APPLICATION\">\n",
+    );
+    doc.push_str(&parm("APPID", "w7"));
+    doc.push_str(&parm("PROVIDER-ID", &device.server_id));
+    doc.push_str(&parm("NAME", &device.server_id));
+    doc.push_str(&format!(
+        "    <characteristic type=\"APPADDR\">\n  {}  {}    </characteristic>\n",
+        parm("ADDR", dm_url),
+        parm("ADDRTYPE", "URI")
+    ));
+    let c = &device.client;
+    let s = &device.server;
+    doc.push_str(&appauth("APPSRV", c.kind, &c.user, &c.secret, &c.nonce));
+    doc.push_str(&appauth("CLIENT", s.kind, &s.user, &s.secret, &s.nonce));
+    doc.push_str("  </characteristic>\n</wap-provisioningdoc>\n");
+    doc
+}

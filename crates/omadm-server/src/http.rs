@@ -1,0 +1,233 @@
+//! The HTTP(S) binding (DM HTTP binding; digest §9, dm13-digest §7) and the server runtime.
+//!
+//! One POST per SyncML message on the DM path; the reply is the response body, in the request's
+//! encoding. HTTP status codes are used only where SyncML cannot answer:
+//!
+//! | request | answer |
+//! |---|---|
+//! | a content type that is not a SyncML DM one | 415 |
+//! | a body over the configured maximum | 413 |
+//! | a body that is not a decodable SyncML message (garbage, truncated WBXML) | 400 |
+//! | a message for an unknown or expired session token | 200 with SyncHdr Status 404 / 408 |
+//! | a storage failure | 503 (the client retries; nothing was stored) |
+
+use crate::api;
+use crate::engine::{Engine, Exchange, SessionLookup};
+use crate::store::Store;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use omadm_proto::{Encoding, Limits};
+use omadm_security::{OsNonceSource, HMAC_HEADER_NAME};
+use serde::Deserialize;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::net::TcpListener;
+use tokio_rustls::rustls;
+use tokio_rustls::TlsAcceptor;
+
+/// The media types accepted on the DM path, with the encoding each names (DM Representation
+/// §1; some clients send the SyncML DS types).
+pub const DM_MEDIA_TYPES: [(&str, Encoding); 4] = [
+    ("application/vnd.syncml.dm+xml", Encoding::Xml),
+    ("application/vnd.syncml.dm+wbxml", Encoding::Wbxml),
+    ("application/vnd.syncml+xml", Encoding::Xml),
+    ("application/vnd.syncml+wbxml", Encoding::Wbxml),
+];
+
+/// Everything the handlers share.
+pub struct App {
+    /// The storage.
+    pub store: Arc<dyn Store>,
+    /// The session engine.
+    pub engine: Engine,
+    /// The bearer token of the REST API.
+    pub api_token: String,
+    /// The largest accepted request body.
+    pub max_body: usize,
+}
+
+/// Now, in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A fresh unguessable token (128 bits, hex).
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the OS random number generator works");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The router: the DM endpoint at `dm_path` and the REST API under `/api`.
+pub fn router(app: Arc<App>, dm_path: &str) -> Router {
+    let max = app.max_body;
+    Router::new()
+        .route(dm_path, post(dm_message))
+        .merge(api::routes(app.clone()))
+        .layer(DefaultBodyLimit::max(max))
+        .with_state(app)
+}
+
+#[derive(Deserialize)]
+struct DmQuery {
+    session: Option<String>,
+}
+
+fn plain(status: StatusCode, text: impl Into<String>) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text.into()).into_response()
+}
+
+/// The media type of a request and the encoding it names; `Err` for a non-DM type.
+fn request_type(headers: &HeaderMap) -> Result<Option<(&'static str, Encoding)>, String> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else { return Ok(None) };
+    let text = value.to_str().map_err(|_| "unreadable Content-Type".to_string())?;
+    let essence = text.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    DM_MEDIA_TYPES
+        .iter()
+        .find(|(t, _)| *t == essence)
+        .map(|&(t, e)| Some((t, e)))
+        .ok_or_else(|| format!("unsupported Content-Type `{text}`; expected application/vnd.syncml.dm+xml or +wbxml"))
+}
+
+async fn dm_message(
+    State(app): State<Arc<App>>,
+    Query(query): Query<DmQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let declared = match request_type(&headers) {
+        Ok(t) => t,
+        Err(message) => return plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, message),
+    };
+    if body.len() > app.max_body {
+        return plain(StatusCode::PAYLOAD_TOO_LARGE, "message larger than the server accepts");
+    }
+    let limits = Limits { max_message_size: app.max_body, ..Limits::DEFAULT };
+    let (message, encoding) = match omadm_proto::decode(&body, &limits) {
+        Ok(decoded) => decoded,
+        Err(err) => {
+            tracing::info!(error = %err, "undecodable DM message");
+            return plain(StatusCode::BAD_REQUEST, format!("not a SyncML DM message: {err}"));
+        }
+    };
+    let session = match &query.session {
+        None => SessionLookup::New,
+        Some(token) => match app.store.session(token).await {
+            Ok(Some(state)) => SessionLookup::Found(Box::new(state)),
+            Ok(None) => SessionLookup::Missing,
+            Err(err) => return storage_failure(err),
+        },
+    };
+    let dev_id = match &session {
+        SessionLookup::Found(state) => state.dev_id.clone(),
+        _ => message.header.source.loc_uri.clone(),
+    };
+    let (device, jobs) = match tokio::try_join!(app.store.device(&dev_id), app.store.pending_jobs(&dev_id)) {
+        Ok(found) => found,
+        Err(err) => return storage_failure(err),
+    };
+    let hmac = headers.get(HMAC_HEADER_NAME).and_then(|v| v.to_str().ok());
+    let exchange = Exchange {
+        message: &message,
+        body: &body,
+        encoding,
+        hmac,
+        session,
+        device,
+        jobs,
+        now_ms: now_ms(),
+        new_token: random_token(),
+    };
+    let outcome = match app.engine.handle(exchange, &mut OsNonceSource) {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            tracing::error!(error = %err, dev_id, "session engine failed");
+            return plain(StatusCode::INTERNAL_SERVER_ERROR, err.to_string());
+        }
+    };
+    if let Err(err) = app.store.apply(&outcome.changes).await {
+        return storage_failure(err);
+    }
+    let media_type = match declared {
+        Some((t, e)) if e == outcome.encoding => t,
+        _ => outcome.encoding.media_type(),
+    };
+    let mut response = (StatusCode::OK, outcome.body).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
+    if let Some(mac) = outcome.hmac.and_then(|m| HeaderValue::from_str(&m).ok()) {
+        response.headers_mut().insert(HMAC_HEADER_NAME, mac);
+    }
+    response
+}
+
+fn storage_failure(err: crate::store::StoreError) -> Response {
+    tracing::error!(error = %err, "storage failed");
+    plain(StatusCode::SERVICE_UNAVAILABLE, "storage unavailable, retry later")
+}
+
+/// Serves `router` on `listener` (over TLS when `tls` is set) until `shutdown` completes; also
+/// deletes expired sessions once a minute.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    let acceptor = tls.map(TlsAcceptor::from);
+    let sweeper = tokio::spawn(sweep_sessions(app));
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(err) => {
+                    tracing::warn!(error = %err, "accept failed");
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(router.clone());
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            let http = hyper::server::conn::http1::Builder::new();
+            let result = match acceptor {
+                None => http.serve_connection(TokioIo::new(stream), service).await,
+                Some(acceptor) => match acceptor.accept(stream).await {
+                    Ok(tls) => http.serve_connection(TokioIo::new(tls), service).await,
+                    Err(err) => {
+                        tracing::debug!(%peer, error = %err, "TLS handshake failed");
+                        return;
+                    }
+                },
+            };
+            if let Err(err) = result {
+                tracing::debug!(%peer, error = %err, "connection ended with an error");
+            }
+        });
+    }
+    sweeper.abort();
+    Ok(())
+}
+
+async fn sweep_sessions(app: Arc<App>) {
+    let timeout = app.engine.config().session_timeout_ms;
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        match app.store.expire_sessions(now_ms() - timeout).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(expired = n, "expired idle sessions"),
+            Err(err) => tracing::warn!(error = %err, "session sweep failed"),
+        }
+    }
+}

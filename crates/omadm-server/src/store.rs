@@ -1,0 +1,631 @@
+//! Storage: the [`Store`] trait and [`SqlStore`], its implementation on SQLite (the embedded
+//! default, one file) and PostgreSQL (for scale and several server nodes), through sqlx.
+//!
+//! Session state lives here too, so any server node can continue any session. Every message's
+//! [`Change`]s are applied in one transaction, so a crash never leaves half a message stored.
+
+use crate::engine::{Change, SessionState};
+use crate::model::{AccountAuth, AuthKind, Device, Event, Job, JobCommand, JobState, TreeValue};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AnyPool, Row};
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+use std::str::FromStr;
+
+/// Storage failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("migration: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// A stored value could not be read back.
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    /// The record exists already.
+    #[error("already exists: {0}")]
+    Conflict(String),
+    /// The URL names no supported database.
+    #[error("unsupported database URL `{0}` (use sqlite://PATH or postgres://...)")]
+    UnsupportedUrl(String),
+}
+
+/// What every storage call returns: a boxed future, so that `dyn Store` works.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// Which devices to list.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceQuery {
+    /// Substring of the DevId or of a DevInfo value (Man, Mod, ...).
+    pub search: Option<String>,
+    /// Only members of this group.
+    pub group: Option<String>,
+    /// At most this many (default 100).
+    pub limit: Option<i64>,
+    /// Skip this many.
+    pub offset: Option<i64>,
+}
+
+/// The server's storage: devices, groups, credentials, sessions, jobs, events, learnt tree values.
+pub trait Store: Send + Sync {
+    /// One device.
+    fn device<'a>(&'a self, dev_id: &'a str) -> StoreFuture<'a, Option<Device>>;
+    /// Adds devices, all or none; a DevId already present is a [`StoreError::Conflict`].
+    fn insert_devices<'a>(&'a self, devices: &'a [Device]) -> StoreFuture<'a, ()>;
+    /// Replaces a device's identity and credentials (not its DevInfo or history). False if unknown.
+    fn update_device<'a>(&'a self, device: &'a Device) -> StoreFuture<'a, bool>;
+    /// Deletes a device with its jobs, groups and tree. False if unknown.
+    fn delete_device<'a>(&'a self, dev_id: &'a str) -> StoreFuture<'a, bool>;
+    /// Lists devices, ordered by DevId.
+    fn devices<'a>(&'a self, query: &'a DeviceQuery) -> StoreFuture<'a, Vec<Device>>;
+    /// The tree values learnt from a device, ordered by URI.
+    fn tree<'a>(&'a self, dev_id: &'a str) -> StoreFuture<'a, Vec<TreeValue>>;
+    /// Adds devices to a group (created on first use).
+    fn add_to_group<'a>(&'a self, group: &'a str, dev_ids: &'a [String]) -> StoreFuture<'a, ()>;
+    /// The members of a group.
+    fn group_members<'a>(&'a self, group: &'a str) -> StoreFuture<'a, Vec<String>>;
+    /// Every group with its member count.
+    fn groups(&self) -> StoreFuture<'_, Vec<(String, i64)>>;
+    /// Queues a job for a device.
+    fn create_job<'a>(&'a self, dev_id: &'a str, commands: &'a [JobCommand], now_ms: i64) -> StoreFuture<'a, Job>;
+    /// One job.
+    fn job(&self, id: i64) -> StoreFuture<'_, Option<Job>>;
+    /// Jobs, newest first, optionally of one device.
+    fn jobs<'a>(&'a self, dev_id: Option<&'a str>, limit: i64) -> StoreFuture<'a, Vec<Job>>;
+    /// A device's queued and running jobs, oldest first (what its next session runs).
+    fn pending_jobs<'a>(&'a self, dev_id: &'a str) -> StoreFuture<'a, Vec<Job>>;
+    /// Events, newest first, optionally of one device.
+    fn events<'a>(&'a self, dev_id: Option<&'a str>, limit: i64) -> StoreFuture<'a, Vec<Event>>;
+    /// An open session's state.
+    fn session<'a>(&'a self, token: &'a str) -> StoreFuture<'a, Option<SessionState>>;
+    /// Applies one message's changes in one transaction.
+    fn apply<'a>(&'a self, changes: &'a [Change]) -> StoreFuture<'a, ()>;
+    /// Deletes sessions idle since before `before_ms`; returns how many.
+    fn expire_sessions(&self, before_ms: i64) -> StoreFuture<'_, u64>;
+}
+
+/// The database kind behind a [`SqlStore`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite (a file, WAL journal).
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// [`Store`] on SQLite or PostgreSQL through sqlx's `Any` driver: one set of statements
+/// (`$n` parameters, `ON CONFLICT`, `RETURNING` work on both), one migration set per backend.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+const DEVICE_COLUMNS: &str = "dev_id, server_id, client_auth, client_user, client_secret, client_nonce, client_spent, \
+     server_auth, server_user, server_secret, server_nonce, devinfo, created_ms, last_session_ms";
+
+impl SqlStore {
+    /// Opens (creating when missing) the database at `url` (`sqlite://PATH` or `postgres://...`)
+    /// and brings its schema up to date.
+    pub async fn open(url: &str) -> Result<SqlStore, StoreError> {
+        sqlx::any::install_default_drivers();
+        let (backend, url) = if let Some(rest) = url.strip_prefix("sqlite:") {
+            let sep = if rest.contains('?') { '&' } else { '?' };
+            let url = if rest.contains("mode=") { url.to_string() } else { format!("{url}{sep}mode=rwc") };
+            (Backend::Sqlite, url)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_string())
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_string()));
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 16 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL with synchronous=NORMAL: durable across process crashes, few fsyncs.
+                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        let store = SqlStore { pool, backend };
+        store.migrator().run(&store.pool).await?;
+        Ok(store)
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes the pool (waits for connections to be returned).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    fn migrator(&self) -> Migrator {
+        let sql = match self.backend {
+            Backend::Sqlite => include_str!("../migrations/sqlite/0001_init.sql"),
+            Backend::Postgres => include_str!("../migrations/postgres/0001_init.sql"),
+        };
+        Migrator {
+            migrations: Cow::Owned(vec![Migration::new(
+                1,
+                Cow::Borrowed("init"),
+                MigrationType::Simple,
+                Cow::Borrowed(sql),
+                false,
+            )]),
+            ignore_missing: false,
+            locking: true,
+            no_tx: false,
+        }
+    }
+}
+
+fn corrupt(what: &str, err: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {err}"))
+}
+
+fn device_from_row(row: &AnyRow) -> Result<Device, StoreError> {
+    let kind = |col: &str| -> Result<AuthKind, StoreError> {
+        let text: String = row.try_get(col)?;
+        AuthKind::parse(&text).ok_or_else(|| corrupt(col, text))
+    };
+    let spent: String = row.try_get("client_spent")?;
+    let devinfo: String = row.try_get("devinfo")?;
+    Ok(Device {
+        dev_id: row.try_get("dev_id")?,
+        server_id: row.try_get("server_id")?,
+        client: AccountAuth {
+            kind: kind("client_auth")?,
+            user: row.try_get("client_user")?,
+            secret: row.try_get("client_secret")?,
+            nonce: row.try_get("client_nonce")?,
+            spent: spent.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+        },
+        server: AccountAuth {
+            kind: kind("server_auth")?,
+            user: row.try_get("server_user")?,
+            secret: row.try_get("server_secret")?,
+            nonce: row.try_get("server_nonce")?,
+            spent: Vec::new(),
+        },
+        devinfo: serde_json::from_str(&devinfo).map_err(|e| corrupt("devinfo", e))?,
+        created_ms: row.try_get("created_ms")?,
+        last_session_ms: row.try_get("last_session_ms")?,
+    })
+}
+
+fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {
+    let state: String = row.try_get("state")?;
+    let commands: String = row.try_get("commands")?;
+    Ok(Job {
+        id: row.try_get("id")?,
+        dev_id: row.try_get("dev_id")?,
+        state: JobState::parse(&state).ok_or_else(|| corrupt("job state", &state))?,
+        commands: serde_json::from_str(&commands).map_err(|e| corrupt("job commands", e))?,
+        created_ms: row.try_get("created_ms")?,
+        updated_ms: row.try_get("updated_ms")?,
+    })
+}
+
+fn event_from_row(row: &AnyRow) -> Result<Event, StoreError> {
+    let code: i64 = row.try_get("code")?;
+    Ok(Event {
+        id: row.try_get("id")?,
+        dev_id: row.try_get("dev_id")?,
+        code: u16::try_from(code).map_err(|e| corrupt("event code", e))?,
+        media_type: row.try_get("media_type")?,
+        format: row.try_get("format")?,
+        mark: row.try_get("mark")?,
+        source: row.try_get("source")?,
+        correlator: row.try_get("correlator")?,
+        data: row.try_get("data")?,
+        received_ms: row.try_get("received_ms")?,
+    })
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("records serialize")
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+impl Store for SqlStore {
+    fn device<'a>(&'a self, dev_id: &'a str) -> StoreFuture<'a, Option<Device>> {
+        Box::pin(async move {
+            let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE dev_id = $1");
+            let row = sqlx::query(&sql).bind(dev_id).fetch_optional(&self.pool).await?;
+            row.as_ref().map(device_from_row).transpose()
+        })
+    }
+
+    fn insert_devices<'a>(&'a self, devices: &'a [Device]) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut tx = self.pool.begin().await?;
+            let sql = format!(
+                "INSERT INTO devices ({DEVICE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+            );
+            for d in devices {
+                let result = sqlx::query(&sql)
+                    .bind(&d.dev_id)
+                    .bind(&d.server_id)
+                    .bind(d.client.kind.as_str())
+                    .bind(&d.client.user)
+                    .bind(&d.client.secret)
+                    .bind(&d.client.nonce)
+                    .bind(d.client.spent.join(","))
+                    .bind(d.server.kind.as_str())
+                    .bind(&d.server.user)
+                    .bind(&d.server.secret)
+                    .bind(&d.server.nonce)
+                    .bind(json(&d.devinfo))
+                    .bind(d.created_ms)
+                    .bind(d.last_session_ms)
+                    .execute(&mut *tx)
+                    .await;
+                match result {
+                    Err(e) if is_unique_violation(&e) => return Err(StoreError::Conflict(d.dev_id.clone())),
+                    other => other?,
+                };
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn update_device<'a>(&'a self, d: &'a Device) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let result = sqlx::query(
+                "UPDATE devices SET server_id = $2, client_auth = $3, client_user = $4, client_secret = $5, \
+                 client_nonce = $6, client_spent = $7, server_auth = $8, server_user = $9, server_secret = $10, \
+                 server_nonce = $11 WHERE dev_id = $1",
+            )
+            .bind(&d.dev_id)
+            .bind(&d.server_id)
+            .bind(d.client.kind.as_str())
+            .bind(&d.client.user)
+            .bind(&d.client.secret)
+            .bind(&d.client.nonce)
+            .bind(d.client.spent.join(","))
+            .bind(d.server.kind.as_str())
+            .bind(&d.server.user)
+            .bind(&d.server.secret)
+            .bind(&d.server.nonce)
+            .execute(&self.pool)
+            .await?;
+            Ok(result.rows_affected() > 0)
+        })
+    }
+
+    fn delete_device<'a>(&'a self, dev_id: &'a str) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let mut tx = self.pool.begin().await?;
+            for table in ["device_groups", "tree_values", "jobs", "events", "sessions"] {
+                sqlx::query(&format!("DELETE FROM {table} WHERE dev_id = $1")).bind(dev_id).execute(&mut *tx).await?;
+            }
+            let result = sqlx::query("DELETE FROM devices WHERE dev_id = $1").bind(dev_id).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(result.rows_affected() > 0)
+        })
+    }
+
+    fn devices<'a>(&'a self, q: &'a DeviceQuery) -> StoreFuture<'a, Vec<Device>> {
+        Box::pin(async move {
+            let pattern = q.search.as_ref().map(|s| format!("%{}%", s.replace(['%', '_'], "")));
+            let sql = format!(
+                "SELECT {DEVICE_COLUMNS} FROM devices d WHERE ($1 IS NULL OR d.dev_id LIKE $1 OR d.devinfo LIKE $1) \
+                 AND ($2 IS NULL OR EXISTS (SELECT 1 FROM device_groups g WHERE g.name = $2 AND g.dev_id = d.dev_id)) \
+                 ORDER BY d.dev_id LIMIT $3 OFFSET $4"
+            );
+            let rows = sqlx::query(&sql)
+                .bind(pattern)
+                .bind(q.group.clone())
+                .bind(q.limit.unwrap_or(100).clamp(1, 100_000))
+                .bind(q.offset.unwrap_or(0).max(0))
+                .fetch_all(&self.pool)
+                .await?;
+            rows.iter().map(device_from_row).collect()
+        })
+    }
+
+    fn tree<'a>(&'a self, dev_id: &'a str) -> StoreFuture<'a, Vec<TreeValue>> {
+        Box::pin(async move {
+            let rows =
+                sqlx::query("SELECT uri, format, data, updated_ms FROM tree_values WHERE dev_id = $1 ORDER BY uri")
+                    .bind(dev_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(TreeValue {
+                        uri: r.try_get("uri")?,
+                        format: r.try_get("format")?,
+                        data: r.try_get("data")?,
+                        updated_ms: r.try_get("updated_ms")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn add_to_group<'a>(&'a self, group: &'a str, dev_ids: &'a [String]) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut tx = self.pool.begin().await?;
+            for dev_id in dev_ids {
+                sqlx::query("INSERT INTO device_groups (name, dev_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                    .bind(group)
+                    .bind(dev_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn group_members<'a>(&'a self, group: &'a str) -> StoreFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let rows = sqlx::query("SELECT dev_id FROM device_groups WHERE name = $1 ORDER BY dev_id")
+                .bind(group)
+                .fetch_all(&self.pool)
+                .await?;
+            rows.iter().map(|r| Ok(r.try_get("dev_id")?)).collect()
+        })
+    }
+
+    fn groups(&self) -> StoreFuture<'_, Vec<(String, i64)>> {
+        Box::pin(async move {
+            let rows = sqlx::query("SELECT name, COUNT(*) AS members FROM device_groups GROUP BY name ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?;
+            rows.iter().map(|r| Ok((r.try_get("name")?, r.try_get("members")?))).collect()
+        })
+    }
+
+    fn create_job<'a>(&'a self, dev_id: &'a str, commands: &'a [JobCommand], now_ms: i64) -> StoreFuture<'a, Job> {
+        Box::pin(async move {
+            let row = sqlx::query(
+                "INSERT INTO jobs (dev_id, state, commands, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $4) \
+                 RETURNING id",
+            )
+            .bind(dev_id)
+            .bind(JobState::Queued.as_str())
+            .bind(json(&commands))
+            .bind(now_ms)
+            .fetch_one(&self.pool)
+            .await?;
+            Ok(Job {
+                id: row.try_get("id")?,
+                dev_id: dev_id.to_string(),
+                state: JobState::Queued,
+                commands: commands.to_vec(),
+                created_ms: now_ms,
+                updated_ms: now_ms,
+            })
+        })
+    }
+
+    fn job(&self, id: i64) -> StoreFuture<'_, Option<Job>> {
+        Box::pin(async move {
+            let row = sqlx::query("SELECT id, dev_id, state, commands, created_ms, updated_ms FROM jobs WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+            row.as_ref().map(job_from_row).transpose()
+        })
+    }
+
+    fn jobs<'a>(&'a self, dev_id: Option<&'a str>, limit: i64) -> StoreFuture<'a, Vec<Job>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT id, dev_id, state, commands, created_ms, updated_ms FROM jobs \
+                 WHERE ($1 IS NULL OR dev_id = $1) ORDER BY id DESC LIMIT $2",
+            )
+            .bind(dev_id)
+            .bind(limit.clamp(1, 100_000))
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter().map(job_from_row).collect()
+        })
+    }
+
+    fn pending_jobs<'a>(&'a self, dev_id: &'a str) -> StoreFuture<'a, Vec<Job>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT id, dev_id, state, commands, created_ms, updated_ms FROM jobs \
+                 WHERE dev_id = $1 AND state IN ('queued', 'running') ORDER BY id",
+            )
+            .bind(dev_id)
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter().map(job_from_row).collect()
+        })
+    }
+
+    fn events<'a>(&'a self, dev_id: Option<&'a str>, limit: i64) -> StoreFuture<'a, Vec<Event>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT id, dev_id, code, media_type, format, mark, source, correlator, data, received_ms FROM events \
+                 WHERE ($1 IS NULL OR dev_id = $1) ORDER BY id DESC LIMIT $2",
+            )
+            .bind(dev_id)
+            .bind(limit.clamp(1, 100_000))
+            .fetch_all(&self.pool)
+            .await?;
+            rows.iter().map(event_from_row).collect()
+        })
+    }
+
+    fn session<'a>(&'a self, token: &'a str) -> StoreFuture<'a, Option<SessionState>> {
+        Box::pin(async move {
+            let row = sqlx::query("SELECT state FROM sessions WHERE token = $1")
+                .bind(token)
+                .fetch_optional(&self.pool)
+                .await?;
+            match row {
+                None => Ok(None),
+                Some(r) => {
+                    let text: String = r.try_get("state")?;
+                    serde_json::from_str(&text).map(Some).map_err(|e| corrupt("session state", e))
+                }
+            }
+        })
+    }
+
+    fn apply<'a>(&'a self, changes: &'a [Change]) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            if changes.is_empty() {
+                return Ok(());
+            }
+            let mut tx = self.pool.begin().await?;
+            for change in changes {
+                match change {
+                    Change::DeviceEnrolled(d) => {
+                        let sql = format!(
+                            "INSERT INTO devices ({DEVICE_COLUMNS}) VALUES \
+                             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING"
+                        );
+                        sqlx::query(&sql)
+                            .bind(&d.dev_id)
+                            .bind(&d.server_id)
+                            .bind(d.client.kind.as_str())
+                            .bind(&d.client.user)
+                            .bind(&d.client.secret)
+                            .bind(&d.client.nonce)
+                            .bind(d.client.spent.join(","))
+                            .bind(d.server.kind.as_str())
+                            .bind(&d.server.user)
+                            .bind(&d.server.secret)
+                            .bind(&d.server.nonce)
+                            .bind(json(&d.devinfo))
+                            .bind(d.created_ms)
+                            .bind(d.last_session_ms)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    Change::ClientNonces { dev_id, current, spent } => {
+                        sqlx::query("UPDATE devices SET client_nonce = $2, client_spent = $3 WHERE dev_id = $1")
+                            .bind(dev_id)
+                            .bind(current)
+                            .bind(spent.join(","))
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    Change::ServerNonce { dev_id, nonce } => {
+                        sqlx::query("UPDATE devices SET server_nonce = $2 WHERE dev_id = $1")
+                            .bind(dev_id)
+                            .bind(nonce)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    Change::DevInfo { dev_id, values } => {
+                        let row = sqlx::query("SELECT devinfo FROM devices WHERE dev_id = $1")
+                            .bind(dev_id)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        let mut merged: std::collections::BTreeMap<String, String> = match row {
+                            Some(r) => serde_json::from_str(&r.try_get::<String, _>("devinfo")?)
+                                .map_err(|e| corrupt("devinfo", e))?,
+                            None => Default::default(),
+                        };
+                        merged.extend(values.clone());
+                        sqlx::query("UPDATE devices SET devinfo = $2 WHERE dev_id = $1")
+                            .bind(dev_id)
+                            .bind(json(&merged))
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    Change::Tree { dev_id, values } => {
+                        for v in values {
+                            sqlx::query(
+                                "INSERT INTO tree_values (dev_id, uri, format, data, updated_ms) VALUES ($1, $2, $3, $4, $5) \
+                                 ON CONFLICT (dev_id, uri) DO UPDATE SET format = excluded.format, data = excluded.data, \
+                                 updated_ms = excluded.updated_ms",
+                            )
+                            .bind(dev_id)
+                            .bind(&v.uri)
+                            .bind(&v.format)
+                            .bind(&v.data)
+                            .bind(v.updated_ms)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                    }
+                    Change::Event(e) => {
+                        sqlx::query(
+                            "INSERT INTO events (dev_id, code, media_type, format, mark, source, correlator, data, \
+                             received_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                        )
+                        .bind(&e.dev_id)
+                        .bind(i64::from(e.code))
+                        .bind(e.media_type.clone())
+                        .bind(e.format.clone())
+                        .bind(e.mark.clone())
+                        .bind(e.source.clone())
+                        .bind(e.correlator.clone())
+                        .bind(&e.data)
+                        .bind(e.received_ms)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    Change::Job(job) => {
+                        sqlx::query("UPDATE jobs SET state = $2, commands = $3, updated_ms = $4 WHERE id = $1")
+                            .bind(job.id)
+                            .bind(job.state.as_str())
+                            .bind(json(&job.commands))
+                            .bind(job.updated_ms)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    Change::SaveSession(state) => {
+                        sqlx::query(
+                            "INSERT INTO sessions (token, dev_id, state, updated_ms) VALUES ($1, $2, $3, $4) \
+                             ON CONFLICT (token) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms",
+                        )
+                        .bind(&state.token)
+                        .bind(&state.dev_id)
+                        .bind(json(state))
+                        .bind(state.last_ms)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    Change::EndSession { token } => {
+                        sqlx::query("DELETE FROM sessions WHERE token = $1").bind(token).execute(&mut *tx).await?;
+                    }
+                    Change::SessionCompleted { dev_id, at_ms } => {
+                        sqlx::query("UPDATE devices SET last_session_ms = $2 WHERE dev_id = $1")
+                            .bind(dev_id)
+                            .bind(*at_ms)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn expire_sessions(&self, before_ms: i64) -> StoreFuture<'_, u64> {
+        Box::pin(async move {
+            let result =
+                sqlx::query("DELETE FROM sessions WHERE updated_ms < $1").bind(before_ms).execute(&self.pool).await?;
+            Ok(result.rows_affected())
+        })
+    }
+}

@@ -1,0 +1,750 @@
+//! The session engine driven by scripted client messages built with omadm-proto and the security
+//! crate's Prover: authentication in every scheme, Package 1, jobs, large objects both ways,
+//! abort, duplicates, out-of-order messages, timeouts, events and server credentials.
+
+use omadm_proto::*;
+use omadm_security::nonce::NonceError;
+use omadm_security::{AuthScheme, Challenge, Nonce, NonceSource, Prover};
+use omadm_server::engine::{Change, Engine, EngineConfig, Enrolment, Exchange, Outcome, SessionLookup, SessionState};
+use omadm_server::model::{AccountAuth, AuthKind, Device, Event, Job, JobCommand, JobState, Operation, UiAlert};
+
+const URL: &str = "http://127.0.0.1:8080/dm";
+const DEV: &str = "IMEI:490154203237518";
+
+/// Deterministic nonces 1, 2, 3, ... (16 bytes each).
+struct Counter(u8);
+
+impl NonceSource for Counter {
+    fn next_nonce(&mut self) -> Result<Nonce, NonceError> {
+        self.0 += 1;
+        Ok(Nonce::from_bytes(vec![self.0; 16]))
+    }
+}
+
+fn nonce(b: u8) -> Nonce {
+    Nonce::from_bytes(vec![b; 16])
+}
+
+fn device(kind: AuthKind) -> Device {
+    Device {
+        dev_id: DEV.into(),
+        server_id: "omadm".into(),
+        client: AccountAuth {
+            kind,
+            user: DEV.into(),
+            secret: "devsecret".into(),
+            nonce: nonce(1).to_next_nonce(),
+            spent: Vec::new(),
+        },
+        server: AccountAuth {
+            kind: AuthKind::Md5,
+            user: "omadm".into(),
+            secret: String::new(),
+            nonce: String::new(),
+            spent: Vec::new(),
+        },
+        devinfo: Default::default(),
+        created_ms: 0,
+        last_session_ms: None,
+    }
+}
+
+fn job(id: i64, commands: Vec<JobCommand>) -> Job {
+    Job { id, dev_id: DEV.into(), state: JobState::Queued, commands, created_ms: 0, updated_ms: 0 }
+}
+
+fn get(uri: &str) -> JobCommand {
+    JobCommand::new(Operation::Get, Some(uri.into()))
+}
+
+fn replace(uri: &str, value: &str) -> JobCommand {
+    JobCommand { data: Some(value.into()), ..JobCommand::new(Operation::Replace, Some(uri.into())) }
+}
+
+/// The server side of a test: the engine plus an in-memory copy of what a store would hold.
+struct Harness {
+    engine: Engine,
+    nonces: Counter,
+    device: Option<Device>,
+    jobs: Vec<Job>,
+    session: Option<SessionState>,
+    events: Vec<Event>,
+    now: i64,
+    all_changes: Vec<Change>,
+}
+
+impl Harness {
+    fn new(device: Option<Device>, jobs: Vec<Job>) -> Harness {
+        Harness::with_config(EngineConfig::new(URL), device, jobs)
+    }
+
+    fn with_config(config: EngineConfig, device: Option<Device>, jobs: Vec<Job>) -> Harness {
+        Harness {
+            engine: Engine::new(config),
+            nonces: Counter(100),
+            device,
+            jobs,
+            session: None,
+            events: Vec::new(),
+            now: 1_000_000,
+            all_changes: Vec::new(),
+        }
+    }
+
+    /// Sends one message (as bytes in `encoding`); `use_session` says whether it goes to RespURI.
+    fn send_bytes(&mut self, body: &[u8], hmac: Option<&str>, use_session: bool) -> (Outcome, SyncMl) {
+        let (message, encoding) = decode(body, &Limits::DEFAULT).expect("client message decodes");
+        let session = match (&self.session, use_session) {
+            (_, false) => SessionLookup::New,
+            (Some(s), true) => SessionLookup::Found(Box::new(s.clone())),
+            (None, true) => SessionLookup::Missing,
+        };
+        let pending = self.jobs.iter().filter(|j| matches!(j.state, JobState::Queued | JobState::Running)).cloned();
+        let ex = Exchange {
+            message: &message,
+            body,
+            encoding,
+            hmac,
+            session,
+            device: self.device.clone(),
+            jobs: pending.collect(),
+            now_ms: self.now,
+            new_token: "token1".into(),
+        };
+        let outcome = self.engine.handle(ex, &mut self.nonces).expect("engine answers");
+        for change in &outcome.changes {
+            self.apply(change.clone());
+        }
+        self.all_changes.extend(outcome.changes.clone());
+        let (reply, reply_encoding) = decode(&outcome.body, &Limits::DEFAULT).expect("reply decodes");
+        assert_eq!(reply_encoding, encoding, "the reply uses the request's encoding");
+        (outcome, reply)
+    }
+
+    fn apply(&mut self, change: Change) {
+        match change {
+            Change::DeviceEnrolled(d) => self.device = Some(d),
+            Change::ClientNonces { current, spent, .. } => {
+                let d = self.device.as_mut().expect("device");
+                d.client.nonce = current;
+                d.client.spent = spent;
+            }
+            Change::ServerNonce { nonce, .. } => self.device.as_mut().expect("device").server.nonce = nonce,
+            Change::DevInfo { values, .. } => self.device.as_mut().expect("device").devinfo.extend(values),
+            Change::Tree { .. } => {}
+            Change::Event(e) => self.events.push(e),
+            Change::Job(j) => {
+                let slot = self.jobs.iter_mut().find(|x| x.id == j.id).expect("job");
+                *slot = j;
+            }
+            Change::SaveSession(s) => self.session = Some(s),
+            Change::EndSession { .. } => self.session = None,
+            Change::SessionCompleted { at_ms, .. } => {
+                self.device.as_mut().expect("device").last_session_ms = Some(at_ms)
+            }
+        }
+    }
+}
+
+/// A scripted device: builds its messages by hand, authenticating with the security crate's Prover.
+struct Client {
+    prover: Prover,
+    msg: u32,
+    max_msg_size: u64,
+    encoding: Encoding,
+}
+
+impl Client {
+    fn new(scheme: AuthScheme, secret: &str, stored_nonce: Nonce) -> Client {
+        let account = omadm_security::AccountCredentials::new(DEV, secret);
+        Client {
+            prover: Prover::new(account, scheme, stored_nonce),
+            msg: 0,
+            max_msg_size: 16384,
+            encoding: Encoding::Xml,
+        }
+    }
+
+    fn header(&mut self) -> SyncHdr {
+        self.msg += 1;
+        let cred = self.prover.credential().expect("cred").map(|c| Cred {
+            meta: Some(Meta {
+                format: Some(Format::B64),
+                media_type: Some(c.scheme.as_str().to_string()),
+                ..Meta::default()
+            }),
+            data: c.data,
+        });
+        SyncHdr {
+            ver_dtd: VerDtd::V1_2,
+            ver_proto: VerProto::Dm1_2,
+            session_id: "1A2B".into(),
+            msg_id: self.msg.to_string(),
+            target: Location::new(URL),
+            source: Location { loc_uri: DEV.into(), loc_name: Some(DEV.into()) },
+            resp_uri: None,
+            no_resp: false,
+            cred,
+            meta: Some(Meta { max_msg_size: Some(self.max_msg_size), ..Meta::default() }),
+        }
+    }
+
+    fn encode(&self, message: &SyncMl) -> Vec<u8> {
+        match self.encoding {
+            Encoding::Xml => xml::encode(message, &xml::XmlOptions::default()),
+            Encoding::Wbxml => wbxml::encode(message, &wbxml::WbxmlOptions::default()).expect("encode"),
+        }
+    }
+
+    /// Package 1: Alert 1201 and DevInfo.
+    fn package1(&mut self, extra: Vec<Command>) -> (Vec<u8>, Option<String>) {
+        let mut commands = vec![
+            Command::Alert(Alert {
+                cmd_id: "1".into(),
+                no_resp: false,
+                cred: None,
+                code: Some(AlertCode::ClientInitiatedMgmt),
+                correlator: None,
+                items: Vec::new(),
+            }),
+            Command::Replace(ItemCommand {
+                cmd_id: "2".into(),
+                items: ["DevId", "Man", "Mod", "DmV", "Lang"]
+                    .iter()
+                    .zip([DEV, "omadm", "test", "1.2", "en"])
+                    .map(|(leaf, value)| Item {
+                        source: Some(Location::new(format!("./DevInfo/{leaf}"))),
+                        data: Some(Data::Text(value.into())),
+                        ..Item::default()
+                    })
+                    .collect(),
+                ..ItemCommand::default()
+            }),
+        ];
+        commands.extend(extra);
+        self.message(commands, true)
+    }
+
+    fn message(&mut self, commands: Vec<Command>, is_final: bool) -> (Vec<u8>, Option<String>) {
+        let message = SyncMl { header: self.header(), body: SyncBody { commands, is_final } };
+        let body = self.encode(&message);
+        let hmac = self.prover.hmac_header(&body).map(|h| h.to_value());
+        (body, hmac)
+    }
+
+    /// Reads the server's header Status the way a client does.
+    fn take_header_status(&mut self, reply: &SyncMl) -> u16 {
+        let st = header_status(reply);
+        let chal =
+            st.chal.as_ref().map(|c| Challenge::from_meta(c.meta.media_type.as_deref(), c.meta.next_nonce.as_deref()));
+        self.prover.on_status(st.code.code(), chal.as_ref()).expect("prover accepts the status");
+        st.code.code()
+    }
+}
+
+fn header_status(reply: &SyncMl) -> &Status {
+    match &reply.body.commands[0] {
+        Command::Status(st) if st.cmd == CommandName::SyncHdr => st,
+        other => panic!("first command is not the header Status: {other:?}"),
+    }
+}
+
+fn status_of(reply: &SyncMl, cmd_ref: &str) -> StatusCode {
+    reply
+        .body
+        .commands
+        .iter()
+        .find_map(|c| match c {
+            Command::Status(st) if st.cmd_ref == cmd_ref && st.cmd != CommandName::SyncHdr => Some(st.code),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no Status for command {cmd_ref}"))
+}
+
+/// The management commands (not Status/Alert 1222) of a reply.
+fn management(reply: &SyncMl) -> Vec<&Command> {
+    reply.body.commands.iter().filter(|c| !matches!(c, Command::Status(_))).collect()
+}
+
+fn ok_status(reply: &SyncMl, cmd: &Command, code: StatusCode) -> Command {
+    Command::Status(Status {
+        cmd_id: "1".into(),
+        msg_ref: Some(reply.header.msg_id.clone()),
+        cmd_ref: cmd.cmd_id().into(),
+        cmd: cmd.name(),
+        target_refs: Vec::new(),
+        source_refs: Vec::new(),
+        cred: None,
+        chal: None,
+        code,
+        items: Vec::new(),
+    })
+}
+
+fn header_ok(reply: &SyncMl) -> Command {
+    Command::Status(Status {
+        cmd_id: "1".into(),
+        msg_ref: Some(reply.header.msg_id.clone()),
+        cmd_ref: "0".into(),
+        cmd: CommandName::SyncHdr,
+        target_refs: Vec::new(),
+        source_refs: Vec::new(),
+        cred: None,
+        chal: None,
+        code: StatusCode::Ok,
+        items: Vec::new(),
+    })
+}
+
+fn results(reply: &SyncMl, get: &Command, uri: &str, value: &str) -> Command {
+    Command::Results(Results {
+        cmd_id: "9".into(),
+        msg_ref: Some(reply.header.msg_id.clone()),
+        cmd_ref: get.cmd_id().into(),
+        items: vec![Item { source: Some(Location::new(uri)), data: Some(Data::Text(value.into())), ..Item::default() }],
+        ..Results::default()
+    })
+}
+
+#[test]
+fn md5_session_runs_a_get_and_a_replace_and_ends() {
+    let jobs = vec![job(7, vec![get("./DevDetail/FwV"), replace("./Vendor/Color", "blue")])];
+    let mut h = Harness::new(Some(device(AuthKind::Md5)), jobs);
+    let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(1));
+    let (p1, _) = c.package1(Vec::new());
+    let (_, p2) = h.send_bytes(&p1, None, false);
+    assert_eq!(c.take_header_status(&p2), 212);
+    assert_eq!(
+        header_status(&p2).chal.as_ref().and_then(|c| c.meta.next_nonce.clone()),
+        Some(nonce(101).to_next_nonce())
+    );
+    assert_eq!(p2.header.resp_uri.as_deref(), Some("http://127.0.0.1:8080/dm?session=token1"));
+    assert_eq!(status_of(&p2, "1"), StatusCode::Ok);
+    assert_eq!(status_of(&p2, "2"), StatusCode::Ok);
+    assert!(p2.body.is_final);
+    let cmds = management(&p2);
+    assert_eq!(cmds.len(), 2);
+    assert!(matches!(cmds[0], Command::Get(_)));
+    assert!(matches!(cmds[1], Command::Replace(_)));
+    let device = h.device.clone().expect("device");
+    assert_eq!(device.devinfo.get("Man").map(String::as_str), Some("omadm"));
+    assert_eq!(device.client.nonce, nonce(101).to_next_nonce(), "the next session's nonce is stored");
+    assert_eq!(h.jobs[0].state, JobState::Running);
+
+    let (p3, _) = c.message(
+        vec![
+            header_ok(&p2),
+            ok_status(&p2, cmds[0], StatusCode::Ok),
+            results(&p2, cmds[0], "./DevDetail/FwV", "1.0.7"),
+            ok_status(&p2, cmds[1], StatusCode::Ok),
+        ],
+        true,
+    );
+    let (_, p4) = h.send_bytes(&p3, None, true);
+    assert!(management(&p4).is_empty(), "nothing left to send");
+    assert!(p4.body.is_final);
+    assert_eq!(p4.header.resp_uri, None);
+    assert!(h.session.is_none(), "the session ended");
+    let job = &h.jobs[0];
+    assert_eq!(job.state, JobState::Completed);
+    assert_eq!(job.commands[0].status, Some(200));
+    assert_eq!(job.commands[0].results[0].data, "1.0.7");
+    assert_eq!(job.commands[0].results[0].uri, "./DevDetail/FwV");
+    assert_eq!(job.commands[1].status, Some(200));
+    assert_eq!(h.device.as_ref().and_then(|d| d.last_session_ms), Some(h.now));
+}
+
+#[test]
+fn missing_credentials_are_challenged_then_accepted() {
+    let mut h = Harness::new(Some(device(AuthKind::Md5)), Vec::new());
+    let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(1));
+    // A first message without Cred: 407 with the stored nonce.
+    let message = SyncMl {
+        header: SyncHdr { cred: None, ..c.header() },
+        body: SyncBody { commands: Vec::new(), is_final: true },
+    };
+    let (_, reply) = h.send_bytes(&c.encode(&message), None, false);
+    let st = header_status(&reply);
+    assert_eq!(st.code, StatusCode::MissingCredentials);
+    assert_eq!(st.chal.as_ref().and_then(|c| c.meta.next_nonce.clone()), Some(nonce(1).to_next_nonce()));
+    c.take_header_status(&reply);
+    let (p1, _) = c.package1(Vec::new());
+    let (_, reply) = h.send_bytes(&p1, None, true);
+    assert_eq!(header_status(&reply).code, StatusCode::AuthenticationAccepted);
+    assert!(h.session.is_none(), "no jobs: the session ends after Package 2");
+}
+
+#[test]
+fn wrong_password_is_rechallenged_then_the_session_ends_and_nothing_is_stored() {
+    let original = device(AuthKind::Md5);
+    let mut h = Harness::new(Some(original.clone()), vec![job(1, vec![get("./A")])]);
+    let mut c = Client::new(AuthScheme::Md5, "guess", nonce(1));
+    let (p1, _) = c.package1(Vec::new());
+    let (_, reply) = h.send_bytes(&p1, None, false);
+    let st = header_status(&reply);
+    assert_eq!(st.code, StatusCode::InvalidCredentials);
+    assert_eq!(st.chal.as_ref().and_then(|c| c.meta.next_nonce.clone()), Some(nonce(101).to_next_nonce()));
+    assert_eq!(status_of(&reply, "1"), StatusCode::InvalidCredentials);
+    assert!(management(&reply).is_empty(), "no commands to an unauthenticated client");
+    assert_eq!(h.device.as_ref(), Some(&original), "the device record is unchanged");
+    c.take_header_status(&reply);
+    let (p1b, _) = c.package1(Vec::new());
+    let (_, reply) = h.send_bytes(&p1b, None, true);
+    assert_eq!(header_status(&reply).code, StatusCode::InvalidCredentials);
+    assert!(header_status(&reply).chal.is_none(), "second failure ends the session");
+    assert!(h.session.is_none());
+    assert_eq!(h.device.as_ref(), Some(&original));
+    assert_eq!(h.jobs[0].state, JobState::Queued);
+}
+
+#[test]
+fn a_replayed_nonce_is_refused() {
+    let mut dev = device(AuthKind::Md5);
+    dev.client.nonce = nonce(2).to_next_nonce();
+    dev.client.spent = vec![nonce(1).to_next_nonce()];
+    let mut h = Harness::new(Some(dev.clone()), Vec::new());
+    let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(1));
+    let (p1, _) = c.package1(Vec::new());
+    let (outcome, reply) = h.send_bytes(&p1, None, false);
+    assert_eq!(header_status(&reply).code, StatusCode::InvalidCredentials);
+    assert!(!outcome.changes.iter().any(|c| matches!(c, Change::ClientNonces { .. })));
+    assert_eq!(h.device, Some(dev));
+}
+
+#[test]
+fn unknown_devices_are_refused_unless_enrolment_is_on() {
+    let mut h = Harness::new(None, Vec::new());
+    let mut c = Client::new(AuthScheme::Md5, "enrol", nonce(1));
+    let (p1, _) = c.package1(Vec::new());
+    let (outcome, reply) = h.send_bytes(&p1, None, false);
+    assert_eq!(header_status(&reply).code, StatusCode::InvalidCredentials);
+    assert!(header_status(&reply).chal.is_none());
+    assert!(outcome.changes.is_empty(), "nothing stored for an unknown device");
+
+    let mut config = EngineConfig::new(URL);
+    config.enrolment = Some(Enrolment { kind: AuthKind::Basic, secret: "enrol".into() });
+    let mut h = Harness::with_config(config, None, Vec::new());
+    let mut c = Client::new(AuthScheme::Basic, "enrol", Nonce::default());
+    let (p1, _) = c.package1(Vec::new());
+    let (_, reply) = h.send_bytes(&p1, None, false);
+    assert_eq!(header_status(&reply).code, StatusCode::AuthenticationAccepted);
+    let enrolled = h.device.expect("enrolled");
+    assert_eq!(enrolled.client.user, DEV);
+    assert_eq!(enrolled.devinfo.get("Mod").map(String::as_str), Some("test"));
+}
+
+#[test]
+fn every_scheme_authenticates() {
+    for (kind, scheme) in [
+        (AuthKind::Basic, AuthScheme::Basic),
+        (AuthKind::Md5, AuthScheme::Md5),
+        (AuthKind::Sha256, AuthScheme::Sha256),
+        (AuthKind::Hmac, AuthScheme::Mac),
+    ] {
+        let mut h = Harness::new(Some(device(kind)), vec![job(1, vec![get("./DevInfo/Mod")])]);
+        let mut c = Client::new(scheme.clone(), "devsecret", nonce(1));
+        c.encoding = Encoding::Wbxml;
+        let (p1, hmac) = c.package1(Vec::new());
+        let (_, p2) = h.send_bytes(&p1, hmac.as_deref(), false);
+        let expected = if kind == AuthKind::Hmac { 200 } else { 212 };
+        assert_eq!(c.take_header_status(&p2), expected, "{kind:?}");
+        let cmds = management(&p2);
+        let (p3, hmac) = c.message(
+            vec![header_ok(&p2), ok_status(&p2, cmds[0], StatusCode::Ok), results(&p2, cmds[0], "./DevInfo/Mod", "m")],
+            true,
+        );
+        let (_, p4) = h.send_bytes(&p3, hmac.as_deref(), true);
+        assert!(header_status(&p4).code.is_success(), "{kind:?}: {:?}", header_status(&p4).code);
+        assert_eq!(h.jobs[0].state, JobState::Completed, "{kind:?}");
+    }
+}
+
+#[test]
+fn hmac_messages_without_a_valid_mac_are_refused() {
+    let mut h = Harness::new(Some(device(AuthKind::Hmac)), vec![job(1, vec![get("./A")])]);
+    let mut c = Client::new(AuthScheme::Mac, "devsecret", nonce(1));
+    let (p1, hmac) = c.package1(Vec::new());
+    let (_, p2) = h.send_bytes(&p1, hmac.as_deref(), false);
+    c.take_header_status(&p2);
+    // The next message with a MAC over other bytes.
+    let (p3, _) = c.message(vec![header_ok(&p2)], true);
+    let forged = c.prover.hmac_header(b"something else").expect("hmac").to_value();
+    let (_, p4) = h.send_bytes(&p3, Some(&forged), true);
+    assert_eq!(header_status(&p4).code, StatusCode::InvalidCredentials);
+    assert_eq!(h.jobs[0].commands[0].status, None);
+}
+
+#[test]
+fn a_large_object_goes_out_in_chunks_within_max_msg_size() {
+    let value: String = (0..100_000).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+    let mut h = Harness::new(Some(device(AuthKind::Md5)), vec![job(1, vec![replace("./Vendor/Blob", &value)])]);
+    let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(1));
+    c.max_msg_size = 4096;
+    let (p1, _) = c.package1(Vec::new());
+    let (out, mut reply) = h.send_bytes(&p1, None, false);
+    assert!(out.body.len() <= 4096);
+    let mut received = String::new();
+    let mut chunks = 0;
+    loop {
+        let cmds = management(&reply);
+        assert_eq!(cmds.len(), 1);
+        let Command::Replace(rep) = cmds[0] else { panic!("expected a Replace chunk") };
+        let item = &rep.items[0];
+        if chunks == 0 {
+            assert_eq!(item.meta.as_ref().and_then(|m| m.size), Some(100_000), "Meta Size on the first chunk");
+        } else {
+            assert_eq!(item.meta.as_ref().and_then(|m| m.size), None);
+        }
+        received.push_str(item.data.as_ref().and_then(Data::as_text).expect("text"));
+        chunks += 1;
+        if !item.more_data {
+            assert!(reply.body.is_final, "the last chunk's message is Final");
+            let (p, _) = c.message(vec![header_ok(&reply), ok_status(&reply, cmds[0], StatusCode::Ok)], true);
+            let (_, end) = h.send_bytes(&p, None, true);
+            assert!(management(&end).is_empty());
+            break;
+        }
+        assert!(!reply.body.is_final, "no Final while chunks follow");
+        let alert = Command::Alert(Alert {
+            cmd_id: "2".into(),
+            no_resp: false,
+            cred: None,
+            code: Some(AlertCode::NextMessage),
+            correlator: None,
+            items: Vec::new(),
+        });
+        let (p, _) = c.message(
+            vec![header_ok(&reply), ok_status(&reply, cmds[0], StatusCode::ChunkedItemAccepted), alert],
+            false,
+        );
+        let (out, next) = h.send_bytes(&p, None, true);
+        assert!(out.body.len() <= 4096, "chunk message of {} bytes", out.body.len());
+        reply = next;
+    }
+    assert!(chunks > 20, "{chunks} chunks");
+    assert_eq!(received, value);
+    assert_eq!(h.jobs[0].state, JobState::Completed);
+}
+
+#[test]
+fn a_large_object_comes_in_chunks_and_is_reassembled() {
+    let mut h = Harness::new(Some(device(AuthKind::Md5)), vec![job(1, vec![get("./Vendor/Log")])]);
+    let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(1));
+    let (p1, _) = c.package1(Vec::new());
+    let (_, p2) = h.send_bytes(&p1, None, false);
+    let cmds = management(&p2);
+    let get_cmd = cmds[0].clone();
+    let parts = ["first part-", "second part-", "third"];
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    let mut reply = p2.clone();
+    for (i, part) in parts.iter().enumerate() {
+        let last = i == parts.len() - 1;
+        let mut commands = vec![header_ok(&reply)];
+        if i == 0 {
+            commands.push(ok_status(&p2, &get_cmd, StatusCode::Ok));
+        }
+        commands.push(Command::Results(Results {
+            cmd_id: "5".into(),
+            msg_ref: Some(p2.header.msg_id.clone()),
+            cmd_ref: get_cmd.cmd_id().into(),
+            items: vec![Item {
+                source: Some(Location::new("./Vendor/Log")),
+                meta: (i == 0).then(|| Meta { size: Some(total as u64), ..Meta::default() }),
+                data: Some(Data::Text((*part).into())),
+                more_data: !last,
+                ..Item::default()
+            }],
+            ..Results::default()
+        }));
+        let (p, _) = c.message(commands, last);
+        let (_, r) = h.send_bytes(&p, None, true);
+        if !last {
+            assert_eq!(status_of(&r, "5"), StatusCode::ChunkedItemAccepted);
+            assert!(r
+                .body
+                .commands
+                .iter()
+                .any(|c| matches!(c, Command::Alert(a) if a.code == Some(AlertCode::NextMessage))));
+            assert!(!r.body.is_final);
+        }
+        reply = r;
+    }
+    assert_eq!(h.jobs[0].commands[0].results[0].data, parts.concat());
+    assert_eq!(h.jobs[0].state, JobState::Completed);
+}
+
+#[test]
+fn abort_duplicate_out_of_order_and_timeout() {
+    let mut h = Harness::new(Some(device(AuthKind::Md5)), vec![job(1, vec![get("./A"), get("./B")])]);
+    let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(1));
+    let (p1, _) = c.package1(Vec::new());
+    let (first, p2) = h.send_bytes(&p1, None, false);
+    // The same message again (its reply was lost): the same reply, nothing changed.
+    let saved = h.session.clone();
+    let (again, _) = h.send_bytes(&p1, None, true);
+    assert_eq!(again.body, first.body);
+    assert!(again.changes.is_empty());
+    assert_eq!(h.session, saved);
+    // A message from the future: 400, the session unchanged.
+    c.msg += 3;
+    let (skipped, _) = c.message(vec![header_ok(&p2)], true);
+    let (_, r) = h.send_bytes(&skipped, None, true);
+    assert_eq!(header_status(&r).code, StatusCode::BadRequest);
+    assert_eq!(h.session, saved);
+    c.msg -= 4;
+    // 1223: Statuses only, session over, the job's commands wait for the next session.
+    let abort = Command::Alert(Alert {
+        cmd_id: "2".into(),
+        no_resp: false,
+        cred: None,
+        code: Some(AlertCode::SessionAbort),
+        correlator: None,
+        items: Vec::new(),
+    });
+    let (p3, _) = c.message(vec![header_ok(&p2), abort], true);
+    let (_, r) = h.send_bytes(&p3, None, true);
+    assert_eq!(status_of(&r, "2"), StatusCode::Ok);
+    assert!(management(&r).is_empty());
+    assert!(h.session.is_none());
+    assert!(h.jobs[0].commands.iter().all(|c| c.status.is_none()));
+    // That token is now unknown: 404.
+    let (p, _) = c.message(vec![], true);
+    let (outcome, r) = h.send_bytes(&p, None, true);
+    assert_eq!(header_status(&r).code, StatusCode::NotFound);
+    assert!(outcome.changes.is_empty());
+
+    // A session idle past the timeout: 408 and deleted.
+    let mut h = Harness::new(Some(device(AuthKind::Md5)), vec![job(1, vec![get("./A")])]);
+    let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(1));
+    let (p1, _) = c.package1(Vec::new());
+    let (_, p2) = h.send_bytes(&p1, None, false);
+    h.now += 10 * 60 * 1000;
+    let (p3, _) = c.message(vec![header_ok(&p2)], true);
+    let (_, r) = h.send_bytes(&p3, None, true);
+    assert_eq!(header_status(&r).code, StatusCode::RequestTimeout);
+    assert!(h.session.is_none());
+}
+
+#[test]
+fn generic_alerts_become_events() {
+    let mut h = Harness::new(Some(device(AuthKind::Md5)), Vec::new());
+    let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(1));
+    let alert = Command::Alert(Alert {
+        cmd_id: "3".into(),
+        no_resp: false,
+        cred: None,
+        code: Some(AlertCode::GenericAlert),
+        correlator: Some("abc".into()),
+        items: vec![Item {
+            source: Some(Location::new("./FUMO/1")),
+            meta: Some(Meta {
+                media_type: Some("org.openmobilealliance.dm.firmwareupdate.download".into()),
+                format: Some(Format::Int),
+                mark: Some("critical".into()),
+                ..Meta::default()
+            }),
+            data: Some(Data::Text("200".into())),
+            ..Item::default()
+        }],
+    });
+    let (p1, _) = c.package1(vec![alert]);
+    let (_, reply) = h.send_bytes(&p1, None, false);
+    assert_eq!(status_of(&reply, "3"), StatusCode::Ok);
+    let e = &h.events[0];
+    assert_eq!((e.code, e.data.as_str(), e.mark.as_deref()), (1226, "200", Some("critical")));
+    assert_eq!(e.media_type.as_deref(), Some("org.openmobilealliance.dm.firmwareupdate.download"));
+    assert_eq!((e.source.as_deref(), e.correlator.as_deref()), (Some("./FUMO/1"), Some("abc")));
+}
+
+#[test]
+fn atomic_and_ui_alerts_map_every_status_back() {
+    let atomic = JobCommand {
+        commands: vec![replace("./A", "1"), replace("./B", "2")],
+        ..JobCommand::new(Operation::Atomic, None)
+    };
+    let confirm = JobCommand {
+        alert: Some(UiAlert {
+            code: 1101,
+            text: "Update now?".into(),
+            options: "MAXDT=30".into(),
+            choices: Vec::new(),
+        }),
+        ..JobCommand::new(Operation::Alert, None)
+    };
+    let mut h = Harness::new(Some(device(AuthKind::Md5)), vec![job(1, vec![atomic, confirm])]);
+    let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(1));
+    let (p1, _) = c.package1(Vec::new());
+    let (_, p2) = h.send_bytes(&p1, None, false);
+    let cmds = management(&p2);
+    let Command::Atomic(container) = cmds[0] else { panic!("Atomic first") };
+    let Command::Alert(alert) = cmds[1] else { panic!("Alert second") };
+    assert_eq!(alert.code, Some(AlertCode::Confirm));
+    assert_eq!(alert.items[1].data.as_ref().and_then(Data::as_text), Some("Update now?"));
+    let mut statuses = vec![header_ok(&p2), ok_status(&p2, cmds[0], StatusCode::Ok)];
+    statuses.extend(container.commands.iter().map(|inner| ok_status(&p2, inner, StatusCode::Ok)));
+    statuses.push(ok_status(&p2, cmds[1], StatusCode::NotModified));
+    let (p3, _) = c.message(statuses, true);
+    h.send_bytes(&p3, None, true);
+    let job = &h.jobs[0];
+    assert_eq!(job.commands[0].status, Some(200));
+    assert_eq!(job.commands[0].commands.iter().map(|c| c.status).collect::<Vec<_>>(), vec![Some(200), Some(200)]);
+    assert_eq!(job.commands[1].status, Some(304), "the user said no");
+    assert_eq!(job.state, JobState::Failed, "a 304 is not a success");
+}
+
+#[test]
+fn server_credentials_are_sent_until_the_client_accepts_them() {
+    let mut dev = device(AuthKind::Md5);
+    dev.server.secret = "srvsecret".into();
+    dev.server.nonce = nonce(50).to_next_nonce();
+    let mut h = Harness::new(Some(dev), vec![job(1, vec![get("./A")])]);
+    let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(1));
+    let (p1, _) = c.package1(Vec::new());
+    let (_, p2) = h.send_bytes(&p1, None, false);
+    let cred = p2.header.cred.as_ref().expect("server Cred in Package 2");
+    let account = omadm_security::AccountCredentials::new("omadm", "srvsecret");
+    let expected = omadm_security::Credential::compute(&AuthScheme::Md5, &account, &nonce(50)).expect("cred");
+    assert_eq!(cred.data, expected.data);
+    // The client accepts with 212 and gives the next nonce.
+    let mut accept = header_ok(&p2);
+    if let Command::Status(st) = &mut accept {
+        st.code = StatusCode::AuthenticationAccepted;
+        st.chal = Some(Chal {
+            meta: Meta {
+                media_type: Some("syncml:auth-md5".into()),
+                format: Some(Format::B64),
+                next_nonce: Some(nonce(60).to_next_nonce()),
+                ..Meta::default()
+            },
+        });
+    }
+    let cmds = management(&p2);
+    let (p3, _) = c.message(vec![accept, ok_status(&p2, cmds[0], StatusCode::NotFound)], true);
+    let (_, p4) = h.send_bytes(&p3, None, true);
+    assert!(p4.header.cred.is_none());
+    assert_eq!(h.device.as_ref().map(|d| d.server.nonce.clone()), Some(nonce(60).to_next_nonce()));
+    assert_eq!(h.jobs[0].state, JobState::Failed);
+    assert_eq!(h.jobs[0].commands[0].status, Some(404));
+}
+
+#[test]
+fn client_messages_from_the_shared_vectors_get_an_answer() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors/aosp-dm12");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        panic!("shared vectors missing at {}", dir.display());
+    };
+    let mut answered = 0;
+    for entry in entries {
+        let path = entry.expect("entry").path();
+        let Ok(bytes) = std::fs::read(&path) else { continue };
+        let Ok((message, _)) = decode(&bytes, &Limits::DEFAULT) else { continue };
+        // Any message decodes to an answer: unknown devices get 401, never a panic.
+        let mut h = Harness::new(None, Vec::new());
+        let body = bytes.clone();
+        let (_, reply) = h.send_bytes(&body, None, false);
+        assert_eq!(header_status(&reply).code, StatusCode::InvalidCredentials, "{}", path.display());
+        assert_eq!(reply.header.session_id, message.header.session_id);
+        answered += 1;
+    }
+    assert!(answered > 5);
+}
