@@ -1,0 +1,247 @@
+//! The storage suite, run on both backends: SQLite (a temporary file) and PostgreSQL (a fresh
+//! database in the cluster named by `OMADM_TEST_POSTGRES_URL`, which `scripts/postgres` starts).
+//! Without that URL the PostgreSQL variants fail when `OMADM_REQUIRE_POSTGRES=1`, else say they
+//! were skipped.
+
+use omadm_server::engine::{Change, SessionState};
+use omadm_server::model::{AccountAuth, AuthKind, Device, Event, JobCommand, JobState, Operation, TreeValue};
+use omadm_server::store::{DeviceQuery, SqlStore, Store, StoreError};
+use sqlx::Executor;
+
+/// Where a test's database lives; kept alive for the test's duration.
+enum Db {
+    Sqlite(tempfile::TempDir),
+    Postgres(String),
+}
+
+impl Db {
+    fn url(&self) -> String {
+        match self {
+            Db::Sqlite(dir) => format!("sqlite://{}", dir.path().join("omadm.db").display()),
+            Db::Postgres(url) => url.clone(),
+        }
+    }
+}
+
+fn sqlite() -> Db {
+    Db::Sqlite(tempfile::tempdir().expect("tempdir"))
+}
+
+/// A fresh database in the test cluster, or `None` (skipped) when no cluster is configured.
+async fn postgres() -> Option<Db> {
+    let Ok(base) = std::env::var("OMADM_TEST_POSTGRES_URL") else {
+        if std::env::var("OMADM_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+            panic!("OMADM_REQUIRE_POSTGRES=1 but OMADM_TEST_POSTGRES_URL is not set (run scripts/postgres start)");
+        }
+        eprintln!("skipped: PostgreSQL variant (OMADM_TEST_POSTGRES_URL not set)");
+        return None;
+    };
+    sqlx::any::install_default_drivers();
+    let admin = sqlx::AnyPool::connect(&base).await.expect("connect to the test cluster");
+    let mut bytes = [0u8; 6];
+    getrandom::fill(&mut bytes).expect("random");
+    let name = format!("omadm_t_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    admin.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create database");
+    admin.close().await;
+    let (prefix, _) = base.rsplit_once('/').expect("URL with a database");
+    Some(Db::Postgres(format!("{prefix}/{name}")))
+}
+
+fn device(dev_id: &str, man: &str) -> Device {
+    Device {
+        dev_id: dev_id.into(),
+        server_id: "omadm".into(),
+        client: AccountAuth {
+            kind: AuthKind::Md5,
+            user: dev_id.into(),
+            secret: "s3cret".into(),
+            nonce: "AQID".into(),
+            spent: Vec::new(),
+        },
+        server: AccountAuth {
+            kind: AuthKind::Hmac,
+            user: "omadm".into(),
+            secret: "srv".into(),
+            nonce: "BAUG".into(),
+            spent: Vec::new(),
+        },
+        devinfo: [("Man".to_string(), man.to_string())].into_iter().collect(),
+        created_ms: 5,
+        last_session_ms: None,
+    }
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_backend {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::sqlite()).await;
+                }
+            )*
+        }
+        mod postgres_backend {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some(db) = super::postgres().await {
+                        super::$name(db).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(devices_groups_and_search, jobs_events_tree_and_sessions, nothing_is_lost_on_reopen);
+
+async fn devices_groups_and_search(db: Db) {
+    let store = SqlStore::open(&db.url()).await.expect("open");
+    store.insert_devices(&[device("IMEI:1", "Acme"), device("IMEI:2", "Globex")]).await.expect("insert");
+    let got = store.device("IMEI:1").await.expect("read").expect("present");
+    assert_eq!(got, device("IMEI:1", "Acme"));
+    assert!(store.device("IMEI:404").await.expect("read").is_none());
+    match store.insert_devices(&[device("IMEI:3", "x"), device("IMEI:1", "again")]).await {
+        Err(StoreError::Conflict(id)) => assert_eq!(id, "IMEI:1"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert!(store.device("IMEI:3").await.expect("read").is_none(), "bulk insert is all or none");
+
+    let found =
+        store.devices(&DeviceQuery { search: Some("Globex".into()), ..DeviceQuery::default() }).await.expect("list");
+    assert_eq!(found.iter().map(|d| d.dev_id.as_str()).collect::<Vec<_>>(), vec!["IMEI:2"]);
+    let all = store.devices(&DeviceQuery::default()).await.expect("list");
+    assert_eq!(all.len(), 2);
+
+    store.add_to_group("lab", &["IMEI:2".to_string()]).await.expect("group");
+    store.add_to_group("lab", &["IMEI:2".to_string()]).await.expect("adding twice is fine");
+    assert_eq!(store.group_members("lab").await.expect("members"), vec!["IMEI:2".to_string()]);
+    assert_eq!(store.groups().await.expect("groups"), vec![("lab".to_string(), 1)]);
+    let in_group =
+        store.devices(&DeviceQuery { group: Some("lab".into()), ..DeviceQuery::default() }).await.expect("list");
+    assert_eq!(in_group.len(), 1);
+
+    let mut changed = device("IMEI:1", "Acme");
+    changed.client.secret = "new".into();
+    changed.server_id = "other".into();
+    assert!(store.update_device(&changed).await.expect("update"));
+    assert_eq!(store.device("IMEI:1").await.expect("read").expect("present").client.secret, "new");
+    assert!(!store.update_device(&device("IMEI:404", "x")).await.expect("update"));
+
+    assert!(store.delete_device("IMEI:2").await.expect("delete"));
+    assert!(!store.delete_device("IMEI:2").await.expect("delete"));
+    assert!(store.group_members("lab").await.expect("members").is_empty());
+    store.close().await;
+}
+
+async fn jobs_events_tree_and_sessions(db: Db) {
+    let store = SqlStore::open(&db.url()).await.expect("open");
+    store.insert_devices(&[device("IMEI:1", "Acme")]).await.expect("insert");
+    let commands = vec![JobCommand::new(Operation::Get, Some("./DevInfo/Mod".into()))];
+    let job = store.create_job("IMEI:1", &commands, 10).await.expect("job");
+    let second = store.create_job("IMEI:1", &commands, 11).await.expect("job");
+    assert!(second.id > job.id);
+    assert_eq!(store.pending_jobs("IMEI:1").await.expect("pending").len(), 2);
+
+    let mut done = job.clone();
+    done.commands[0].status = Some(200);
+    done.state = JobState::Completed;
+    done.updated_ms = 20;
+    let session = SessionState {
+        token: "tok".into(),
+        session_id: "1".into(),
+        dev_id: "IMEI:1".into(),
+        server_uri: "http://x/dm".into(),
+        ver_proto: "DM/1.2".into(),
+        wbxml: false,
+        max_msg_size: 4096,
+        max_obj_size: None,
+        client_msg: 1,
+        server_msg: 1,
+        last_ms: 100,
+        authenticated: true,
+        auth_failures: 0,
+        challenge_nonce: None,
+        server_accepted: false,
+        server_nonce: None,
+        server_retries: 0,
+        outstanding: Vec::new(),
+        chunk_out: None,
+        chunk_in: None,
+        last_reply: None,
+    };
+    let event = Event {
+        id: 0,
+        dev_id: "IMEI:1".into(),
+        code: 1226,
+        media_type: Some("urn:x".into()),
+        format: Some("chr".into()),
+        mark: Some("critical".into()),
+        source: Some("./FUMO".into()),
+        correlator: None,
+        data: "boom".into(),
+        received_ms: 30,
+    };
+    let tree = vec![TreeValue { uri: "./DevInfo/Mod".into(), format: "chr".into(), data: "M1".into(), updated_ms: 30 }];
+    store
+        .apply(&[
+            Change::ClientNonces { dev_id: "IMEI:1".into(), current: "Bw==".into(), spent: vec!["AQID".into()] },
+            Change::ServerNonce { dev_id: "IMEI:1".into(), nonce: "CA==".into() },
+            Change::DevInfo { dev_id: "IMEI:1".into(), values: [("Mod".to_string(), "M1".to_string())].into() },
+            Change::Tree { dev_id: "IMEI:1".into(), values: tree.clone() },
+            Change::Event(event.clone()),
+            Change::Job(done.clone()),
+            Change::SaveSession(session.clone()),
+            Change::SessionCompleted { dev_id: "IMEI:1".into(), at_ms: 40 },
+        ])
+        .await
+        .expect("apply");
+    let d = store.device("IMEI:1").await.expect("read").expect("present");
+    assert_eq!((d.client.nonce.as_str(), d.client.spent.clone()), ("Bw==", vec!["AQID".to_string()]));
+    assert_eq!(d.server.nonce, "CA==");
+    assert_eq!(d.devinfo.get("Man").map(String::as_str), Some("Acme"), "DevInfo merges");
+    assert_eq!(d.devinfo.get("Mod").map(String::as_str), Some("M1"));
+    assert_eq!(d.last_session_ms, Some(40));
+    assert_eq!(store.tree("IMEI:1").await.expect("tree"), tree);
+    let events = store.events(Some("IMEI:1"), 10).await.expect("events");
+    assert_eq!(events.len(), 1);
+    assert_eq!(Event { id: 0, ..events[0].clone() }, event);
+    assert_eq!(store.job(job.id).await.expect("job"), Some(done));
+    assert_eq!(
+        store.pending_jobs("IMEI:1").await.expect("pending").iter().map(|j| j.id).collect::<Vec<_>>(),
+        vec![second.id]
+    );
+    assert_eq!(store.jobs(Some("IMEI:1"), 10).await.expect("jobs").len(), 2);
+    assert_eq!(store.session("tok").await.expect("session"), Some(session.clone()));
+
+    // The tree upserts; an ended session is gone; idle sessions expire.
+    let newer =
+        vec![TreeValue { uri: "./DevInfo/Mod".into(), format: "chr".into(), data: "M2".into(), updated_ms: 50 }];
+    store.apply(&[Change::Tree { dev_id: "IMEI:1".into(), values: newer.clone() }]).await.expect("apply");
+    assert_eq!(store.tree("IMEI:1").await.expect("tree"), newer);
+    store.apply(&[Change::EndSession { token: "tok".into() }]).await.expect("apply");
+    assert_eq!(store.session("tok").await.expect("session"), None);
+    store.apply(&[Change::SaveSession(session)]).await.expect("apply");
+    assert_eq!(store.expire_sessions(50).await.expect("expire"), 0);
+    assert_eq!(store.expire_sessions(101).await.expect("expire"), 1);
+    store.close().await;
+}
+
+async fn nothing_is_lost_on_reopen(db: Db) {
+    let url = db.url();
+    let store = SqlStore::open(&url).await.expect("open");
+    store.insert_devices(&[device("IMEI:9", "Acme")]).await.expect("insert");
+    let job = store.create_job("IMEI:9", &[JobCommand::new(Operation::Get, Some("./A".into()))], 1).await.expect("job");
+    store.close().await;
+    drop(store);
+    let reopened = SqlStore::open(&url).await.expect("reopen runs migrations again without harm");
+    assert_eq!(reopened.device("IMEI:9").await.expect("read"), Some(device("IMEI:9", "Acme")));
+    assert_eq!(reopened.job(job.id).await.expect("job"), Some(job));
+    reopened.close().await;
+}
+
+#[tokio::test]
+async fn unsupported_urls_are_refused() {
+    assert!(matches!(SqlStore::open("mysql://x").await, Err(StoreError::UnsupportedUrl(_))));
+}
