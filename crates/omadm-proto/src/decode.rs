@@ -54,6 +54,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
         err
     }
 
+    #[inline(always)]
     fn next(&mut self) -> Result<Event<'a>> {
         self.src.next_event().map_err(|e| self.locate(e))
     }

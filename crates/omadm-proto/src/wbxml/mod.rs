@@ -74,14 +74,24 @@ impl PublicId {
 
     /// Maps a formal public identifier string (compared without regard to case or outer spaces).
     pub fn from_fpi(fpi: &str) -> PublicId {
-        let f = fpi.trim().to_ascii_uppercase();
-        match f.as_str() {
-            "-//SYNCML//DTD SYNCML 1.2//EN" => PublicId::SyncMl12,
-            "-//SYNCML//DTD SYNCML 1.1//EN" => PublicId::SyncMl11,
-            "-//SYNCML//DTD SYNCML 1.0//EN" => PublicId::SyncMl10,
-            "-//SYNCML//DTD METINF 1.2//EN" => PublicId::MetInf12,
-            "-//OMA//DTD-DM-DDF 1.2//EN" => PublicId::Ddf12,
-            _ if f.starts_with("-//SYNCML//DTD DEVINF") => PublicId::DevInf,
+        PublicId::from_fpi_bytes(fpi.as_bytes())
+    }
+
+    /// [`PublicId::from_fpi`] over the bytes of a string table entry, without copying them.
+    pub(crate) fn from_fpi_bytes(fpi: &[u8]) -> PublicId {
+        const KNOWN: [(&[u8], PublicId); 5] = [
+            (b"-//SYNCML//DTD SYNCML 1.2//EN", PublicId::SyncMl12),
+            (b"-//SYNCML//DTD SYNCML 1.1//EN", PublicId::SyncMl11),
+            (b"-//SYNCML//DTD SYNCML 1.0//EN", PublicId::SyncMl10),
+            (b"-//SYNCML//DTD METINF 1.2//EN", PublicId::MetInf12),
+            (b"-//OMA//DTD-DM-DDF 1.2//EN", PublicId::Ddf12),
+        ];
+        let f = fpi.trim_ascii();
+        if let Some((_, id)) = KNOWN.iter().find(|(known, _)| f.eq_ignore_ascii_case(known)) {
+            return id.clone();
+        }
+        match f.get(..21) {
+            Some(prefix) if prefix.eq_ignore_ascii_case(b"-//SYNCML//DTD DEVINF") => PublicId::DevInf,
             _ => PublicId::Unknown,
         }
     }
@@ -119,4 +129,19 @@ pub fn peek_header(input: &[u8]) -> Result<(u8, PublicId)> {
     let mut pos = 0;
     let header = reader::read_header(input, &mut pos)?;
     Ok((header.version, header.public_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formal_public_ids() {
+        assert_eq!(PublicId::from_fpi("-//SYNCML//DTD SyncML 1.2//EN"), PublicId::SyncMl12);
+        assert_eq!(PublicId::from_fpi(" -//syncml//dtd syncml 1.1//en "), PublicId::SyncMl11);
+        assert_eq!(PublicId::from_fpi("-//OMA//DTD-DM-DDF 1.2//EN"), PublicId::Ddf12);
+        assert_eq!(PublicId::from_fpi("-//SYNCML//DTD DevInf 1.2//EN"), PublicId::DevInf);
+        assert_eq!(PublicId::from_fpi("-//SYNCML//DTD SyncML 1.3//EN"), PublicId::Unknown);
+        assert_eq!(PublicId::from_fpi_bytes(b"-//SYNCML//DTD\xFF"), PublicId::Unknown);
+    }
 }

@@ -86,7 +86,7 @@ pub(crate) fn read_header<'a>(input: &'a [u8], pos: &mut usize) -> std::result::
         None => PublicId::from_number(raw_id),
         Some(index) => {
             let fpi = table_string(string_table, index as usize).map_err(at(*pos))?;
-            PublicId::from_fpi(&String::from_utf8_lossy(fpi))
+            PublicId::from_fpi_bytes(fpi)
         }
     };
     Ok(Header { version, public_id, charset, string_table })
@@ -374,6 +374,7 @@ impl<'a> WbxmlSource<'a> {
 }
 
 impl<'a> EventSource<'a> for WbxmlSource<'a> {
+    #[inline(always)]
     fn next_event(&mut self) -> Result<Event<'a>> {
         if let Some(ev) = self.pending.take() {
             return Ok(ev);

@@ -15,6 +15,9 @@ use std::borrow::Cow;
 /// Pull source of events over an XML byte slice.
 pub(crate) struct XmlSource<'a> {
     input: &'a [u8],
+    /// The input as text, when all of it is UTF-8 (checked once, up front): names and text are
+    /// then sliced from it without validating each piece again.
+    text: Option<&'a str>,
     reader: quick_xml::Reader<&'a [u8]>,
     /// Events read ahead, in reverse order (the next one is last).
     pending: Vec<Event<'a>>,
@@ -32,7 +35,8 @@ impl<'a> XmlSource<'a> {
         config.check_end_names = true;
         config.trim_text(false);
         config.allow_dangling_amp = true;
-        Ok(XmlSource { input, reader, pending: Vec::new(), depth: 0, limits: *limits })
+        let text = std::str::from_utf8(input).ok();
+        Ok(XmlSource { input, text, reader, pending: Vec::with_capacity(4), depth: 0, limits: *limits })
     }
 
     fn error(&self, kind: ErrorKind) -> Error {
@@ -46,6 +50,20 @@ impl<'a> XmlSource<'a> {
         let start = (bytes.as_ptr() as usize).wrapping_sub(self.input.as_ptr() as usize);
         let slice = self.input.get(start..start.checked_add(bytes.len())?)?;
         (slice.as_ptr() == bytes.as_ptr()).then_some(slice)
+    }
+
+    /// Bytes of the input as UTF-8 text: sliced from [`Self::text`] when they lie in the input,
+    /// else validated (an invalid sequence is an error at its piece).
+    fn utf8(&self, bytes: Cow<'a, [u8]>) -> Result<Cow<'a, str>> {
+        if let (Cow::Borrowed(b), Some(text)) = (&bytes, self.text) {
+            let start = (b.as_ptr() as usize).wrapping_sub(self.input.as_ptr() as usize);
+            if let Some(s) = start.checked_add(b.len()).and_then(|end| text.get(start..end)) {
+                if s.as_ptr() == b.as_ptr() {
+                    return Ok(Cow::Borrowed(s));
+                }
+            }
+        }
+        utf8(bytes).map_err(|k| self.error(k))
     }
 
     fn push_text(&self, acc: &mut Option<Cow<'a, str>>, piece: Cow<'a, str>) -> Result<()> {
@@ -76,7 +94,7 @@ impl<'a> XmlSource<'a> {
                     Some(b) => Cow::Borrowed(b),
                     None => Cow::Owned(attr.value.to_vec()),
                 };
-                namespace = Some(unescape(utf8(raw).map_err(|k| self.error(k))?).map_err(|k| self.error(k))?);
+                namespace = Some(unescape(self.utf8(raw)?).map_err(|k| self.error(k))?);
             }
         }
         let qname = e.name();
@@ -84,7 +102,7 @@ impl<'a> XmlSource<'a> {
             Some(b) => Cow::Borrowed(b),
             None => Cow::Owned(qname.as_ref().to_vec()),
         };
-        let name = utf8(name).map_err(|k| self.error(k))?;
+        let name = self.utf8(name)?;
         let name = match name {
             Cow::Borrowed(s) => Cow::Borrowed(local_name(s)),
             Cow::Owned(s) => Cow::Owned(local_name(&s).to_string()),
@@ -102,18 +120,17 @@ impl<'a> XmlSource<'a> {
             let ev = self.reader.read_event().map_err(|err| self.error(ErrorKind::Xml(err.to_string())))?;
             match ev {
                 QEvent::Text(t) => {
-                    let piece =
-                        unescape(utf8(t.into_inner()).map_err(|k| self.error(k))?).map_err(|k| self.error(k))?;
+                    let piece = unescape(self.utf8(t.into_inner())?).map_err(|k| self.error(k))?;
                     self.push_text(&mut text, piece)?;
                     continue;
                 }
                 QEvent::CData(t) => {
-                    let piece = utf8(t.into_inner()).map_err(|k| self.error(k))?;
+                    let piece = self.utf8(t.into_inner())?;
                     self.push_text(&mut text, piece)?;
                     continue;
                 }
                 QEvent::GeneralRef(r) => {
-                    let name = utf8(r.into_inner()).map_err(|k| self.error(k))?;
+                    let name = self.utf8(r.into_inner())?;
                     let piece = if is_reference_name(&name) {
                         resolve_reference(&name).map_err(|k| self.error(k))?.to_string()
                     } else {
@@ -153,6 +170,7 @@ impl<'a> XmlSource<'a> {
 }
 
 impl<'a> EventSource<'a> for XmlSource<'a> {
+    #[inline(always)]
     fn next_event(&mut self) -> Result<Event<'a>> {
         if self.pending.is_empty() {
             self.read()?;
@@ -207,7 +225,7 @@ fn resolve_reference(name: &str) -> std::result::Result<char, ErrorKind> {
 
 /// Unescapes text, resolving references and keeping a bare `&` that starts none (see module doc).
 fn unescape(text: Cow<'_, str>) -> std::result::Result<Cow<'_, str>, ErrorKind> {
-    if !text.contains('&') {
+    if !text.as_bytes().contains(&b'&') {
         return Ok(text);
     }
     let mut out = String::with_capacity(text.len());

@@ -197,8 +197,14 @@ impl Sink for XmlSink<'_> {
 
 /// Escapes text for XML character data or (with `attribute`) a double-quoted attribute value.
 fn escape_into(out: &mut String, text: &str, attribute: bool) {
+    // Most values need no escaping: find the first byte that does before copying anything.
+    let needs = |b: &u8| matches!(b, b'&' | b'<' | b'>' | b'\r') || (attribute && *b == b'"');
+    let Some(first) = text.as_bytes().iter().position(needs) else {
+        out.push_str(text);
+        return;
+    };
     let mut last = 0;
-    for (i, b) in text.bytes().enumerate() {
+    for (i, b) in text.bytes().enumerate().skip(first) {
         let rep = match b {
             b'&' => "&amp;",
             b'<' => "&lt;",
