@@ -231,3 +231,146 @@ async fn sweep_sessions(app: Arc<App>) {
         }
     }
 }
+
+/// Everything needed to start a server.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address to listen on (`127.0.0.1:8080`; port 0 picks a free one).
+    pub listen: String,
+    /// `sqlite://PATH` or `postgres://...`.
+    pub db_url: String,
+    /// The DM path (`/dm`).
+    pub dm_path: String,
+    /// The DM URL devices use, when it differs from the listening address (a proxy in front).
+    pub public_url: Option<String>,
+    /// The API bearer token.
+    pub api_token: String,
+    /// TLS certificate and key, and an optional CA bundle for client certificates.
+    pub tls: Option<(crate::tls::CertificatePem, Option<String>)>,
+    /// The ServerID.
+    pub server_id: String,
+    /// Session idle timeout (milliseconds).
+    pub session_timeout_ms: i64,
+    /// Largest accepted message.
+    pub max_message_size: usize,
+    /// Enrolment on first contact.
+    pub enrolment: Option<crate::engine::Enrolment>,
+}
+
+impl Settings {
+    /// The defaults: 127.0.0.1:8080, `sqlite://omadm.db`, `/dm`, plain HTTP, ServerID `omadm`.
+    pub fn new(api_token: impl Into<String>) -> Settings {
+        Settings {
+            listen: "127.0.0.1:8080".into(),
+            db_url: "sqlite://omadm.db".into(),
+            dm_path: "/dm".into(),
+            public_url: None,
+            api_token: api_token.into(),
+            tls: None,
+            server_id: "omadm".into(),
+            session_timeout_ms: 5 * 60 * 1000,
+            max_message_size: 1 << 20,
+            enrolment: None,
+        }
+    }
+}
+
+/// Failures to start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database could not be opened.
+    #[error("database {url}: {source}")]
+    Store {
+        /// Its URL.
+        url: String,
+        /// Why.
+        source: crate::store::StoreError,
+    },
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// TLS could not be configured.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    /// A setting is invalid.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Running {
+    /// The address it listens on.
+    pub local_addr: std::net::SocketAddr,
+    /// The DM endpoint URL.
+    pub dm_url: String,
+    /// The API base URL.
+    pub api_url: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    store: Arc<crate::store::SqlStore>,
+}
+
+impl Running {
+    /// Stops accepting connections, waits for the accept loop and closes the database.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+        self.store.close().await;
+    }
+
+    /// Waits until the server stops by itself (it does not, short of an I/O failure).
+    pub async fn wait(self) -> std::io::Result<()> {
+        let result = self.task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        self.store.close().await;
+        result
+    }
+}
+
+/// Opens the store, binds the address and starts serving in a background task.
+pub async fn start(settings: Settings) -> Result<Running, StartError> {
+    if !settings.dm_path.starts_with('/') || settings.dm_path.starts_with("/api") {
+        return Err(StartError::Invalid(format!(
+            "the DM path `{}` must start with / and not be under /api",
+            settings.dm_path
+        )));
+    }
+    let store = crate::store::SqlStore::open(&settings.db_url)
+        .await
+        .map_err(|source| StartError::Store { url: settings.db_url.clone(), source })?;
+    let store = Arc::new(store);
+    let listener = TcpListener::bind(&settings.listen)
+        .await
+        .map_err(|source| StartError::Bind { addr: settings.listen.clone(), source })?;
+    let local_addr =
+        listener.local_addr().map_err(|source| StartError::Bind { addr: settings.listen.clone(), source })?;
+    let scheme = if settings.tls.is_some() { "https" } else { "http" };
+    let api_url = format!("{scheme}://{local_addr}");
+    let dm_url = settings.public_url.clone().unwrap_or_else(|| format!("{api_url}{}", settings.dm_path));
+    let tls = match &settings.tls {
+        None => None,
+        Some((pem, client_ca)) => Some(crate::tls::server_config(pem, client_ca.as_deref())?),
+    };
+    let mut engine = crate::engine::EngineConfig::new(dm_url.clone());
+    engine.server_id = settings.server_id.clone();
+    engine.session_timeout_ms = settings.session_timeout_ms;
+    engine.max_message_size = settings.max_message_size;
+    engine.enrolment = settings.enrolment.clone();
+    let app = Arc::new(App {
+        store: store.clone(),
+        engine: Engine::new(engine),
+        api_token: settings.api_token.clone(),
+        max_body: settings.max_message_size,
+    });
+    let router = router(app.clone(), &settings.dm_path);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(serve(listener, router, tls, app, async move {
+        let _ = stopped.await;
+    }));
+    Ok(Running { local_addr, dm_url, api_url, stop, task, store })
+}

@@ -11,10 +11,12 @@
 //! | [`api`] | the REST API for operators, with its OpenAPI document |
 //! | [`tls`] | rustls configuration: given or self-signed certificates, client certificates |
 //! | [`bootstrap`] | plain-profile (TNDS) and WAP-profile bootstrap documents |
+//! | [`client`] | a small REST API client (operator CLI, load generator, tests) |
 #![warn(missing_docs)]
 
 pub mod api;
 pub mod bootstrap;
+pub mod client;
 pub mod engine;
 pub mod http;
 pub mod model;
