@@ -140,9 +140,9 @@ impl Format {
             ("float", Format::Float),
         ];
         KNOWN
-            .into_iter()
+            .iter()
             .find(|(name, _)| name.eq_ignore_ascii_case(t))
-            .map(|(_, f)| f)
+            .map(|(_, f)| f.clone())
             .unwrap_or_else(|| Format::Other(t.to_string()))
     }
 }
