@@ -116,34 +116,13 @@ fn tnds_documents_both_ways() {
 
 /// Replaces every run of CRs before an LF with the LF alone, in all Item Data text.
 fn fold_line_ends(mut msg: SyncMl) -> SyncMl {
-    fn fold(text: &mut String) {
-        while text.contains("\r\n") {
-            *text = text.replace("\r\n", "\n");
-        }
-    }
-    fn items(items: &mut [Item]) {
-        for it in items {
-            if let Some(Data::Text(t)) = &mut it.data {
-                fold(t);
+    for_each_item_mut(&mut msg, |it| {
+        if let Some(Data::Text(text)) = &mut it.data {
+            while text.contains("\r\n") {
+                *text = text.replace("\r\n", "\n");
             }
         }
-    }
-    fn commands(cmds: &mut [Command]) {
-        for c in cmds {
-            match c {
-                Command::Add(i) | Command::Copy(i) | Command::Delete(i) | Command::Get(i) | Command::Replace(i) => {
-                    items(&mut i.items)
-                }
-                Command::Alert(a) => items(&mut a.items),
-                Command::Exec(e) => items(&mut e.items),
-                Command::Results(r) => items(&mut r.items),
-                Command::Status(s) => items(&mut s.items),
-                Command::Atomic(c) | Command::Sequence(c) => commands(&mut c.commands),
-                Command::Unsupported(_) => {}
-            }
-        }
-    }
-    commands(&mut msg.body.commands);
+    });
     msg
 }
 

@@ -32,36 +32,42 @@ pub fn vector_message_files() -> Vec<String> {
     out
 }
 
+/// Calls `f` on every Item of a message's commands, inside Atomic and Sequence too.
+pub fn for_each_item_mut(msg: &mut SyncMl, mut f: impl FnMut(&mut Item)) {
+    fn commands(cmds: &mut [Command], f: &mut dyn FnMut(&mut Item)) {
+        for c in cmds {
+            let items = match c {
+                Command::Add(i) | Command::Copy(i) | Command::Delete(i) | Command::Get(i) | Command::Replace(i) => {
+                    &mut i.items
+                }
+                Command::Alert(a) => &mut a.items,
+                Command::Exec(e) => &mut e.items,
+                Command::Results(r) => &mut r.items,
+                Command::Status(s) => &mut s.items,
+                Command::Atomic(c) | Command::Sequence(c) => {
+                    commands(&mut c.commands, f);
+                    continue;
+                }
+                Command::Unsupported(_) => continue,
+            };
+            items.iter_mut().for_each(&mut *f);
+        }
+    }
+    commands(&mut msg.body.commands, &mut f);
+}
+
 /// What XML can carry of a message: binary Data becomes its text, or base64 (see the XML encoder).
 pub fn as_xml_carries(msg: &SyncMl) -> SyncMl {
-    fn fix_items(items: &mut [Item]) {
-        for it in items {
-            if let Some(Data::Binary(b)) = &it.data {
-                let text = match xml::printable_text(b) {
-                    Some(t) => t.to_string(),
-                    None => base64::engine::general_purpose::STANDARD.encode(b),
-                };
-                it.data = Some(Data::Text(text));
-            }
-        }
-    }
-    fn fix(cmds: &mut [Command]) {
-        for c in cmds {
-            match c {
-                Command::Add(i) | Command::Copy(i) | Command::Delete(i) | Command::Get(i) | Command::Replace(i) => {
-                    fix_items(&mut i.items)
-                }
-                Command::Alert(a) => fix_items(&mut a.items),
-                Command::Exec(e) => fix_items(&mut e.items),
-                Command::Results(r) => fix_items(&mut r.items),
-                Command::Status(s) => fix_items(&mut s.items),
-                Command::Atomic(c) | Command::Sequence(c) => fix(&mut c.commands),
-                Command::Unsupported(_) => {}
-            }
-        }
-    }
     let mut m = msg.clone();
-    fix(&mut m.body.commands);
+    for_each_item_mut(&mut m, |it| {
+        if let Some(Data::Binary(b)) = &it.data {
+            let text = match xml::printable_text(b) {
+                Some(t) => t.to_string(),
+                None => base64::engine::general_purpose::STANDARD.encode(b),
+            };
+            it.data = Some(Data::Text(text));
+        }
+    });
     m
 }
 
