@@ -116,6 +116,11 @@ struct StrSet {
 const MAX_PROBES: usize = 64;
 
 impl StrSet {
+    /// An empty set sized for a typical message's strings, so that counting them rarely grows it.
+    fn for_message() -> Self {
+        StrSet { bytes: String::with_capacity(1024), spans: Vec::with_capacity(64), slots: vec![0; 128] }
+    }
+
     /// An FxHash-style hash: eight bytes at a time, rotate, xor, multiply.
     fn hash(bytes: &[u8]) -> usize {
         const K: u64 = 0x517c_c1b7_2722_0a95;
@@ -235,7 +240,9 @@ struct Collector {
 
 impl Collector {
     fn new(count_strings: bool) -> Self {
-        Collector { count_strings, strings: StrSet::default(), counts: Vec::new(), literals: Vec::new() }
+        let (strings, counts) =
+            if count_strings { (StrSet::for_message(), Vec::with_capacity(64)) } else { Default::default() };
+        Collector { count_strings, strings, counts, literals: Vec::new() }
     }
 
     fn count(&mut self, s: &str) {

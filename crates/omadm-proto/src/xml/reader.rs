@@ -87,14 +87,17 @@ impl<'a> XmlSource<'a> {
             return Err(self.error(ErrorKind::Limit(format!("element nesting deeper than {}", self.limits.max_depth))));
         }
         let mut namespace = None;
-        for attr in e.attributes().with_checks(false) {
-            let attr = attr.map_err(|err| self.error(ErrorKind::Xml(err.to_string())))?;
-            if attr.key.as_ref() == b"xmlns" {
-                let raw = match self.in_input(&attr.value) {
-                    Some(b) => Cow::Borrowed(b),
-                    None => Cow::Owned(attr.value.to_vec()),
-                };
-                namespace = Some(unescape(self.utf8(raw)?).map_err(|k| self.error(k))?);
+        // Most elements have no attributes: skip setting up the attribute scan for them.
+        if !e.attributes_raw().trim_ascii().is_empty() {
+            for attr in e.attributes().with_checks(false) {
+                let attr = attr.map_err(|err| self.error(ErrorKind::Xml(err.to_string())))?;
+                if attr.key.as_ref() == b"xmlns" {
+                    let raw = match self.in_input(&attr.value) {
+                        Some(b) => Cow::Borrowed(b),
+                        None => Cow::Owned(attr.value.to_vec()),
+                    };
+                    namespace = Some(unescape(self.utf8(raw)?).map_err(|k| self.error(k))?);
+                }
             }
         }
         let qname = e.name();
@@ -185,7 +188,10 @@ impl<'a> EventSource<'a> for XmlSource<'a> {
 
 /// The part of a qualified name after its prefix (`syncml:Data` → `Data`).
 fn local_name(qname: &str) -> &str {
-    qname.rsplit_once(':').map_or(qname, |(_, local)| local)
+    match qname.bytes().rposition(|b| b == b':') {
+        Some(colon) => &qname[colon + 1..],
+        None => qname,
+    }
 }
 
 fn utf8(bytes: Cow<'_, [u8]>) -> std::result::Result<Cow<'_, str>, ErrorKind> {
