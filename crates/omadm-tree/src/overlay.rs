@@ -8,7 +8,8 @@ use std::ops::Bound;
 
 use crate::error::StoreError;
 use crate::record::NodeRecord;
-use crate::store::{in_subtree, Batch, BatchOp, Store};
+use crate::record::Scope;
+use crate::store::{in_subtree, Batch, BatchOp, Index, Store};
 
 enum Undo {
     /// The overlay entry for this key before the change (`None` = there was none).
@@ -102,6 +103,39 @@ impl Overlay {
     pub(crate) fn set(&mut self, key: String, value: Option<NodeRecord>) {
         let prev = self.entries.insert(key.clone(), value);
         self.journal.push(Undo::Entry(key, prev));
+    }
+
+    /// Writes a node and keeps the [`Index`]es in step with it.
+    pub(crate) fn put_node<S: Store + ?Sized>(
+        &mut self,
+        store: &S,
+        key: String,
+        rec: NodeRecord,
+    ) -> Result<(), StoreError> {
+        let old = self.get(store, &key)?;
+        let was_permanent = old.as_ref().is_some_and(|r| r.scope == Scope::Permanent);
+        match (rec.scope == Scope::Permanent, was_permanent) {
+            (true, false) => self.set(Index::Permanent.key(&key), Some(NodeRecord::interior(""))),
+            (false, true) => self.set(Index::Permanent.key(&key), None),
+            _ => {}
+        }
+        let old_acl = old.as_ref().map(|r| &r.acl).filter(|a| !a.is_empty());
+        if !rec.acl.is_empty() && old_acl != Some(&rec.acl) {
+            let mut entry = NodeRecord::interior("");
+            entry.acl = rec.acl.clone();
+            self.set(Index::Acl.key(&key), Some(entry));
+        } else if rec.acl.is_empty() && old_acl.is_some() {
+            self.set(Index::Acl.key(&key), None);
+        }
+        self.set(key, Some(rec));
+        Ok(())
+    }
+
+    /// Deletes a node, everything below it, and their [`Index`] entries.
+    pub(crate) fn delete_node_subtree(&mut self, key: &str) {
+        self.delete_subtree(key);
+        self.delete_subtree(&Index::Permanent.key(key));
+        self.delete_subtree(&Index::Acl.key(key));
     }
 
     /// Deletes `key` and everything below it.

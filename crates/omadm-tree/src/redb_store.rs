@@ -20,14 +20,40 @@ pub struct RedbStore {
 }
 
 impl RedbStore {
-    /// Opens (or creates) the database file at `path`.
+    /// Opens the database file at `path`, creating it if absent. A new file is made whole under
+    /// a temporary name and then renamed into place, so a crash while creating it leaves no
+    /// half-written database behind (a file redb could not open again).
     pub fn open(path: impl AsRef<Path>) -> Result<RedbStore, StoreError> {
+        let path = path.as_ref();
+        if !path.exists() {
+            create_whole(path)?;
+        }
         let db = Database::create(path).map_err(StoreError::from_display)?;
-        let tx = db.begin_write().map_err(StoreError::from_display)?;
-        tx.open_table(NODES).map_err(StoreError::from_display)?;
-        tx.commit().map_err(StoreError::from_display)?;
         Ok(RedbStore { db })
     }
+}
+
+/// Creates an initialized database at `path` through a temporary file and a rename.
+fn create_whole(path: &Path) -> Result<(), StoreError> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".creating");
+    let tmp = std::path::PathBuf::from(tmp);
+    match std::fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(StoreError::from_display(e)),
+        _ => {}
+    }
+    {
+        let db = Database::create(&tmp).map_err(StoreError::from_display)?;
+        let mut tx = db.begin_write().map_err(StoreError::from_display)?;
+        tx.set_durability(Durability::Immediate);
+        tx.open_table(NODES).map_err(StoreError::from_display)?;
+        tx.commit().map_err(StoreError::from_display)?;
+    }
+    std::fs::rename(&tmp, path).map_err(StoreError::from_display)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(StoreError::from_display)?;
+    }
+    Ok(())
 }
 
 impl Store for RedbStore {

@@ -41,6 +41,45 @@ pub trait Store {
     fn apply(&mut self, batch: Batch) -> Result<(), StoreError>;
 }
 
+/// Secondary key spaces, kept beside the nodes in the same store and written in the same
+/// transactions, so that the commands that would otherwise read a whole subtree or the whole
+/// tree look up only what they need. Node keys are empty (the root) or start with NUL, so a key
+/// starting with one of these markers is never a node, and `marker + node key` keeps the node
+/// order: a subtree of the index is one contiguous range, like the subtree of the tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Index {
+    /// Nodes with Scope permanent: Delete checks a subtree for them with one lookup.
+    Permanent,
+    /// Nodes with an ACL of their own, the ACL in the entry: remove_server visits only these.
+    Acl,
+}
+
+impl Index {
+    fn marker(self) -> char {
+        match self {
+            Index::Permanent => '\u{2}',
+            Index::Acl => '\u{3}',
+        }
+    }
+
+    /// The index key of a node.
+    pub(crate) fn key(self, node_key: &str) -> String {
+        let mut k = String::with_capacity(node_key.len() + 1);
+        k.push(self.marker());
+        k.push_str(node_key);
+        k
+    }
+
+    /// The node key of an index key of this index.
+    pub(crate) fn node_key(self, index_key: &str) -> Option<&str> {
+        index_key.strip_prefix(self.marker())
+    }
+}
+
+/// Present once the indexes cover every node; absent in stores written before they existed,
+/// which are indexed when opened.
+pub(crate) const INDEX_VERSION_KEY: &str = "\u{4}index-version-1";
+
 /// The key range just above every key of the subtree rooted at `key` (its NUL-separated
 /// descendants): `key` + `\u{1}` sorts after `key\0...` and before any sibling.
 pub(crate) fn subtree_end(key: &str) -> String {

@@ -21,7 +21,7 @@ use crate::error::{refuse, TreeError, TreeResult};
 use crate::overlay::Overlay;
 use crate::plugin::{ExecHandler, Plugin};
 use crate::record::{format_tstamp, NodeRecord, Scope};
-use crate::store::{descendant_prefix, subtree_end, Store};
+use crate::store::{descendant_prefix, subtree_end, Batch, BatchOp, Index, Store, INDEX_VERSION_KEY};
 use crate::tnds::{TndsEncoding, TndsStream};
 use crate::uri::{FieldSet, ListKind, Property, Query, TargetUri, Uri, UriLimits};
 use crate::value::{self, decode_b64, Content};
@@ -185,6 +185,33 @@ pub struct Tree<S: Store> {
     inbox_placements: Vec<(Uri, Uri)>,
 }
 
+/// Indexes a store written before the [`Index`]es existed: one pass over every node, one
+/// transaction per scan batch, the version key last (an interrupted pass starts again).
+fn build_indexes<S: Store>(store: &mut S) -> TreeResult<()> {
+    let mut lower: Option<String> = None;
+    loop {
+        let b = lower.as_deref().map_or(Bound::Included(""), Bound::Excluded);
+        let page = store.scan(b, "", SCAN_BATCH)?;
+        let page: Vec<_> = page.into_iter().take_while(|(k, _)| k.is_empty() || k.starts_with('\0')).collect();
+        let Some((last, _)) = page.last() else { break };
+        lower = Some(last.clone());
+        let mut ops = Vec::new();
+        for (k, r) in page {
+            if r.scope == Scope::Permanent {
+                ops.push(BatchOp::Put(Index::Permanent.key(&k), NodeRecord::interior("")));
+            }
+            if !r.acl.is_empty() {
+                let mut entry = NodeRecord::interior("");
+                entry.acl = r.acl;
+                ops.push(BatchOp::Put(Index::Acl.key(&k), entry));
+            }
+        }
+        store.apply(Batch { ops })?;
+    }
+    store.apply(Batch { ops: vec![BatchOp::Put(INDEX_VERSION_KEY.to_string(), NodeRecord::interior(""))] })?;
+    Ok(())
+}
+
 /// The node holding the URI limits (StdObj 1.2 §5.3).
 fn limits_uri() -> Uri {
     Uri::from_segments(["DevDetail", "URI"]).unwrap_or_default()
@@ -197,7 +224,13 @@ impl<S: Store> Tree<S> {
             let mut root = NodeRecord::interior("");
             root.acl = config.root_acl.clone();
             root.scope = Scope::Permanent;
-            store.apply(crate::store::Batch { ops: vec![crate::store::BatchOp::Put(String::new(), root)] })?;
+            let mut overlay = Overlay::default();
+            overlay.put_node(&store, String::new(), root)?;
+            overlay.set(INDEX_VERSION_KEY.to_string(), Some(NodeRecord::interior("")));
+            store.apply(overlay.into_batch())?;
+        }
+        if store.get(INDEX_VERSION_KEY)?.is_none() {
+            build_indexes(&mut store)?;
         }
         let mut tree = Tree {
             store,
@@ -405,8 +438,8 @@ impl<'t, S: Store> Txn<'t, S> {
         Ok(self.locate(uri)?.record().is_some())
     }
 
-    fn put(&mut self, uri: &Uri, rec: NodeRecord) {
-        self.overlay.set(uri.key(), Some(rec));
+    fn put(&mut self, uri: &Uri, rec: NodeRecord) -> TreeResult<()> {
+        Ok(self.overlay.put_node(&self.tree.store, uri.key(), rec)?)
     }
 
     fn now(&self) -> Option<u64> {
@@ -808,7 +841,7 @@ impl<'t, S: Store> Txn<'t, S> {
                 }
             }
             r.touch(now);
-            self.put(p, r);
+            self.put(p, r)?;
         }
         if missing.is_empty() {
             if let Some(a) = creator_acl {
@@ -816,7 +849,7 @@ impl<'t, S: Store> Txn<'t, S> {
             }
         }
         rec.touch(now);
-        self.put(uri, rec);
+        self.put(uri, rec)?;
         Ok(StatusCode::Ok)
     }
 
@@ -948,7 +981,7 @@ impl<'t, S: Store> Txn<'t, S> {
                     rec.mime = m;
                 }
                 rec.touch(self.now());
-                self.put(uri, rec);
+                self.put(uri, rec)?;
                 Ok(StatusCode::Ok)
             }
         }
@@ -987,7 +1020,7 @@ impl<'t, S: Store> Txn<'t, S> {
                     return refuse(StatusCode::CommandNotAllowed, "the root ACL cannot be emptied");
                 }
                 rec.acl = acl;
-                self.put(uri, rec);
+                self.put(uri, rec)?;
             }
             Property::Title => {
                 self.require(caller, uri, AclCommand::Replace)?;
@@ -995,7 +1028,7 @@ impl<'t, S: Store> Txn<'t, S> {
                     return refuse(StatusCode::RequestEntityTooLarge, "Title is limited to 255 bytes");
                 }
                 rec.title = Some(text);
-                self.put(uri, rec);
+                self.put(uri, rec)?;
             }
             Property::Name => self.rename(caller, uri, rec, &text)?,
             other => return refuse(StatusCode::CommandNotAllowed, format!("property {} is read-only", other.as_str())),
@@ -1039,9 +1072,9 @@ impl<'t, S: Store> Txn<'t, S> {
             lower = Some(last.clone());
             moved.extend(page.into_iter().map(|(k, r)| (format!("{new_key}{}", &k[old_key.len()..]), r)));
         }
-        self.overlay.delete_subtree(&old_key);
+        self.overlay.delete_node_subtree(&old_key);
         for (k, r) in moved {
-            self.overlay.set(k, Some(r));
+            self.overlay.put_node(&self.tree.store, k, r)?;
         }
         Ok(())
     }
@@ -1094,22 +1127,14 @@ impl<'t, S: Store> Txn<'t, S> {
                         );
                     }
                 }
+                // One lookup in the permanent-node index instead of a walk of the subtree.
                 let key = uri.key();
-                let prefix = descendant_prefix(&key);
-                let mut lower: Option<String> = None;
-                loop {
-                    let b = lower.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
-                    let page = self.overlay.scan(&self.tree.store, b, &prefix, SCAN_BATCH)?;
-                    let Some((last, _)) = page.last() else { break };
-                    if let Some((k, _)) = page.iter().find(|(_, r)| r.scope == Scope::Permanent) {
-                        return refuse(
-                            StatusCode::CommandNotAllowed,
-                            format!("{} below is permanent", Uri::from_key(k)),
-                        );
-                    }
-                    lower = Some(last.clone());
+                let below = Index::Permanent.key(&descendant_prefix(&key));
+                if let Some((k, _)) = self.overlay.scan(&self.tree.store, Bound::Unbounded, &below, 1)?.pop() {
+                    let node = Index::Permanent.node_key(&k).map(Uri::from_key).unwrap_or_default();
+                    return refuse(StatusCode::CommandNotAllowed, format!("{node} below is permanent"));
                 }
-                self.overlay.delete_subtree(&key);
+                self.overlay.delete_node_subtree(&key);
                 Ok(StatusCode::Ok)
             }
         }
@@ -1262,7 +1287,7 @@ impl<'t, S: Store> Txn<'t, S> {
         if let Some(t) = &rt.title {
             rec.title = Some(t.clone());
         }
-        self.put(uri, rec);
+        self.put(uri, rec)?;
         Ok(())
     }
 
@@ -1300,7 +1325,7 @@ impl<'t, S: Store> Txn<'t, S> {
                 rec.title = old.title.clone();
                 rec.verno = old.verno;
                 rec.touch(tx.now());
-                tx.put(&uri, rec);
+                tx.put(&uri, rec)?;
                 tx.apply_rt(&uri, node)?;
                 for c in &node.children {
                     tx.add_tnds_node(caller, &uri, c, false)?;
@@ -1315,23 +1340,27 @@ impl<'t, S: Store> Txn<'t, S> {
     /// Removes a server id from every ACL in the tree (TND 1.2 §7.7.1.5), e.g. when its DMAcc
     /// account is deleted. Root entries left empty become `*`.
     pub fn remove_server(&mut self, server: &ServerId) -> TreeResult<usize> {
+        // Only nodes with an ACL of their own can name the server: visit the ACL index.
         let mut changed = Vec::new();
+        let prefix = Index::Acl.key("");
         let mut lower: Option<String> = None;
         loop {
             let b = lower.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
-            let page = self.overlay.scan(&self.tree.store, b, "", SCAN_BATCH)?;
+            let page = self.overlay.scan(&self.tree.store, b, &prefix, SCAN_BATCH)?;
             let Some((last, _)) = page.last() else { break };
             lower = Some(last.clone());
-            for (k, mut r) in page {
-                if r.acl.mentions(server) {
-                    r.acl.remove_server(server, k.is_empty());
-                    changed.push((k, r));
+            for (k, entry) in page {
+                if entry.acl.mentions(server) {
+                    changed.extend(Index::Acl.node_key(&k).map(str::to_string));
                 }
             }
         }
         let n = changed.len();
-        for (k, r) in changed {
-            self.overlay.set(k, Some(r));
+        for k in changed {
+            if let Some(mut r) = self.overlay.get(&self.tree.store, &k)? {
+                r.acl.remove_server(server, k.is_empty());
+                self.overlay.put_node(&self.tree.store, k, r)?;
+            }
         }
         Ok(n)
     }
@@ -1349,9 +1378,9 @@ impl<'t, S: Store> Txn<'t, S> {
             cur = p.parent();
         }
         for p in missing.into_iter().rev() {
-            self.put(&p, NodeRecord::interior(""));
+            self.put(&p, NodeRecord::interior(""))?;
         }
-        self.put(uri, record);
+        self.put(uri, record)?;
         Ok(())
     }
 

@@ -206,9 +206,11 @@ impl Uri {
         Ok(())
     }
 
-    /// The storage key: each segment preceded by a NUL byte. NUL sorts below every other byte, so
-    /// key order is depth-first pre-order and a subtree is one contiguous key range.
-    pub(crate) fn key(&self) -> String {
+    /// The storage key of this node in a [`crate::Store`]: each segment preceded by a NUL byte.
+    /// NUL sorts below every other byte, so key order is depth-first pre-order and a subtree is
+    /// one contiguous key range. Public for store backends and tools that read a store directly;
+    /// keys that do not start with NUL (other than the root's empty key) are the engine's indexes.
+    pub fn key(&self) -> String {
         let mut k = String::with_capacity(self.total_len() + 1);
         for s in &self.segments {
             k.push('\0');
