@@ -3,6 +3,8 @@
 mod ddf;
 mod inspect;
 mod notify;
+mod ops_cmd;
+mod server_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -25,6 +27,12 @@ enum Command {
     Ddf(ddf::DdfArgs),
     /// Package #0 tools: build a notification, or parse one and check its digest.
     Notify(notify::NotifyArgs),
+    /// Run the DM server (SQLite ./omadm.db on 127.0.0.1:8080 by default).
+    Server(server_cmd::ServerArgs),
+    /// Devices registered on a running server (through its REST API).
+    Devices(ops_cmd::DevicesArgs),
+    /// Jobs of management commands on a running server (through its REST API).
+    Jobs(ops_cmd::JobsArgs),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +42,9 @@ fn main() -> ExitCode {
         Command::Encode(args) => inspect::encode(args),
         Command::Ddf(args) => ddf::run(args),
         Command::Notify(args) => notify::run(args),
+        Command::Server(args) => server_cmd::run(args),
+        Command::Devices(args) => ops_cmd::devices(args),
+        Command::Jobs(args) => ops_cmd::jobs(args),
     };
     match result {
         Ok(code) => code,
