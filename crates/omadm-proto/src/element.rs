@@ -33,20 +33,43 @@ pub enum Node {
 /// local name from `<a:/>`, a WBXML LITERAL name such as `IMEI:x` or `1x`), so that every decoded
 /// document re-encodes to well-formed XML.
 pub fn is_xml_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    match bytes.next() {
-        None => false,
-        // The common case, all ASCII: checked byte by byte without decoding characters.
-        Some(first) if name.is_ascii() => {
-            (first.is_ascii_alphabetic() || first == b'_')
-                && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-        }
-        Some(_) => {
-            let mut chars = name.chars();
-            chars.next().is_some_and(is_name_start_char) && chars.all(is_name_char)
-        }
+    // The common case, all ASCII, by table lookup; any other byte sends the name to the
+    // character-by-character check.
+    let bytes = name.as_bytes();
+    let Some((&first, rest)) = bytes.split_first() else { return false };
+    let starts = ASCII_NAME[first as usize] & NAME_START != 0;
+    let continues = rest.iter().fold(NAME_REST, |all, &b| all & ASCII_NAME[b as usize]) != 0;
+    if starts && continues {
+        return true;
     }
+    if name.is_ascii() {
+        return false;
+    }
+    let mut chars = name.chars();
+    chars.next().is_some_and(is_name_start_char) && chars.all(is_name_char)
 }
+
+/// [`ASCII_NAME`] bit: the byte may start a name.
+const NAME_START: u8 = 1;
+/// [`ASCII_NAME`] bit: the byte may continue a name.
+const NAME_REST: u8 = 2;
+
+/// For each ASCII byte, whether it may start ([`NAME_START`]) or continue ([`NAME_REST`]) an
+/// XML name without a colon; 0 for every other byte.
+static ASCII_NAME: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        if c.is_ascii_alphabetic() || c == b'_' {
+            table[b] = NAME_START | NAME_REST;
+        } else if c.is_ascii_digit() || c == b'-' || c == b'.' {
+            table[b] = NAME_REST;
+        }
+        b += 1;
+    }
+    table
+};
 
 /// XML 1.0 (5th ed.) §2.3 `NameStartChar`, without the colon.
 fn is_name_start_char(c: char) -> bool {
