@@ -60,7 +60,7 @@ pub fn tnds(device: &Device, dm_url: &str) -> Element {
             leaf("ServerID", &device.server_id),
             leaf("Name", &device.server_id),
             interior("AppAddr", vec![interior("1", vec![leaf("Addr", dm_url), leaf("AddrType", "URI")])]),
-            leaf("AAuthPref", device.client.kind.scheme().as_str()),
+            leaf("AAuthPref", aauth_type(device.client.kind)),
             interior(
                 "AppAuth",
                 vec![

@@ -748,3 +748,25 @@ fn client_messages_from_the_shared_vectors_get_an_answer() {
     }
     assert!(answered > 5);
 }
+
+#[test]
+fn under_hmac_the_server_signs_every_reply() {
+    let mut dev = device(AuthKind::Md5);
+    dev.server = AccountAuth {
+        kind: AuthKind::Hmac,
+        user: "omadm".into(),
+        secret: "srvsecret".into(),
+        nonce: nonce(70).to_next_nonce(),
+        spent: Vec::new(),
+    };
+    let mut h = Harness::new(Some(dev), vec![job(1, vec![get("./A")])]);
+    let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(1));
+    let (p1, _) = c.package1(Vec::new());
+    let (outcome, p2) = h.send_bytes(&p1, None, false);
+    assert!(p2.header.cred.is_none(), "no Cred under HMAC");
+    let header = omadm_security::HmacHeader::parse(outcome.hmac.as_deref().expect("x-syncml-hmac")).expect("parses");
+    assert_eq!(header.username, "omadm");
+    let account = omadm_security::AccountCredentials::new("omadm", "srvsecret");
+    header.verify(&account, &nonce(70), &outcome.body).expect("the MAC covers the reply body");
+    assert!(header.verify(&account, &nonce(71), &outcome.body).is_err());
+}

@@ -457,10 +457,43 @@ async fn raw_get(server: &Running, path: &str) -> (Http, hyper::HeaderMap, Vec<u
     (status, headers, response.into_body().collect().await.expect("body").to_bytes().to_vec())
 }
 
+/// A fresh PostgreSQL database in the test cluster, `None` (skipped) when none is configured
+/// and `OMADM_REQUIRE_POSTGRES` is not 1.
+async fn postgres_url() -> Option<String> {
+    let Ok(base) = std::env::var("OMADM_TEST_POSTGRES_URL") else {
+        if std::env::var("OMADM_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+            panic!("OMADM_REQUIRE_POSTGRES=1 but OMADM_TEST_POSTGRES_URL is not set (run scripts/postgres start)");
+        }
+        eprintln!("skipped: PostgreSQL variant (OMADM_TEST_POSTGRES_URL not set)");
+        return None;
+    };
+    sqlx::any::install_default_drivers();
+    let admin = sqlx::AnyPool::connect(&base).await.expect("connect to the test cluster");
+    let name = format!("omadm_h_{}", omadm_server::http::random_token());
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.expect("create database");
+    admin.close().await;
+    let (prefix, _) = base.rsplit_once('/').expect("URL with a database");
+    Some(format!("{prefix}/{name}"))
+}
+
 #[tokio::test]
-async fn dm_sessions_over_http_in_xml_and_wbxml_for_every_scheme() {
+async fn dm_sessions_over_http_on_sqlite() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(settings(&dir)).await.expect("start");
+    dm_sessions_in_xml_and_wbxml_for_every_scheme(settings(&dir)).await;
+}
+
+#[tokio::test]
+async fn dm_sessions_over_http_on_postgres() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    if let Some(url) = postgres_url().await {
+        let mut s = settings(&dir);
+        s.db_url = url;
+        dm_sessions_in_xml_and_wbxml_for_every_scheme(s).await;
+    }
+}
+
+async fn dm_sessions_in_xml_and_wbxml_for_every_scheme(settings: Settings) {
+    let server = start(settings).await.expect("start");
     let api = api(&server);
     for (i, (auth, scheme)) in [
         ("basic", AuthScheme::Basic),
@@ -655,5 +688,112 @@ async fn a_restart_between_sessions_loses_nothing() {
         Device::new("IMEI:r", AuthScheme::Md5, "devsecret", nonce_after_first, &server.dm_url, Encoding::Xml);
     let reply = device.send(Device::package1()).await;
     assert_eq!(header_status(&reply).code, StatusCode::AuthenticationAccepted);
+    server.stop().await;
+}
+
+/// Two server nodes on one database: a session started on one continues on the other.
+async fn a_session_moves_between_nodes(settings: Settings) {
+    let a = start(settings.clone()).await.expect("node a");
+    let b = start(settings).await.expect("node b");
+    add_device(&api(&a), "IMEI:nodes", "md5").await;
+    let job = api(&a)
+        .call(
+            Method::POST,
+            "/api/jobs",
+            Some(&json!({ "dev_id": "IMEI:nodes", "commands": [{ "op": "get", "target": "./A" }] })),
+        )
+        .await
+        .expect("job");
+    let id = job["jobs"][0]["id"].as_i64().expect("id");
+    let mut device = fresh_device(&a, "IMEI:nodes", AuthScheme::Md5, Encoding::Xml);
+    let mut reply = device.send(Device::package1()).await;
+    if header_status(&reply).code == StatusCode::InvalidCredentials {
+        // The device's first nonce was a guess: answer the challenge.
+        reply = device.send(Device::package1()).await;
+    }
+    assert!(reply.body.commands.iter().any(|c| matches!(c, Command::Get(_))), "node a sent the Get");
+    // The next message goes to node b with the same session token.
+    device.url = device.url.replace(&a.local_addr.to_string(), &b.local_addr.to_string());
+    let end = device.send(Device::answer(&reply)).await;
+    assert!(end.body.is_final);
+    let job = api(&b).call(Method::GET, &format!("/api/jobs/{id}"), None).await.expect("job");
+    assert_eq!(job["state"], "completed", "{job}");
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn a_session_moves_between_nodes_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    a_session_moves_between_nodes(settings(&dir)).await;
+}
+
+#[tokio::test]
+async fn a_session_moves_between_nodes_on_postgres() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    if let Some(url) = postgres_url().await {
+        let mut s = settings(&dir);
+        s.db_url = url;
+        a_session_moves_between_nodes(s).await;
+    }
+}
+
+/// POSTs a garbage body over TLS with `config`; `Ok(status)` when TLS let the request through.
+async fn tls_post(addr: std::net::SocketAddr, config: rustls::ClientConfig) -> Result<Http, String> {
+    let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    let tls = connector.connect(name, stream).await.map_err(|e| e.to_string())?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/dm")
+        .header(header::HOST, "localhost")
+        .header(header::CONTENT_TYPE, "application/vnd.syncml.dm+xml")
+        .body(Full::new(Bytes::from_static(b"not syncml")))
+        .expect("request");
+    sender.send_request(request).await.map(|r| r.status()).map_err(|e| e.to_string())
+}
+
+#[tokio::test]
+async fn client_certificates_are_required_when_a_client_ca_is_configured() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().expect("key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).expect("CA");
+    let device_key = KeyPair::generate().expect("key");
+    let device_cert = CertificateParams::new(vec!["device.example".to_string()])
+        .expect("params")
+        .signed_by(&device_key, &ca, &ca_key)
+        .expect("cert");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pem = omadm_server::tls::self_signed(&["localhost".into()]).expect("server certificate");
+    let mut s = settings(&dir);
+    s.tls = Some((pem.clone(), Some(ca.pem())));
+    let server = start(s).await.expect("start");
+
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(pem.cert_pem.as_bytes()) {
+        roots.add(cert.expect("pem")).expect("root");
+    }
+    let builder = || {
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots.clone())
+    };
+    let without = tls_post(server.local_addr, builder().with_no_client_auth()).await;
+    assert!(without.is_err(), "a client without a certificate is refused: {without:?}");
+    let key = rustls::pki_types::PrivateKeyDer::try_from(device_key.serialize_der()).expect("key");
+    let with = builder().with_client_auth_cert(vec![device_cert.der().clone()], key).expect("client auth");
+    assert_eq!(
+        tls_post(server.local_addr, with).await,
+        Ok(Http::BAD_REQUEST),
+        "through TLS, refused as garbage by the DM layer"
+    );
     server.stop().await;
 }
