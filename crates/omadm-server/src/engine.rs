@@ -234,11 +234,11 @@ pub enum Change {
         /// Base64 nonce.
         nonce: String,
     },
-    /// DevInfo leaves reported in Package 1.
+    /// DevInfo changed in Package 1: the device's whole DevInfo after the change.
     DevInfo {
         /// The device.
         dev_id: String,
-        /// Leaf name → value.
+        /// Leaf name → value, every leaf known.
         values: BTreeMap<String, String>,
     },
     /// Tree values learnt.
@@ -781,7 +781,7 @@ impl SessionRun<'_, '_> {
 
     /// A Replace from the client: DevInfo in Package 1 (DM StdObj 1.2 §5.2).
     fn on_replace(&mut self, rep: &ItemCommand) -> StatusCode {
-        let mut devinfo = BTreeMap::new();
+        let mut devinfo_changed = false;
         let mut tree = Vec::new();
         for item in &rep.items {
             let Some(uri) = item.source.as_ref().or(item.target.as_ref()).map(|l| l.loc_uri.as_str()) else {
@@ -789,17 +789,24 @@ impl SessionRun<'_, '_> {
             };
             let data = item.data.as_ref().map(data_text).unwrap_or_default();
             let format = Meta::effective_format(item.meta_or(rep.meta.as_ref())).as_str().to_string();
-            let uri = uri.strip_prefix("./").map_or_else(|| uri.to_string(), |u| format!("./{u}"));
+            let uri = if uri == "." || uri.starts_with("./") { uri.to_string() } else { format!("./{uri}") };
             if let Some(leaf) = uri.strip_prefix("./DevInfo/") {
-                devinfo.insert(leaf.to_string(), data.clone());
+                // Every Package 1 repeats DevInfo: store only what changed.
+                if self.device.devinfo.get(leaf) == Some(&data) {
+                    continue;
+                }
+                self.device.devinfo.insert(leaf.to_string(), data.clone());
+                devinfo_changed = true;
             }
             tree.push(TreeValue { uri, format, data, updated_ms: self.ex.now_ms });
         }
-        if !devinfo.is_empty() {
-            self.device.devinfo.extend(devinfo.clone());
-            self.changes.push(Change::DevInfo { dev_id: self.device.dev_id.clone(), values: devinfo });
+        if devinfo_changed {
+            let values = self.device.devinfo.clone();
+            self.changes.push(Change::DevInfo { dev_id: self.device.dev_id.clone(), values });
         }
-        self.changes.push(Change::Tree { dev_id: self.device.dev_id.clone(), values: tree });
+        if !tree.is_empty() {
+            self.changes.push(Change::Tree { dev_id: self.device.dev_id.clone(), values: tree });
+        }
         StatusCode::Ok
     }
 

@@ -534,19 +534,9 @@ impl Store for SqlStore {
                             .await?;
                     }
                     Change::DevInfo { dev_id, values } => {
-                        let row = sqlx::query("SELECT devinfo FROM devices WHERE dev_id = $1")
-                            .bind(dev_id)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                        let mut merged: std::collections::BTreeMap<String, String> = match row {
-                            Some(r) => serde_json::from_str(&r.try_get::<String, _>("devinfo")?)
-                                .map_err(|e| corrupt("devinfo", e))?,
-                            None => Default::default(),
-                        };
-                        merged.extend(values.clone());
                         sqlx::query("UPDATE devices SET devinfo = $2 WHERE dev_id = $1")
                             .bind(dev_id)
-                            .bind(json(&merged))
+                            .bind(json(values))
                             .execute(&mut *tx)
                             .await?;
                     }

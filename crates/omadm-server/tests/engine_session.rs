@@ -770,3 +770,17 @@ fn under_hmac_the_server_signs_every_reply() {
     header.verify(&account, &nonce(70), &outcome.body).expect("the MAC covers the reply body");
     assert!(header.verify(&account, &nonce(71), &outcome.body).is_err());
 }
+
+#[test]
+fn an_unchanged_devinfo_is_not_stored_again() {
+    let mut dev = device(AuthKind::Md5);
+    for (leaf, value) in [("DevId", DEV), ("Man", "omadm"), ("Mod", "test"), ("DmV", "1.2"), ("Lang", "en")] {
+        dev.devinfo.insert(leaf.into(), value.into());
+    }
+    let mut h = Harness::new(Some(dev), Vec::new());
+    let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(1));
+    let (p1, _) = c.package1(Vec::new());
+    let (outcome, reply) = h.send_bytes(&p1, None, false);
+    assert_eq!(status_of(&reply, "2"), StatusCode::Ok);
+    assert!(!outcome.changes.iter().any(|c| matches!(c, Change::DevInfo { .. } | Change::Tree { .. })));
+}

