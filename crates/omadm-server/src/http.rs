@@ -65,13 +65,17 @@ pub fn random_token() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The router: the DM endpoint at `dm_path` and the REST API under `/api`.
+/// The largest REST API request body: job values may be large objects (a 1 MB firmware URL list,
+/// a configuration file), well above a DM message.
+pub const MAX_API_BODY: usize = 64 << 20;
+
+/// The router: the DM endpoint at `dm_path` (bodies up to `max_body`) and the REST API under
+/// `/api` (bodies up to [`MAX_API_BODY`]).
 pub fn router(app: Arc<App>, dm_path: &str) -> Router {
     let max = app.max_body;
     Router::new()
-        .route(dm_path, post(dm_message))
-        .merge(api::routes(app.clone()))
-        .layer(DefaultBodyLimit::max(max))
+        .route(dm_path, post(dm_message).layer(DefaultBodyLimit::max(max)))
+        .merge(api::routes(app.clone()).layer(DefaultBodyLimit::max(MAX_API_BODY)))
         .with_state(app)
 }
 

@@ -476,7 +476,7 @@ fn hmac_messages_without_a_valid_mac_are_refused() {
 
 #[test]
 fn a_large_object_goes_out_in_chunks_within_max_msg_size() {
-    let value: String = (0..100_000).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+    let value: String = (0..1_000_000).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
     let mut h = Harness::new(Some(device(AuthKind::Md5)), vec![job(1, vec![replace("./Vendor/Blob", &value)])]);
     let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(1));
     c.max_msg_size = 4096;
@@ -491,7 +491,7 @@ fn a_large_object_goes_out_in_chunks_within_max_msg_size() {
         let Command::Replace(rep) = cmds[0] else { panic!("expected a Replace chunk") };
         let item = &rep.items[0];
         if chunks == 0 {
-            assert_eq!(item.meta.as_ref().and_then(|m| m.size), Some(100_000), "Meta Size on the first chunk");
+            assert_eq!(item.meta.as_ref().and_then(|m| m.size), Some(1_000_000), "Meta Size on the first chunk");
         } else {
             assert_eq!(item.meta.as_ref().and_then(|m| m.size), None);
         }
