@@ -159,6 +159,16 @@ async fn dm_message(
     if let Err(err) = app.store.apply(&outcome.changes).await {
         return storage_failure(err);
     }
+    tracing::debug!(
+        dev_id,
+        bytes_in = body.len(),
+        bytes_out = outcome.body.len(),
+        changes = outcome.changes.len(),
+        "DM message"
+    );
+    if outcome.changes.iter().any(|c| matches!(c, crate::engine::Change::SessionCompleted { .. })) {
+        tracing::info!(dev_id, "session completed");
+    }
     let media_type = match declared {
         Some((t, e)) if e == outcome.encoding => t,
         _ => outcome.encoding.media_type(),

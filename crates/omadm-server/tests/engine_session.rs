@@ -784,3 +784,80 @@ fn an_unchanged_devinfo_is_not_stored_again() {
     assert_eq!(status_of(&reply, "2"), StatusCode::Ok);
     assert!(!outcome.changes.iter().any(|c| matches!(c, Change::DevInfo { .. } | Change::Tree { .. })));
 }
+
+#[test]
+fn every_operation_goes_on_the_wire_as_its_command() {
+    let add_node =
+        JobCommand { format: Some("node".into()), ..JobCommand::new(Operation::Add, Some("./Vendor/New".into())) };
+    let add_leaf = JobCommand {
+        data: Some("42".into()),
+        format: Some("int".into()),
+        media_type: Some("text/plain".into()),
+        ..JobCommand::new(Operation::Add, Some("./Vendor/New/Leaf".into()))
+    };
+    let copy =
+        JobCommand { source: Some("./Vendor/A".into()), ..JobCommand::new(Operation::Copy, Some("./Vendor/B".into())) };
+    let sequence = JobCommand {
+        commands: vec![JobCommand::new(Operation::Delete, Some("./Vendor/Old".into())), get("./Vendor/B")],
+        ..JobCommand::new(Operation::Sequence, None)
+    };
+    let choice = JobCommand {
+        alert: Some(UiAlert {
+            code: 1103,
+            text: "Pick".into(),
+            options: String::new(),
+            choices: vec!["red".into(), "blue".into()],
+        }),
+        ..JobCommand::new(Operation::Alert, None)
+    };
+    let exec =
+        JobCommand { data: Some("now".into()), ..JobCommand::new(Operation::Exec, Some("./FUMO/Update".into())) };
+    let mut h =
+        Harness::new(Some(device(AuthKind::Md5)), vec![job(5, vec![add_node, add_leaf, copy, sequence, choice, exec])]);
+    let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(1));
+    c.encoding = Encoding::Wbxml;
+    let (p1, _) = c.package1(Vec::new());
+    let (_, p2) = h.send_bytes(&p1, None, false);
+    let cmds = management(&p2);
+    assert_eq!(cmds.len(), 6);
+    let Command::Add(a) = cmds[0] else { panic!("Add") };
+    assert_eq!(a.items[0].meta.as_ref().and_then(|m| m.format.clone()), Some(Format::Node));
+    let Command::Add(a) = cmds[1] else { panic!("Add") };
+    assert_eq!(a.items[0].data.as_ref().and_then(Data::as_text), Some("42"));
+    assert_eq!(a.items[0].meta.as_ref().and_then(|m| m.format.clone()), Some(Format::Int));
+    let Command::Copy(cp) = cmds[2] else { panic!("Copy") };
+    assert_eq!(cp.items[0].source.as_ref().map(|s| s.loc_uri.as_str()), Some("./Vendor/A"));
+    assert_eq!(cp.items[0].target.as_ref().map(|s| s.loc_uri.as_str()), Some("./Vendor/B"));
+    let Command::Sequence(seq) = cmds[3] else { panic!("Sequence") };
+    assert!(matches!(seq.commands[0], Command::Delete(_)) && matches!(seq.commands[1], Command::Get(_)));
+    let Command::Alert(alert) = cmds[4] else { panic!("Alert") };
+    assert_eq!(alert.code, Some(AlertCode::SingleChoice));
+    assert_eq!(alert.items.len(), 4, "options, text, two choices");
+    let Command::Exec(exec) = cmds[5] else { panic!("Exec") };
+    assert_eq!(exec.correlator.as_deref(), Some("5-5"));
+    // CmdIDs are unique in the message, nested ones included.
+    let mut ids: Vec<&str> = p2.body.commands.iter().map(Command::cmd_id).collect();
+    ids.extend(seq.commands.iter().map(Command::cmd_id));
+    let before = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), before);
+    // The single-choice answer comes back as a Status item.
+    let mut answers = vec![header_ok(&p2)];
+    for cmd in &cmds {
+        answers.push(ok_status(&p2, cmd, StatusCode::Ok));
+    }
+    for inner in &seq.commands {
+        answers.push(ok_status(&p2, inner, StatusCode::Ok));
+    }
+    if let Some(Command::Status(st)) = answers.get_mut(5) {
+        st.items = vec![Item { data: Some(Data::Text("2".into())), ..Item::default() }];
+    }
+    answers.push(results(&p2, &seq.commands[1], "./Vendor/B", "copied"));
+    let (p3, _) = c.message(answers, true);
+    h.send_bytes(&p3, None, true);
+    let job = &h.jobs[0];
+    assert_eq!(job.state, JobState::Completed, "{job:?}");
+    assert_eq!(job.commands[4].reply, vec!["2".to_string()]);
+    assert_eq!(job.commands[3].commands[1].results[0].data, "copied");
+}
