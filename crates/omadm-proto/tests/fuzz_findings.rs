@@ -245,3 +245,20 @@ fn text_with_a_nul_is_refused_not_truncated() {
         assert!(err.to_string().contains("NUL"), "{err}");
     }
 }
+
+/// A LITERAL tag on a code page none of the SyncML vocabulary's: its namespace cannot be known
+/// (nor written back), so it is refused like a token on that page.
+#[test]
+fn literal_tags_on_unknown_code_pages_are_refused() {
+    let msg = with_unsupported(
+        Element::new("Sync").with_child(Element::new("CmdID").with_text("9")).with_child(Element::new("Zzzzzz")),
+    );
+    let good = wbxml::encode(&msg, &WbxmlOptions::default()).unwrap();
+    // The LITERAL (0x04, no content) and its table index, preceded by a switch to page 7.
+    let literal = good.windows(2).rposition(|w| w[0] == 0x04).expect("a LITERAL tag");
+    let mut bad = good[..literal].to_vec();
+    bad.extend_from_slice(&[0x00, 0x07]);
+    bad.extend_from_slice(&good[literal..]);
+    let err = wbxml::decode(&bad, &Limits::default()).unwrap_err();
+    assert!(err.to_string().contains("unknown code page 7"), "{err}");
+}

@@ -321,6 +321,10 @@ impl<'a> WbxmlSource<'a> {
     fn tag(&mut self, token: u8) -> Result<Event<'a>> {
         let has_content = token & 0x40 != 0;
         let has_attributes = token & 0x80 != 0;
+        // Also for a LITERAL: the page decides the element's namespace, which an unknown page
+        // cannot give (nor could an encoder write it back).
+        let page = Page::from_number(self.page)
+            .ok_or_else(|| self.error(ErrorKind::Wbxml(format!("unknown code page {}", self.page))))?;
         let name: Cow<'a, str> = if token & 0x3F == global::LITERAL {
             let bytes = self.table_ref()?;
             let name = self.decode_text(bytes)?;
@@ -330,8 +334,6 @@ impl<'a> WbxmlSource<'a> {
             }
             name
         } else {
-            let page = Page::from_number(self.page)
-                .ok_or_else(|| self.error(ErrorKind::Wbxml(format!("unknown code page {}", self.page))))?;
             let name = page.name(token & 0x3F).ok_or_else(|| {
                 self.error(ErrorKind::Wbxml(format!(
                     "unknown tag token 0x{:02X} on code page {}",
@@ -348,9 +350,9 @@ impl<'a> WbxmlSource<'a> {
         // page's namespace; back on the SyncML page inside another page, the SyncML one.
         let parent_page = self.open.last().copied().unwrap_or(0);
         let namespace = if parent_page != self.page {
-            match Page::from_number(self.page) {
-                Some(Page::SyncMl) => Some(crate::tags::SYNCML_PAGE_NAMESPACE),
-                page => page.and_then(Page::namespace),
+            match page {
+                Page::SyncMl => Some(crate::tags::SYNCML_PAGE_NAMESPACE),
+                page => page.namespace(),
             }
             .map(Cow::Borrowed)
         } else {
