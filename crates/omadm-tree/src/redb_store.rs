@@ -6,11 +6,11 @@
 use std::ops::Bound;
 use std::path::Path;
 
-use redb::{Database, Durability, TableDefinition};
+use redb::{Database, Durability, ReadableTable, TableDefinition};
 
 use crate::error::StoreError;
 use crate::record::NodeRecord;
-use crate::store::{subtree_end, Batch, BatchOp, Store};
+use crate::store::{moved_key, subtree_end, Batch, BatchOp, Store};
 
 const NODES: TableDefinition<&str, &[u8]> = TableDefinition::new("nodes");
 
@@ -30,6 +30,38 @@ impl RedbStore {
         }
         let db = Database::create(path).map_err(StoreError::from_display)?;
         Ok(RedbStore { db })
+    }
+}
+
+/// Removes the subtree at `key` (one range).
+fn delete_subtree(table: &mut redb::Table<'_, &str, &[u8]>, key: &str) -> Result<(), StoreError> {
+    let end = subtree_end(key);
+    table
+        .retain_in::<&str, _>((Bound::Included(key), Bound::Excluded(end.as_str())), |_, _| false)
+        .map_err(StoreError::from_display)
+}
+
+/// Records re-keyed per step of a subtree move: bounds the memory a move of any size takes.
+const MOVE_STEP: usize = 1024;
+
+/// Re-keys the subtree at `from` to `to`, copying the encoded records as they are.
+fn move_subtree(table: &mut redb::Table<'_, &str, &[u8]>, from: &str, to: &str) -> Result<(), StoreError> {
+    let end = subtree_end(from);
+    loop {
+        let step: Vec<(String, Vec<u8>)> = table
+            .range::<&str>((Bound::Included(from), Bound::Excluded(end.as_str())))
+            .map_err(StoreError::from_display)?
+            .take(MOVE_STEP)
+            .map(|e| e.map(|(k, v)| (k.value().to_string(), v.value().to_vec())))
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::from_display)?;
+        if step.is_empty() {
+            return Ok(());
+        }
+        for (key, bytes) in step {
+            table.remove(key.as_str()).map_err(StoreError::from_display)?;
+            table.insert(moved_key(&key, from, to).as_str(), bytes.as_slice()).map_err(StoreError::from_display)?;
+        }
     }
 }
 
@@ -99,14 +131,10 @@ impl Store for RedbStore {
                     BatchOp::Delete(k) => {
                         table.remove(k.as_str()).map_err(StoreError::from_display)?;
                     }
-                    BatchOp::DeleteSubtree(k) => {
-                        let end = subtree_end(k);
-                        table
-                            .retain_in::<&str, _>(
-                                (Bound::Included(k.as_str()), Bound::Excluded(end.as_str())),
-                                |_, _| false,
-                            )
-                            .map_err(StoreError::from_display)?;
+                    BatchOp::DeleteSubtree(k) => delete_subtree(&mut table, k)?,
+                    BatchOp::MoveSubtree { from, to } => {
+                        delete_subtree(&mut table, to)?;
+                        move_subtree(&mut table, from, to)?;
                     }
                 }
             }
@@ -133,9 +161,23 @@ mod tests {
             s.apply(Batch { ops: vec![BatchOp::DeleteSubtree("\0a\0b".into()), BatchOp::Delete("\0a-x".into())] })
                 .unwrap();
         }
-        let s = RedbStore::open(&path).unwrap();
+        let mut s = RedbStore::open(&path).unwrap();
         let keys: Vec<String> = s.scan(Bound::Unbounded, "", 10).unwrap().into_iter().map(|(k, _)| k).collect();
         assert_eq!(keys, ["\0a"]);
         assert_eq!(s.get("\0a").unwrap().unwrap().value, b"\0a");
+        // A move re-keys a subtree larger than one move step and replaces what the target held.
+        let rec = |v: &str| NodeRecord::leaf(Format::Chr, "text/plain", v.as_bytes().to_vec());
+        let mut ops: Vec<BatchOp> =
+            (0..2500).map(|i| BatchOp::Put(format!("\0m\0n{i:04}"), rec(&i.to_string()))).collect();
+        ops.push(BatchOp::Put("\0m".into(), rec("m")));
+        ops.push(BatchOp::Put("\0t\0old".into(), rec("old")));
+        s.apply(Batch { ops }).unwrap();
+        s.apply(Batch { ops: vec![BatchOp::MoveSubtree { from: "\0m".into(), to: "\0t".into() }] }).unwrap();
+        let all = s.scan(Bound::Unbounded, "", 5000).unwrap();
+        assert_eq!(all.len(), 1 + 1 + 2500);
+        assert!(all.iter().all(|(k, _)| k == "\0a" || k.starts_with("\0t")));
+        assert_eq!(s.get("\0t\0n2499").unwrap().unwrap().value, b"2499");
+        assert_eq!(s.get("\0t").unwrap().unwrap().value, b"m");
+        assert!(s.get("\0t\0old").unwrap().is_none());
     }
 }

@@ -20,6 +20,20 @@ pub enum BatchOp {
     Delete(String),
     /// Remove a node and every key below it (`key` followed by a NUL byte and anything).
     DeleteSubtree(String),
+    /// Re-key the subtree at `from` (the key and every key below it) to `to`, replacing whatever
+    /// the subtree at `to` held, leaving nothing at `from`: a rename (TND 1.2 §7.7.5), done by
+    /// the store without the records passing through the engine.
+    MoveSubtree {
+        /// The subtree's root key now.
+        from: String,
+        /// Its root key afterwards.
+        to: String,
+    },
+}
+
+/// The key `key` of the subtree at `from` gets when the subtree moves to `to`.
+pub(crate) fn moved_key(key: &str, from: &str, to: &str) -> String {
+    format!("{to}{}", &key[from.len().min(key.len())..])
 }
 
 /// The changes of one committed transaction, applied in order, all or nothing.
@@ -125,6 +139,18 @@ impl MemStore {
     }
 }
 
+impl MemStore {
+    /// Removes and returns the subtree at `key`.
+    fn take_subtree(&mut self, key: &str) -> Vec<(String, NodeRecord)> {
+        let doomed: Vec<String> = self
+            .map
+            .range::<str, _>((Bound::Included(key), Bound::Excluded(subtree_end(key).as_str())))
+            .map(|(k, _)| k.clone())
+            .collect();
+        doomed.into_iter().filter_map(|k| self.map.remove(&k).map(|r| (k, r))).collect()
+    }
+}
+
 impl Store for MemStore {
     fn get(&self, key: &str) -> Result<Option<NodeRecord>, StoreError> {
         Ok(self.map.get(key).cloned())
@@ -154,13 +180,12 @@ impl Store for MemStore {
                     self.map.remove(&k);
                 }
                 BatchOp::DeleteSubtree(k) => {
-                    let doomed: Vec<String> = self
-                        .map
-                        .range::<str, _>((Bound::Included(k.as_str()), Bound::Excluded(subtree_end(&k).as_str())))
-                        .map(|(key, _)| key.clone())
-                        .collect();
-                    for key in doomed {
-                        self.map.remove(&key);
+                    self.take_subtree(&k);
+                }
+                BatchOp::MoveSubtree { from, to } => {
+                    self.take_subtree(&to);
+                    for (key, rec) in self.take_subtree(&from) {
+                        self.map.insert(moved_key(&key, &from, &to), rec);
                     }
                 }
             }

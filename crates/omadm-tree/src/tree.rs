@@ -1060,22 +1060,7 @@ impl<'t, S: Store> Txn<'t, S> {
         if self.tree.plugins.iter().any(|(at, _)| uri.contains(at)) {
             return refuse(StatusCode::CommandNotAllowed, "a subtree holding a plugin cannot be renamed");
         }
-        let old_key = uri.key();
-        let new_key = new_uri.key();
-        let mut moved = vec![(new_key.clone(), rec)];
-        let prefix = descendant_prefix(&old_key);
-        let mut lower: Option<String> = None;
-        loop {
-            let b = lower.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
-            let page = self.overlay.scan(&self.tree.store, b, &prefix, SCAN_BATCH)?;
-            let Some((last, _)) = page.last() else { break };
-            lower = Some(last.clone());
-            moved.extend(page.into_iter().map(|(k, r)| (format!("{new_key}{}", &k[old_key.len()..]), r)));
-        }
-        self.overlay.delete_node_subtree(&old_key);
-        for (k, r) in moved {
-            self.overlay.put_node(&self.tree.store, k, r)?;
-        }
+        self.overlay.move_node_subtree(&uri.key(), &new_uri.key());
         Ok(())
     }
 

@@ -117,3 +117,40 @@ fn a_store_written_without_indexes_is_indexed_when_opened() {
     assert_eq!(code(tree.run(|tx| tx.delete(&dev, &t("./Old")))), 405);
     assert_eq!(tree.run(|tx| tx.remove_server(&sid("old"))).unwrap(), 1);
 }
+
+/// A rename in the redb store: the subtree, its ACLs and its permanent nodes are found under the
+/// new name after reopening, and nothing is left under the old one.
+#[test]
+fn a_renamed_subtree_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tree.redb");
+    let dev = Caller::device();
+    {
+        let mut tree = Tree::open(RedbStore::open(&path).unwrap(), TreeConfig::default()).unwrap();
+        tree.run(|tx| {
+            for i in 0..300 {
+                tx.add(&dev, &t(&format!("./Acc/old/n{i}")), Content::chr(i.to_string()))?;
+            }
+            tx.put_node(&u("./Acc/old/Fixed"), permanent_leaf())?;
+            tx.replace(&dev, &t("./Acc/old/n7?prop=ACL"), Content::chr("Get=gone"))
+        })
+        .unwrap();
+        let mut tx = tree.begin();
+        tx.replace(&dev, &t("./Acc/old?prop=Name"), Content::chr("new")).unwrap();
+        // Read back within the transaction, before the store has seen the move.
+        assert_eq!(tx.children(&u("./Acc")).unwrap(), ["new"]);
+        assert_eq!(tx.children(&u("./Acc/new")).unwrap().len(), 301);
+        tx.add(&dev, &t("./Acc/new/added"), Content::chr("a")).unwrap();
+        tx.commit().unwrap();
+    }
+    let mut tree = Tree::open(RedbStore::open(&path).unwrap(), TreeConfig::default()).unwrap();
+    let tx = tree.begin();
+    assert_eq!(tx.node(&u("./Acc/new/n299")).unwrap().unwrap().value, b"299");
+    assert_eq!(tx.node(&u("./Acc/new/added")).unwrap().unwrap().value, b"a");
+    assert!(tx.node(&u("./Acc/old")).unwrap().is_none());
+    let GetResult::List(items) = tx.get(&dev, &t("./Acc?list=Struct")).unwrap() else { panic!() };
+    assert_eq!(items.count(), 1 + 1 + 300 + 1 + 1);
+    drop(tx);
+    assert_eq!(code(tree.run(|tx| tx.delete(&dev, &t("./Acc/new")))), 405);
+    assert_eq!(tree.run(|tx| tx.remove_server(&sid("gone"))).unwrap(), 1);
+}
