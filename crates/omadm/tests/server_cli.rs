@@ -348,3 +348,31 @@ fn bad_server_settings_are_reported() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.toml"));
 }
+
+#[test]
+fn tls_flags_serve_https() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pem = omadm_server::tls::self_signed(&["localhost".into()]).expect("certificate");
+    std::fs::write(dir.path().join("cert.pem"), &pem.cert_pem).expect("write");
+    std::fs::write(dir.path().join("key.pem"), &pem.key_pem).expect("write");
+    let (server, banner) = start_server(
+        dir.path(),
+        &["--listen", "127.0.0.1:0", "--tls-cert", "cert.pem", "--tls-key", "key.pem", "--dm-path", "/omadm"],
+    );
+    let text = banner.join("\n");
+    assert!(text.contains(&format!("DM endpoint:  https://{}/omadm", server.addr)), "{text}");
+    // Plain HTTP on the TLS port gets no HTTP answer.
+    let mut stream = TcpStream::connect(&server.addr).expect("connect");
+    stream.write_all(b"GET /api/openapi.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("write");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    assert!(!answer.starts_with(b"HTTP/1.1 200"));
+    // A missing key file is reported.
+    let out = omadm()
+        .args(["server", "--listen", "127.0.0.1:0", "--tls-cert", "cert.pem", "--tls-key", "missing.pem"])
+        .current_dir(dir.path())
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.pem"));
+}
