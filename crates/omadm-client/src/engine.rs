@@ -195,6 +195,10 @@ pub enum Action {
     Finished(Outcome),
 }
 
+/// The smallest first chunk of a large object worth sending after other commands in a message;
+/// with less room the object starts in the next message.
+const MIN_SHARED_CHUNK: usize = 256;
+
 /// A value to send in Results, possibly as a large object.
 #[derive(Debug, Clone)]
 struct PendingValue {
@@ -615,12 +619,25 @@ impl Session {
                     }
                 }
             }
+            let mut answers = Vec::new();
             for cmd in commands.iter().copied() {
-                let answers = self.run_top(cmd, &server_msg, tree, ui)?;
+                answers.extend(self.run_top(cmd, &server_msg, tree, ui)?);
+            }
+            // The answers to this message go before the rest of a large object being sent, so
+            // that its next chunk still ends the message.
+            if matches!(self.pending.front(), Some(Pending::Value(v)) if v.sent > 0) {
+                for a in answers.into_iter().rev() {
+                    self.pending.push_front(a);
+                }
+            } else {
                 self.pending.extend(answers);
             }
         }
-        self.server_complete = msg.body.is_final;
+        // A message without Final either continues the server's package (we answer with 1222 to
+        // get the rest) or, holding Alert 1222 itself, asks for the rest of ours: its package is done.
+        let asks_for_more =
+            commands.iter().any(|c| matches!(c, Command::Alert(a) if a.code == Some(AlertCode::NextMessage)));
+        self.server_complete = msg.body.is_final || asks_for_more;
         if self.server_complete {
             if let Some(obj) = self.incoming.take() {
                 self.pending.push_back(interrupted(&obj));
@@ -799,16 +816,21 @@ impl Session {
                             continue;
                         }
                         msg.body.commands.pop();
-                        if msg.body.commands.len() > fixed {
-                            break;
-                        }
                     }
-                    // A large object: the next chunk, alone after the header Status.
+                    // A large object: the next chunk, last in this message (chunks follow each
+                    // other with nothing in between). A first chunk shares the message with what
+                    // came before only if a useful part of it fits.
                     let v = match self.pending.front() {
                         Some(Pending::Value(v)) => v.clone(),
                         _ => break,
                     };
-                    let (cmd, taken) = self.fit_chunk(&mut msg, &tail, &v, next_id, limit)?;
+                    let shared = msg.body.commands.len() > fixed;
+                    let (cmd, taken) = match self.fit_chunk(&mut msg, &tail, &v, next_id, limit) {
+                        Ok((_, taken)) if shared && v.sent == 0 && taken < MIN_SHARED_CHUNK.min(v.bytes.len()) => break,
+                        Ok(fitted) => fitted,
+                        Err(_) if shared && v.sent == 0 => break,
+                        Err(e) => return Err(e),
+                    };
                     msg.body.commands.push(cmd);
                     let last = v.sent + taken >= v.bytes.len();
                     self.chunk_in_flight = Some((self.msg_id.to_string(), next_id.to_string()));

@@ -1,0 +1,300 @@
+//! Message sizing and large objects: MaxMsgSize boundaries, continuation with Alert 1222, MoreData
+//! chunks out and in (213, 424, 1225), MaxObjSize both ways, and a structural Get split over
+//! several messages.
+
+mod common;
+
+use common::decode;
+use common::*;
+use omadm_client::ui::NoUi;
+use omadm_client::{Action, Incoming, Session, SessionConfig};
+use omadm_proto::*;
+use omadm_security::AuthScheme;
+use omadm_tree::{MemStore, NodeRecord, Tree, Uri};
+
+fn put_leaf(tree: &mut Tree<MemStore>, uri: &str, value: Vec<u8>) {
+    let mut rec = NodeRecord::leaf(Format::Chr, "text/plain", value);
+    rec.acl = omadm_tree::Acl::parse("Get=*&Replace=*").unwrap();
+    tree.run(|tx| tx.put_node(&Uri::parse(uri).unwrap(), rec)).unwrap();
+}
+
+fn session_with(max_obj: u64) -> (Tree<MemStore>, Session) {
+    let mut tree = device();
+    let mut acc = account(AuthScheme::Basic, None);
+    acc.install(&mut tree, "omadm").unwrap();
+    let mut cfg = SessionConfig::new(DEV_ID, acc);
+    cfg.session_id = "42".into();
+    cfg.max_obj_size = max_obj;
+    let (s, _) = Session::start(cfg, &mut tree).unwrap();
+    (tree, s)
+}
+
+fn gets() -> Vec<Command> {
+    let mut cmds = vec![hdr_status("1", 212)];
+    for (i, leaf) in ["DevId", "Man", "Mod", "DmV", "Lang"].iter().enumerate() {
+        cmds.push(get(&(i + 3).to_string(), &format!("./DevInfo/{leaf}")));
+    }
+    cmds
+}
+
+/// The client's whole reply to `gets()` when the server accepts `limit` bytes per message.
+fn reply_with_limit(limit: Option<u64>) -> Vec<(usize, SyncMl)> {
+    let (mut tree, mut s) = session_with(1 << 20);
+    let mut srv = FakeServer::new("42");
+    srv.max_msg_size = limit;
+    let body = srv.xml(gets(), true);
+    let mut action = s.handle_reply(Incoming::body(&body), &mut tree, &mut NoUi).unwrap();
+    let mut out = Vec::new();
+    while let Action::Send(o) = action {
+        assert!(out.len() < 50, "runaway continuation");
+        let m = decode(&o);
+        let done = m.body.is_final;
+        let id = m.header.msg_id.clone();
+        out.push((o.body.len(), m));
+        if done {
+            break;
+        }
+        let body = srv.xml(vec![hdr_status(&id, 200), alert("2", 1222, &[])], false);
+        action = s.handle_reply(Incoming::body(&body), &mut tree, &mut NoUi).unwrap();
+    }
+    out
+}
+
+#[test]
+fn a_reply_exactly_at_max_msg_size_goes_whole_and_one_byte_over_is_split() {
+    let whole = reply_with_limit(None);
+    assert_eq!(whole.len(), 1);
+    let size = whole[0].0;
+    let at = reply_with_limit(Some(size as u64));
+    assert_eq!(at.len(), 1, "exactly at the limit: one message");
+    assert_eq!(at[0].0, size);
+    assert!(at[0].1.body.is_final);
+    let under = reply_with_limit(Some(size as u64 - 1));
+    assert!(under.len() >= 2, "one byte less: split");
+    assert!(under.iter().all(|(n, _)| *n < size), "every message fits");
+    assert!(!under[0].1.body.is_final, "no Final before the package is complete");
+    assert!(under.last().unwrap().1.body.is_final);
+    let all: Vec<_> = under.iter().flat_map(|(_, m)| statuses(m)).filter(|(c, _, _)| c == "Get").collect();
+    assert_eq!(all.len(), 5, "every Get answered once");
+    let results: usize = under.iter().map(|(_, m)| results(m).len()).sum();
+    assert_eq!(results, 5);
+}
+
+fn big_value(n: usize) -> Vec<u8> {
+    (0..n).map(|i| b'a' + (i % 26) as u8).collect()
+}
+
+#[test]
+fn large_results_go_out_in_chunks_that_each_fit() {
+    for n in [100usize, 999, 1500, 4000, 12_345] {
+        let (mut tree, mut s) = session_with(1 << 20);
+        let value = big_value(n);
+        put_leaf(&mut tree, "./Vendor/Big", value.clone());
+        let mut srv = FakeServer::new("42");
+        srv.max_msg_size = Some(1500);
+        let body = srv.xml(vec![hdr_status("1", 212), get("3", "./Vendor/Big")], true);
+        let mut action = s.handle_reply(Incoming::body(&body), &mut tree, &mut NoUi).unwrap();
+        let mut got = Vec::new();
+        let mut chunks = 0;
+        let mut declared = None;
+        while let Action::Send(o) = action {
+            assert!(chunks < 100, "runaway chunking");
+            assert!(o.body.len() <= 1500, "n={n}: message of {} bytes", o.body.len());
+            let m = decode(&o);
+            let r = results(&m);
+            if r.is_empty() {
+                // The object starts in the next message.
+                assert!(!m.body.is_final);
+                let body = srv.xml(vec![hdr_status(&m.header.msg_id, 200), alert("3", 1222, &[])], false);
+                action = s.handle_reply(Incoming::body(&body), &mut tree, &mut NoUi).unwrap();
+                continue;
+            }
+            let item = &r[0].items[0];
+            if chunks == 0 {
+                declared = item.meta.as_ref().and_then(|m| m.size);
+            } else {
+                assert_eq!(item.meta.as_ref().and_then(|m| m.size), None, "Size on the first chunk only");
+            }
+            got.extend_from_slice(item.data.as_ref().unwrap().as_bytes().unwrap());
+            chunks += 1;
+            if !item.more_data {
+                assert!(
+                    m.body.is_final,
+                    "n={n} chunks={chunks} {:?}",
+                    m.body.commands.iter().map(|c| c.name().to_string()).collect::<Vec<_>>()
+                );
+                break;
+            }
+            assert!(!m.body.is_final);
+            let chunk_cmd = r[0].cmd_id.clone();
+            let Command::Status(mut ack) = hdr_status(&m.header.msg_id, 213) else { unreachable!() };
+            ack.cmd_ref = chunk_cmd;
+            ack.cmd = CommandName::Results;
+            ack.cmd_id = "2".into();
+            let body =
+                srv.xml(vec![hdr_status(&m.header.msg_id, 200), Command::Status(ack), alert("3", 1222, &[])], false);
+            action = s.handle_reply(Incoming::body(&body), &mut tree, &mut NoUi).unwrap();
+        }
+        assert_eq!(got, value, "n={n}");
+        if n > 1500 {
+            assert!(chunks > 1);
+            assert_eq!(declared, Some(n as u64));
+        }
+    }
+}
+
+#[test]
+fn a_value_above_the_servers_max_obj_size_is_refused_413() {
+    let (mut tree, mut s) = session_with(1 << 20);
+    put_leaf(&mut tree, "./Vendor/Big", big_value(2001));
+    let mut srv = FakeServer::new("42");
+    srv.max_obj_size = Some(2000);
+    let body = srv.xml(vec![hdr_status("1", 212), get("3", "./Vendor/Big")], true);
+    let m = sent(reply(&mut s, &mut tree, &mut NoUi, &body));
+    assert_eq!(status_of(&m, "3"), vec![413]);
+    assert!(results(&m).is_empty());
+}
+
+fn chunk(id: &str, target: &str, data: &[u8], size: Option<u64>, more: bool) -> Command {
+    Command::Replace(item_cmd(
+        id,
+        vec![Item {
+            target: Some(Location::new(target)),
+            meta: Some(Meta { size, ..Meta::default() }),
+            data: Some(Data::Text(String::from_utf8(data.to_vec()).unwrap())),
+            more_data: more,
+            ..Item::default()
+        }],
+    ))
+}
+
+/// Sends `value` in chunks of `step` bytes declaring `declared` as Size; returns the last reply.
+fn send_chunked(max_obj: u64, value: &[u8], step: usize, declared: u64) -> (Tree<MemStore>, Vec<SyncMl>) {
+    let (mut tree, mut s) = session_with(max_obj);
+    put_leaf(&mut tree, "./Vendor/Obj", b"old".to_vec());
+    let mut srv = FakeServer::new("42");
+    let pieces: Vec<&[u8]> = value.chunks(step).collect();
+    let mut replies = Vec::new();
+    let mut msg_ref = "1".to_string();
+    for (i, p) in pieces.iter().enumerate() {
+        let last = i + 1 == pieces.len();
+        let size = (i == 0).then_some(declared);
+        let body =
+            srv.xml(vec![hdr_status(&msg_ref, 212), chunk(&(i + 3).to_string(), "./Vendor/Obj", p, size, !last)], last);
+        let m = sent(reply(&mut s, &mut tree, &mut NoUi, &body));
+        msg_ref = m.header.msg_id.clone();
+        let refused = statuses(&m).iter().any(|(c, _, code)| c == "Replace" && *code >= 400);
+        replies.push(m);
+        if refused {
+            break;
+        }
+    }
+    (tree, replies)
+}
+
+fn stored(tree: &mut Tree<MemStore>) -> Vec<u8> {
+    tree.begin().node(&Uri::parse("./Vendor/Obj").unwrap()).unwrap().unwrap().value
+}
+
+#[test]
+fn incoming_large_objects_of_several_sizes_213_per_chunk_then_200() {
+    for n in [1usize, 10, 333, 1000, 5000] {
+        let value = big_value(n);
+        let (mut tree, replies) = send_chunked(5000, &value, 300, n as u64);
+        for m in &replies[..replies.len() - 1] {
+            let codes: Vec<u16> =
+                statuses(m).into_iter().filter(|(c, _, _)| c == "Replace").map(|(_, _, c)| c).collect();
+            assert_eq!(codes, vec![213], "n={n}");
+            assert!(!m.body.is_final);
+            assert!(
+                matches!(m.body.commands.last(), Some(Command::Alert(a)) if a.code == Some(AlertCode::NextMessage))
+            );
+        }
+        let last = replies.last().unwrap();
+        let codes: Vec<u16> =
+            statuses(last).into_iter().filter(|(c, _, _)| c == "Replace").map(|(_, _, c)| c).collect();
+        assert_eq!(codes, vec![200], "n={n}");
+        assert_eq!(stored(&mut tree), value, "n={n}");
+    }
+}
+
+#[test]
+fn incoming_object_one_byte_over_max_obj_size_is_refused_and_the_old_value_kept() {
+    let value = big_value(1001);
+    let (mut tree, replies) = send_chunked(1000, &value, 300, 1001);
+    assert_eq!(status_of(&replies[0], "3"), vec![413]);
+    assert_eq!(stored(&mut tree), b"old");
+    let (mut tree, replies) = send_chunked(1000, &big_value(1000), 300, 1000);
+    assert_eq!(status_of(replies.last().unwrap(), "6"), vec![200]);
+    assert_eq!(stored(&mut tree).len(), 1000);
+}
+
+#[test]
+fn a_size_mismatch_is_424_and_nothing_is_stored() {
+    let (mut tree, replies) = send_chunked(5000, &big_value(900), 300, 1000);
+    assert_eq!(status_of(replies.last().unwrap(), "5"), vec![424]);
+    assert_eq!(stored(&mut tree), b"old");
+    let (mut tree, replies) = send_chunked(5000, &big_value(900), 300, 800);
+    assert!(statuses(replies.last().unwrap()).iter().any(|(_, _, c)| *c == 424));
+    assert_eq!(stored(&mut tree), b"old");
+}
+
+#[test]
+fn another_command_before_the_last_chunk_interrupts_with_1225() {
+    let (mut tree, mut s) = session_with(5000);
+    put_leaf(&mut tree, "./Vendor/Obj", b"old".to_vec());
+    let mut srv = FakeServer::new("42");
+    let body = srv.xml(vec![hdr_status("1", 212), chunk("3", "./Vendor/Obj", b"abc", Some(10), true)], false);
+    let m = sent(reply(&mut s, &mut tree, &mut NoUi, &body));
+    assert_eq!(status_of(&m, "3"), vec![213]);
+    let body = srv.xml(vec![hdr_status(&m.header.msg_id, 200), get("4", "./DevInfo/Man")], true);
+    let m = sent(reply(&mut s, &mut tree, &mut NoUi, &body));
+    let alert = m.body.commands.iter().find_map(|c| match c {
+        Command::Alert(a) if a.code == Some(AlertCode::NoEndOfData) => Some(a.clone()),
+        _ => None,
+    });
+    let alert = alert.expect("1225");
+    assert_eq!(alert.items[0].target.as_ref().unwrap().loc_uri, "./Vendor/Obj");
+    assert_eq!(status_of(&m, "4"), vec![200]);
+    assert_eq!(stored(&mut tree), b"old");
+}
+
+#[test]
+fn a_structural_get_of_a_big_tree_is_split_over_messages() {
+    let (mut tree, mut s) = session_with(1 << 20);
+    tree.run(|tx| {
+        for i in 0..300 {
+            tx.put_node(
+                &Uri::parse(&format!("./Vendor/Big/N{i:03}")).unwrap(),
+                NodeRecord::leaf(Format::Chr, "text/plain", b"v".to_vec()),
+            )?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let mut srv = FakeServer::new("42");
+    srv.max_msg_size = Some(2000);
+    let body = srv.xml(vec![hdr_status("1", 212), get("3", "./Vendor/Big?list=Struct")], true);
+    let mut action = s.handle_reply(Incoming::body(&body), &mut tree, &mut NoUi).unwrap();
+    let mut uris = Vec::new();
+    let mut messages = 0;
+    while let Action::Send(o) = action {
+        assert!(messages < 200, "runaway continuation");
+        assert!(o.body.len() <= 2000);
+        messages += 1;
+        let m = decode(&o);
+        for r in results(&m) {
+            assert_eq!(r.cmd_ref, "3");
+            uris.extend(r.items.iter().map(|i| i.source.as_ref().unwrap().loc_uri.clone()));
+        }
+        if m.body.is_final {
+            break;
+        }
+        let body = srv.xml(vec![hdr_status(&m.header.msg_id, 200), alert("2", 1222, &[])], false);
+        action = s.handle_reply(Incoming::body(&body), &mut tree, &mut NoUi).unwrap();
+    }
+    assert!(messages > 3, "{messages}");
+    assert_eq!(uris.len(), 301, "the root and its 300 children, each once");
+    assert_eq!(uris[0], "./Vendor/Big");
+    assert!(uris.contains(&"./Vendor/Big/N299".to_string()));
+}
