@@ -29,4 +29,5 @@ pub mod ui;
 pub use account::{Account, AuthConfig};
 pub use engine::{Action, GenericAlert, Incoming, Outcome, Outgoing, Session, SessionConfig, Trigger};
 pub use error::ClientError;
+pub use notification::{AcceptedNotification, NotificationHandler};
 pub use ui::{ScriptedUi, TerminalUi, UiKind, UiOptions, UiRequest, UiResponse, UserInteraction};

@@ -18,9 +18,12 @@ use omadm_proto::*;
 use omadm_security::AuthScheme;
 use tokio::net::TcpListener;
 
+/// Path, Content-Type, User-Agent and Accept of one request.
+type Seen = (String, Option<String>, Option<String>, Option<String>);
+
 #[derive(Default)]
 struct Log {
-    requests: Vec<(String, Option<String>, Option<String>, Option<String>)>,
+    requests: Vec<Seen>,
     fail_first: u32,
 }
 
