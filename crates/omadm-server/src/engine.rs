@@ -584,8 +584,10 @@ impl SessionRun<'_, '_> {
             }
             return self.finish(reply, is_final, true);
         }
-        // Statuses still missing for commands we sent: wait for them.
-        self.finish(reply, true, true)
+        // The client's package is complete without Statuses for some of our commands: they are
+        // lost. End the session; those commands stay unanswered and go again next session.
+        self.changes.push(Change::EndSession { token: self.state.token.clone() });
+        self.finish(reply, true, false)
     }
 
     /// Checks the client's credentials (or accepts them as already given) and returns the header

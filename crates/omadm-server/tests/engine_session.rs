@@ -861,3 +861,21 @@ fn every_operation_goes_on_the_wire_as_its_command() {
     assert_eq!(job.commands[4].reply, vec!["2".to_string()]);
     assert_eq!(job.commands[3].commands[1].results[0].data, "copied");
 }
+
+#[test]
+fn a_final_package_without_the_statuses_ends_the_session_and_the_commands_wait() {
+    let mut h = Harness::new(Some(device(AuthKind::Md5)), vec![job(1, vec![get("./A")])]);
+    let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(1));
+    let (p1, _) = c.package1(Vec::new());
+    let (_, p2) = h.send_bytes(&p1, None, false);
+    assert_eq!(management(&p2).len(), 1);
+    let (p3, _) = c.message(vec![header_ok(&p2)], true);
+    let (_, p4) = h.send_bytes(&p3, None, true);
+    assert!(p4.body.is_final && management(&p4).is_empty());
+    assert!(h.session.is_none());
+    assert_eq!(h.jobs[0].commands[0].status, None, "sent again next session");
+    let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(101));
+    let (p1, _) = c.package1(Vec::new());
+    let (_, again) = h.send_bytes(&p1, None, false);
+    assert!(matches!(management(&again)[..], [Command::Get(_)]));
+}
