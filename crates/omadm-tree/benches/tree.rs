@@ -3,11 +3,13 @@
 //! 16-level chain `./Deep/d1/…/d16/leaf`, and one server ACL on `./Bench`.
 //!
 //! `cargo bench -p omadm-tree --bench tree` first prints the one-shot figures (build time, file
-//! size, open time, peak memory of a whole-tree `?list=Struct` stream), then divan's latencies of
+//! size, open time, time and heap held by whole-tree `?list=Struct` and streamed `?list=TNDS`
+//! queries; a counting allocator measures the heap), then divan's latencies of
 //! Get, the ACL check, Add, Replace, Delete, rename, remove_server and `?list=Struct` of a
 //! 10,101-node subtree. Every write is its own durable transaction (a redb commit with fsync).
 //! docs/performance.md ("Tree") has the figures.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{LazyLock, Mutex};
@@ -16,7 +18,8 @@ use std::time::{Duration, Instant};
 use divan::{black_box, Bencher};
 use omadm_proto::Format;
 use omadm_tree::{
-    Acl, Caller, Content, DmVersion, GetResult, NodeRecord, RedbStore, ServerId, TargetUri, Tree, TreeConfig, Uri,
+    Acl, Caller, Content, DmVersion, GetResult, NodeRecord, RedbStore, ServerId, TargetUri, TndsEncoding, Tree,
+    TreeConfig, Uri,
 };
 
 /// Fan-out of each of the three levels below `./Bench`.
@@ -94,19 +97,47 @@ fn build() -> Bench {
     Bench { tree, path, _dir: dir }
 }
 
-/// Peak resident memory since the last reset, in KiB (Linux `VmHWM`).
-fn peak_rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+/// Counts live heap bytes and their peak, to show what a streamed query holds.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
 }
 
-/// Resets the peak to the current resident size (Linux `clear_refs` value 5).
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// Runs `f`; returns its result and the most heap it held above the level it started at.
+fn heap_peak<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    let start = LIVE.load(Ordering::Relaxed);
+    PEAK.store(start, Ordering::Relaxed);
+    let r = f();
+    (r, PEAK.load(Ordering::Relaxed).saturating_sub(start))
+}
+
+/// Resident memory of the process, in MB (Linux `VmRSS`).
+fn rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
 }
 
 fn one_shot_figures() {
@@ -124,21 +155,45 @@ fn one_shot_figures() {
     println!("tree: {nodes} nodes under ./Bench, built in {:.1} s", built.as_secs_f64());
     println!("file: {:.1} MB ({:.0} bytes per node)", size as f64 / 1e6, size as f64 / nodes as f64);
 
-    // A whole-tree structural query: time and the memory it adds at its peak.
-    reset_peak_rss();
-    let before = peak_rss_kib();
-    let started = Instant::now();
+    println!("process: {:.0} MB resident, {:.1} MB on the heap", rss_mb(), LIVE.load(Ordering::Relaxed) as f64 / 1e6);
+
+    // Whole-tree structural queries: time, and the most heap each holds while streaming. The
+    // first pass warms redb's page cache, whose memory is its own (bounded by its cache size).
     let tx = bench.tree.begin();
-    let GetResult::List(items) = tx.get(&server(), &t("./Bench?list=Struct")).unwrap() else { panic!() };
-    let streamed = items.inspect(|i| assert!(black_box(i).is_ok())).count();
-    let took = started.elapsed();
-    drop(tx);
+    let struct_query = t("./Bench?list=Struct");
+    let GetResult::List(items) = tx.get(&server(), &struct_query).unwrap() else { panic!() };
+    assert_eq!(items.count(), nodes);
+    let started = Instant::now();
+    let (streamed, held) = heap_peak(|| {
+        let GetResult::List(items) = tx.get(&server(), &struct_query).unwrap() else { panic!() };
+        items.inspect(|i| assert!(black_box(i).is_ok())).count()
+    });
     println!(
-        "?list=Struct of ./Bench: {streamed} items in {:.2} s, peak memory +{} KiB over {} KiB",
-        took.as_secs_f64(),
-        peak_rss_kib().saturating_sub(before),
-        before
+        "?list=Struct of ./Bench: {streamed} items in {:.2} s, at most {:.0} KB held",
+        started.elapsed().as_secs_f64(),
+        held as f64 / 1e3
     );
+    for encoding in [TndsEncoding::Xml, TndsEncoding::Wbxml] {
+        let started = Instant::now();
+        let (bytes, held) = heap_peak(|| {
+            let GetResult::Tnds(list) = tx.get(&server(), &t("./Bench?list=TNDS+Format+Type+Value")).unwrap() else {
+                panic!()
+            };
+            let mut stream = list.into_stream(encoding);
+            let mut bytes = 0usize;
+            while let Some(chunk) = stream.next_chunk(64 * 1024).unwrap() {
+                bytes += black_box(chunk).len();
+            }
+            bytes
+        });
+        println!(
+            "?list=TNDS+Format+Type+Value of ./Bench as {encoding:?}, in 64 KiB chunks: {:.1} MB in {:.2} s, at most {:.0} KB held",
+            bytes as f64 / 1e6,
+            started.elapsed().as_secs_f64(),
+            held as f64 / 1e3
+        );
+    }
+    drop(tx);
 
     // Open time: close the database and open it again (a clean shutdown; after a crash redb
     // first repairs the file).
@@ -318,5 +373,27 @@ fn list_struct_10k(b: Bencher) {
         let tx = bench.tree.begin();
         let GetResult::List(items) = tx.get(&caller, &target).unwrap() else { panic!() };
         assert_eq!(items.inspect(|i| assert!(black_box(i).is_ok())).count(), 10_101);
+    });
+}
+
+/// The engine's part of a Delete of a 10,000-leaf subtree: the command inside a transaction,
+/// not committed (the store's range removal is left out).
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn delete_subtree_10k_uncommitted(b: Bencher) {
+    subtree_op(b, 10_000, |tree, name| {
+        let mut tx = tree.begin();
+        tx.delete(&Caller::device(), &t(&format!("./Work/{name}"))).unwrap();
+        black_box(&tx);
+    });
+}
+
+/// The engine's part of a rename of a 10,000-leaf subtree, not committed.
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn rename_subtree_10k_uncommitted(b: Bencher) {
+    subtree_op(b, 10_000, |tree, name| {
+        let mut tx = tree.begin();
+        tx.replace(&Caller::device(), &t(&format!("./Work/{name}?prop=Name")), Content::chr(format!("r{name}")))
+            .unwrap();
+        black_box(&tx);
     });
 }
