@@ -101,7 +101,13 @@ pub enum Backend {
 /// (`$n` parameters, `ON CONFLICT`, `RETURNING` work on both), one migration set per backend.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
+    /// Reads.
     pool: AnyPool,
+    /// Writes: on SQLite one connection, so writers queue in the pool instead of sleeping in
+    /// SQLite's busy handler (WAL lets the readers go on meanwhile); on PostgreSQL the same pool.
+    writer: AnyPool,
+    /// The queue of the group-commit writer ([`write_loop`]).
+    writes: tokio::sync::mpsc::UnboundedSender<WriteRequest>,
     backend: Backend,
 }
 
@@ -123,9 +129,8 @@ impl SqlStore {
             return Err(StoreError::UnsupportedUrl(url.to_string()));
         };
         let options = AnyConnectOptions::from_str(&url)?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 4 } else { 16 })
-            .after_connect(move |conn, _| {
+        let connect = |max: u32| {
+            AnyPoolOptions::new().max_connections(max).after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
                         // WAL with synchronous=NORMAL: durable across process crashes, few fsyncs.
@@ -137,10 +142,21 @@ impl SqlStore {
                     Ok(())
                 })
             })
-            .connect_with(options)
-            .await?;
-        let store = SqlStore { pool, backend };
-        store.migrator().run(&store.pool).await?;
+        };
+        let (pool, writer) = match backend {
+            Backend::Sqlite => {
+                let writer = connect(1).connect_with(options.clone()).await?;
+                (connect(4).connect_with(options).await?, writer)
+            }
+            Backend::Postgres => {
+                let pool = connect(16).connect_with(options).await?;
+                (pool.clone(), pool)
+            }
+        };
+        let (writes, requests) = tokio::sync::mpsc::unbounded_channel();
+        let store = SqlStore { pool, writer: writer.clone(), writes, backend };
+        store.migrator().run(&store.writer).await?;
+        tokio::spawn(write_loop(writer, requests));
         Ok(store)
     }
 
@@ -152,6 +168,7 @@ impl SqlStore {
     /// Closes the pool (waits for connections to be returned).
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 
     fn migrator(&self) -> Migrator {
@@ -256,7 +273,7 @@ impl Store for SqlStore {
 
     fn insert_devices<'a>(&'a self, devices: &'a [Device]) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.writer.begin().await?;
             let sql = format!(
                 "INSERT INTO devices ({DEVICE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
             );
@@ -306,7 +323,7 @@ impl Store for SqlStore {
             .bind(&d.server.user)
             .bind(&d.server.secret)
             .bind(&d.server.nonce)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
             Ok(result.rows_affected() > 0)
         })
@@ -314,7 +331,7 @@ impl Store for SqlStore {
 
     fn delete_device<'a>(&'a self, dev_id: &'a str) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.writer.begin().await?;
             for table in ["device_groups", "tree_values", "jobs", "events", "sessions"] {
                 sqlx::query(&format!("DELETE FROM {table} WHERE dev_id = $1")).bind(dev_id).execute(&mut *tx).await?;
             }
@@ -365,7 +382,7 @@ impl Store for SqlStore {
 
     fn add_to_group<'a>(&'a self, group: &'a str, dev_ids: &'a [String]) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.writer.begin().await?;
             for dev_id in dev_ids {
                 sqlx::query("INSERT INTO device_groups (name, dev_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                     .bind(group)
@@ -407,7 +424,7 @@ impl Store for SqlStore {
             .bind(JobState::Queued.as_str())
             .bind(json(&commands))
             .bind(now_ms)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.writer)
             .await?;
             Ok(Job {
                 id: row.try_get("id")?,
@@ -492,130 +509,168 @@ impl Store for SqlStore {
             if changes.is_empty() {
                 return Ok(());
             }
-            let mut tx = self.pool.begin().await?;
-            for change in changes {
-                match change {
-                    Change::DeviceEnrolled(d) => {
-                        let sql = format!(
-                            "INSERT INTO devices ({DEVICE_COLUMNS}) VALUES \
-                             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING"
-                        );
-                        sqlx::query(&sql)
-                            .bind(&d.dev_id)
-                            .bind(&d.server_id)
-                            .bind(d.client.kind.as_str())
-                            .bind(&d.client.user)
-                            .bind(&d.client.secret)
-                            .bind(&d.client.nonce)
-                            .bind(d.client.spent.join(","))
-                            .bind(d.server.kind.as_str())
-                            .bind(&d.server.user)
-                            .bind(&d.server.secret)
-                            .bind(&d.server.nonce)
-                            .bind(json(&d.devinfo))
-                            .bind(d.created_ms)
-                            .bind(d.last_session_ms)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    Change::ClientNonces { dev_id, current, spent } => {
-                        sqlx::query("UPDATE devices SET client_nonce = $2, client_spent = $3 WHERE dev_id = $1")
-                            .bind(dev_id)
-                            .bind(current)
-                            .bind(spent.join(","))
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    Change::ServerNonce { dev_id, nonce } => {
-                        sqlx::query("UPDATE devices SET server_nonce = $2 WHERE dev_id = $1")
-                            .bind(dev_id)
-                            .bind(nonce)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    Change::DevInfo { dev_id, values } => {
-                        sqlx::query("UPDATE devices SET devinfo = $2 WHERE dev_id = $1")
-                            .bind(dev_id)
-                            .bind(json(values))
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    Change::Tree { dev_id, values } => {
-                        for v in values {
-                            sqlx::query(
-                                "INSERT INTO tree_values (dev_id, uri, format, data, updated_ms) VALUES ($1, $2, $3, $4, $5) \
-                                 ON CONFLICT (dev_id, uri) DO UPDATE SET format = excluded.format, data = excluded.data, \
-                                 updated_ms = excluded.updated_ms",
-                            )
-                            .bind(dev_id)
-                            .bind(&v.uri)
-                            .bind(&v.format)
-                            .bind(&v.data)
-                            .bind(v.updated_ms)
-                            .execute(&mut *tx)
-                            .await?;
-                        }
-                    }
-                    Change::Event(e) => {
-                        sqlx::query(
-                            "INSERT INTO events (dev_id, code, media_type, format, mark, source, correlator, data, \
-                             received_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                        )
-                        .bind(&e.dev_id)
-                        .bind(i64::from(e.code))
-                        .bind(e.media_type.clone())
-                        .bind(e.format.clone())
-                        .bind(e.mark.clone())
-                        .bind(e.source.clone())
-                        .bind(e.correlator.clone())
-                        .bind(&e.data)
-                        .bind(e.received_ms)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    Change::Job(job) => {
-                        sqlx::query("UPDATE jobs SET state = $2, commands = $3, updated_ms = $4 WHERE id = $1")
-                            .bind(job.id)
-                            .bind(job.state.as_str())
-                            .bind(json(&job.commands))
-                            .bind(job.updated_ms)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    Change::SaveSession(state) => {
-                        sqlx::query(
-                            "INSERT INTO sessions (token, dev_id, state, updated_ms) VALUES ($1, $2, $3, $4) \
-                             ON CONFLICT (token) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms",
-                        )
-                        .bind(&state.token)
-                        .bind(&state.dev_id)
-                        .bind(json(state))
-                        .bind(state.last_ms)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    Change::EndSession { token } => {
-                        sqlx::query("DELETE FROM sessions WHERE token = $1").bind(token).execute(&mut *tx).await?;
-                    }
-                    Change::SessionCompleted { dev_id, at_ms } => {
-                        sqlx::query("UPDATE devices SET last_session_ms = $2 WHERE dev_id = $1")
-                            .bind(dev_id)
-                            .bind(*at_ms)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                }
+            let (done, result) = tokio::sync::oneshot::channel();
+            if self.writes.send((changes.to_vec(), done)).is_err() {
+                return Err(StoreError::Database(sqlx::Error::PoolClosed));
             }
-            tx.commit().await?;
-            Ok(())
+            result.await.map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))?
         })
     }
 
     fn expire_sessions(&self, before_ms: i64) -> StoreFuture<'_, u64> {
         Box::pin(async move {
             let result =
-                sqlx::query("DELETE FROM sessions WHERE updated_ms < $1").bind(before_ms).execute(&self.pool).await?;
+                sqlx::query("DELETE FROM sessions WHERE updated_ms < $1").bind(before_ms).execute(&self.writer).await?;
             Ok(result.rows_affected())
         })
     }
+}
+
+/// One message's changes and where to report their outcome.
+type WriteRequest = (Vec<Change>, tokio::sync::oneshot::Sender<Result<(), StoreError>>);
+
+/// Applies queued change lists, as many as are waiting (up to [`MAX_GROUP`]) in one transaction:
+/// group commit, so that a busy server commits a few hundred times a second instead of once per
+/// message. A failed group is retried list by list, so each caller gets its own outcome.
+async fn write_loop(writer: AnyPool, mut requests: tokio::sync::mpsc::UnboundedReceiver<WriteRequest>) {
+    const MAX_GROUP: usize = 256;
+    while let Some(first) = requests.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match requests.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+        let all: Vec<&Change> = group.iter().flat_map(|(changes, _)| changes.iter()).collect();
+        if group.len() == 1 || write_transaction(&writer, all).await.is_err() {
+            for (changes, done) in group {
+                let _ = done.send(write_transaction(&writer, changes.iter().collect()).await);
+            }
+        } else {
+            for (_, done) in group {
+                let _ = done.send(Ok(()));
+            }
+        }
+    }
+}
+
+/// Applies changes in one transaction.
+async fn write_transaction(writer: &AnyPool, changes: Vec<&Change>) -> Result<(), StoreError> {
+    let mut tx = writer.begin().await?;
+    for change in changes {
+        match change {
+            Change::DeviceEnrolled(d) => {
+                let sql = format!(
+                    "INSERT INTO devices ({DEVICE_COLUMNS}) VALUES \
+                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING"
+                );
+                sqlx::query(&sql)
+                    .bind(&d.dev_id)
+                    .bind(&d.server_id)
+                    .bind(d.client.kind.as_str())
+                    .bind(&d.client.user)
+                    .bind(&d.client.secret)
+                    .bind(&d.client.nonce)
+                    .bind(d.client.spent.join(","))
+                    .bind(d.server.kind.as_str())
+                    .bind(&d.server.user)
+                    .bind(&d.server.secret)
+                    .bind(&d.server.nonce)
+                    .bind(json(&d.devinfo))
+                    .bind(d.created_ms)
+                    .bind(d.last_session_ms)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Change::ClientNonces { dev_id, current, spent } => {
+                sqlx::query("UPDATE devices SET client_nonce = $2, client_spent = $3 WHERE dev_id = $1")
+                    .bind(dev_id)
+                    .bind(current)
+                    .bind(spent.join(","))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Change::ServerNonce { dev_id, nonce } => {
+                sqlx::query("UPDATE devices SET server_nonce = $2 WHERE dev_id = $1")
+                    .bind(dev_id)
+                    .bind(nonce)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Change::DevInfo { dev_id, values } => {
+                sqlx::query("UPDATE devices SET devinfo = $2 WHERE dev_id = $1")
+                    .bind(dev_id)
+                    .bind(json(values))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Change::Tree { dev_id, values } => {
+                for v in values {
+                    sqlx::query(
+                        "INSERT INTO tree_values (dev_id, uri, format, data, updated_ms) VALUES ($1, $2, $3, $4, $5) \
+                         ON CONFLICT (dev_id, uri) DO UPDATE SET format = excluded.format, data = excluded.data, \
+                         updated_ms = excluded.updated_ms",
+                    )
+                    .bind(dev_id)
+                    .bind(&v.uri)
+                    .bind(&v.format)
+                    .bind(&v.data)
+                    .bind(v.updated_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            Change::Event(e) => {
+                sqlx::query(
+                    "INSERT INTO events (dev_id, code, media_type, format, mark, source, correlator, data, \
+                     received_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&e.dev_id)
+                .bind(i64::from(e.code))
+                .bind(e.media_type.clone())
+                .bind(e.format.clone())
+                .bind(e.mark.clone())
+                .bind(e.source.clone())
+                .bind(e.correlator.clone())
+                .bind(&e.data)
+                .bind(e.received_ms)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Change::Job(job) => {
+                sqlx::query("UPDATE jobs SET state = $2, commands = $3, updated_ms = $4 WHERE id = $1")
+                    .bind(job.id)
+                    .bind(job.state.as_str())
+                    .bind(json(&job.commands))
+                    .bind(job.updated_ms)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Change::SaveSession(state) => {
+                sqlx::query(
+                    "INSERT INTO sessions (token, dev_id, state, updated_ms) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (token) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms",
+                )
+                .bind(&state.token)
+                .bind(&state.dev_id)
+                .bind(json(state))
+                .bind(state.last_ms)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Change::EndSession { token } => {
+                sqlx::query("DELETE FROM sessions WHERE token = $1").bind(token).execute(&mut *tx).await?;
+            }
+            Change::SessionCompleted { dev_id, at_ms } => {
+                sqlx::query("UPDATE devices SET last_session_ms = $2 WHERE dev_id = $1")
+                    .bind(dev_id)
+                    .bind(*at_ms)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(())
 }

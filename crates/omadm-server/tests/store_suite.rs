@@ -94,7 +94,12 @@ macro_rules! on_both_backends {
     };
 }
 
-on_both_backends!(devices_groups_and_search, jobs_events_tree_and_sessions, nothing_is_lost_on_reopen);
+on_both_backends!(
+    devices_groups_and_search,
+    jobs_events_tree_and_sessions,
+    nothing_is_lost_on_reopen,
+    concurrent_writes_commit_in_groups_and_fail_alone
+);
 
 async fn devices_groups_and_search(db: Db) {
     let store = SqlStore::open(&db.url()).await.expect("open");
@@ -135,21 +140,9 @@ async fn devices_groups_and_search(db: Db) {
     store.close().await;
 }
 
-async fn jobs_events_tree_and_sessions(db: Db) {
-    let store = SqlStore::open(&db.url()).await.expect("open");
-    store.insert_devices(&[device("IMEI:1", "Acme")]).await.expect("insert");
-    let commands = vec![JobCommand::new(Operation::Get, Some("./DevInfo/Mod".into()))];
-    let job = store.create_job("IMEI:1", &commands, 10).await.expect("job");
-    let second = store.create_job("IMEI:1", &commands, 11).await.expect("job");
-    assert!(second.id > job.id);
-    assert_eq!(store.pending_jobs("IMEI:1").await.expect("pending").len(), 2);
-
-    let mut done = job.clone();
-    done.commands[0].status = Some(200);
-    done.state = JobState::Completed;
-    done.updated_ms = 20;
-    let session = SessionState {
-        token: "tok".into(),
+fn session_state(token: &str) -> SessionState {
+    SessionState {
+        token: token.into(),
         session_id: "1".into(),
         dev_id: "IMEI:1".into(),
         server_uri: "http://x/dm".into(),
@@ -170,7 +163,48 @@ async fn jobs_events_tree_and_sessions(db: Db) {
         chunk_out: None,
         chunk_in: None,
         last_reply: None,
-    };
+    }
+}
+
+async fn concurrent_writes_commit_in_groups_and_fail_alone(db: Db) {
+    let store = std::sync::Arc::new(SqlStore::open(&db.url()).await.expect("open"));
+    store.insert_devices(&[device("IMEI:1", "Acme")]).await.expect("insert");
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut changes = vec![Change::SaveSession(session_state(&format!("t{i}")))];
+            if i == 13 {
+                // A tree value of a device that does not exist: refused by the foreign key.
+                let value = TreeValue { uri: "./X".into(), format: "chr".into(), data: "x".into(), updated_ms: 1 };
+                changes.push(Change::Tree { dev_id: "IMEI:none".into(), values: vec![value] });
+            }
+            store.apply(&changes).await
+        }));
+    }
+    for (i, task) in tasks.into_iter().enumerate() {
+        let result = task.await.expect("task");
+        assert_eq!(result.is_err(), i == 13, "write {i}: {result:?}");
+        let stored = store.session(&format!("t{i}")).await.expect("read");
+        assert_eq!(stored.is_some(), i != 13, "write {i} is all or nothing");
+    }
+    store.close().await;
+}
+
+async fn jobs_events_tree_and_sessions(db: Db) {
+    let store = SqlStore::open(&db.url()).await.expect("open");
+    store.insert_devices(&[device("IMEI:1", "Acme")]).await.expect("insert");
+    let commands = vec![JobCommand::new(Operation::Get, Some("./DevInfo/Mod".into()))];
+    let job = store.create_job("IMEI:1", &commands, 10).await.expect("job");
+    let second = store.create_job("IMEI:1", &commands, 11).await.expect("job");
+    assert!(second.id > job.id);
+    assert_eq!(store.pending_jobs("IMEI:1").await.expect("pending").len(), 2);
+
+    let mut done = job.clone();
+    done.commands[0].status = Some(200);
+    done.state = JobState::Completed;
+    done.updated_ms = 20;
+    let session = session_state("tok");
     let event = Event {
         id: 0,
         dev_id: "IMEI:1".into(),
