@@ -545,13 +545,10 @@ async fn dm_session_over_https_with_a_self_signed_certificate() {
     s.tls = Some((pem.clone(), None));
     let server = start(s).await.expect("start");
     assert!(server.dm_url.starts_with("https://"));
-    // The API client speaks plain HTTP only, so provision through the store of a second,
-    // plain server on the same database file.
-    let mut plain = settings(&dir);
-    plain.listen = "127.0.0.1:0".into();
-    let admin = start(plain).await.expect("start plain");
-    add_device(&api(&admin), "IMEI:tls", "md5").await;
-    api(&admin)
+    // The API over HTTPS, trusting the server's certificate.
+    let admin = ApiClient::new(&server.api_url, Some(TOKEN.into())).expect("client").with_ca_pem(pem.cert_pem.clone());
+    add_device(&admin, "IMEI:tls", "md5").await;
+    admin
         .call(
             Method::POST,
             "/api/jobs",
@@ -559,13 +556,15 @@ async fn dm_session_over_https_with_a_self_signed_certificate() {
         )
         .await
         .expect("job");
+    // Without that trust the API client refuses the server.
+    let untrusting = ApiClient::new(&server.api_url, Some(TOKEN.into())).expect("client").with_ca_pem(String::new());
+    assert!(untrusting.send(Method::GET, "/api/devices", None).await.is_err());
     let mut device = fresh_device(&server, "IMEI:tls", AuthScheme::Md5, Encoding::Wbxml);
     device.root = Some(pem.cert_pem.clone());
     device.dm_url = server.dm_url.replace("127.0.0.1", "localhost");
     assert_eq!(device.session().await, 3, "challenge, commands, end");
-    let jobs = api(&admin).call(Method::GET, "/api/jobs?dev_id=IMEI:tls", None).await.expect("jobs");
+    let jobs = admin.call(Method::GET, "/api/jobs?dev_id=IMEI:tls", None).await.expect("jobs");
     assert_eq!(jobs["jobs"][0]["state"], "completed");
-    admin.stop().await;
     server.stop().await;
 }
 

@@ -10,7 +10,8 @@ use std::process::ExitCode;
 /// Where the API is and how to authenticate.
 #[derive(Args, Debug)]
 pub struct ApiArgs {
-    /// Base URL of the server's API.
+    /// Base URL of the server's API (https trusts the PEM bundle in SSL_CERT_FILE, else the
+    /// system's CA bundle).
     #[arg(long, global = true, default_value = "http://127.0.0.1:8080", env = "OMADM_API")]
     api: String,
     /// Bearer token of the API.

@@ -376,3 +376,31 @@ fn tls_flags_serve_https() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.pem"));
 }
+
+#[test]
+fn the_operator_cli_speaks_https_with_ssl_cert_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pem = omadm_server::tls::self_signed(&["localhost".into(), "127.0.0.1".into()]).expect("certificate");
+    std::fs::write(dir.path().join("cert.pem"), &pem.cert_pem).expect("write");
+    std::fs::write(dir.path().join("key.pem"), &pem.key_pem).expect("write");
+    let (server, _) = start_server(
+        dir.path(),
+        &["--listen", "127.0.0.1:0", "--tls-cert", "cert.pem", "--tls-key", "key.pem", "--api-token", TOKEN],
+    );
+    let api = format!("https://{}", server.addr);
+    let out = omadm()
+        .args(["devices", "add", "--dev-id", "IMEI:tls", "--api", &api])
+        .env("OMADM_API_TOKEN", TOKEN)
+        .env("SSL_CERT_FILE", dir.path().join("cert.pem"))
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = omadm()
+        .args(["devices", "list", "--api", &api])
+        .env("OMADM_API_TOKEN", TOKEN)
+        .env("SSL_CERT_FILE", dir.path().join("missing.pem"))
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.pem"));
+}
