@@ -419,8 +419,8 @@ struct JobRequest {
 
 /// Creates a job for a device, or one per member of a group.
 async fn create_jobs(State(app): State<Arc<App>>, Json(r): Json<JobRequest>) -> ApiResult<Response> {
-    if r.commands.is_empty() {
-        return Err(bad_request("a job needs at least one command"));
+    if r.commands.is_empty() || r.commands.len() > crate::model::MAX_JOB_COMMANDS {
+        return Err(bad_request(format!("a job needs 1 to {} commands", crate::model::MAX_JOB_COMMANDS)));
     }
     let mut commands = r.commands;
     for c in &mut commands {

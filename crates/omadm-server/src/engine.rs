@@ -338,7 +338,7 @@ impl Engine {
                         });
                     }
                 }
-                if msg_id != Some(state.client_msg + 1) {
+                if msg_id != state.client_msg.checked_add(1) {
                     return self.refuse(&ex, StatusCode::BadRequest, None);
                 }
                 (**state).clone()

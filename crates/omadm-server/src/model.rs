@@ -168,6 +168,10 @@ pub struct ResultItem {
     pub data: String,
 }
 
+/// The most commands a job (or one Atomic/Sequence) may hold: each must fit in one DM message
+/// anyway, and the engine addresses them with 16-bit indexes.
+pub const MAX_JOB_COMMANDS: usize = 1000;
+
 /// A command of a job, with its outcome once the device answered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobCommand {
@@ -229,6 +233,9 @@ impl JobCommand {
             Operation::Atomic | Operation::Sequence => {
                 if self.commands.is_empty() {
                     return Err(format!("{:?} needs at least one nested command", self.op));
+                }
+                if self.commands.len() > MAX_JOB_COMMANDS {
+                    return Err(format!("at most {MAX_JOB_COMMANDS} nested commands"));
                 }
                 for c in &self.commands {
                     if matches!(c.op, Operation::Atomic) && self.op == Operation::Atomic {

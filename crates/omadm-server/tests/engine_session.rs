@@ -879,3 +879,17 @@ fn a_final_package_without_the_statuses_ends_the_session_and_the_commands_wait()
     let (_, again) = h.send_bytes(&p1, None, false);
     assert!(matches!(management(&again)[..], [Command::Get(_)]));
 }
+
+#[test]
+fn the_largest_msg_id_does_not_overflow() {
+    let mut h = Harness::new(Some(device(AuthKind::Md5)), vec![job(1, vec![get("./A")])]);
+    let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(1));
+    c.msg = u32::MAX - 1;
+    let (p1, _) = c.package1(Vec::new());
+    let (_, p2) = h.send_bytes(&p1, None, false);
+    assert_eq!(header_status(&p2).code, StatusCode::AuthenticationAccepted);
+    c.msg = 0;
+    let (p3, _) = c.message(vec![header_ok(&p2)], true);
+    let (_, r) = h.send_bytes(&p3, None, true);
+    assert_eq!(header_status(&r).code, StatusCode::BadRequest);
+}
