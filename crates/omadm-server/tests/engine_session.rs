@@ -16,7 +16,7 @@ struct Counter(u8);
 
 impl NonceSource for Counter {
     fn next_nonce(&mut self) -> Result<Nonce, NonceError> {
-        self.0 += 1;
+        self.0 = self.0.wrapping_add(1);
         Ok(Nonce::from_bytes(vec![self.0; 16]))
     }
 }
@@ -892,4 +892,55 @@ fn the_largest_msg_id_does_not_overflow() {
     let (p3, _) = c.message(vec![header_ok(&p2)], true);
     let (_, r) = h.send_bytes(&p3, None, true);
     assert_eq!(header_status(&r).code, StatusCode::BadRequest);
+}
+
+#[test]
+fn mutated_client_messages_never_panic_the_engine() {
+    let mut h = Harness::new(Some(device(AuthKind::Md5)), vec![job(1, vec![get("./A"), replace("./B", "x")])]);
+    let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(1));
+    c.encoding = Encoding::Wbxml;
+    let (p1, _) = c.package1(Vec::new());
+    let (_, p2) = h.send_bytes(&p1, None, false);
+    let cmds = management(&p2);
+    let (p3, _) = c.message(
+        vec![header_ok(&p2), ok_status(&p2, cmds[0], StatusCode::Ok), results(&p2, cmds[0], "./A", "v")],
+        true,
+    );
+    let saved = h.session.clone();
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut decoded = 0;
+    for round in 0..6000 {
+        let base = if round % 2 == 0 { &p1 } else { &p3 };
+        let mut bytes = base.clone();
+        for _ in 0..1 + next() % 4 {
+            let i = (next() % bytes.len() as u64) as usize;
+            bytes[i] = next() as u8;
+        }
+        let Ok((message, encoding)) = decode(&bytes, &Limits::DEFAULT) else { continue };
+        decoded += 1;
+        let session = match (&saved, round % 2) {
+            (Some(s), 1) => SessionLookup::Found(Box::new(s.clone())),
+            _ => SessionLookup::New,
+        };
+        let ex = Exchange {
+            message: &message,
+            body: &bytes,
+            encoding,
+            hmac: None,
+            session,
+            device: h.device.clone(),
+            jobs: h.jobs.clone(),
+            now_ms: h.now,
+            new_token: "t".into(),
+        };
+        let outcome = h.engine.handle(ex, &mut h.nonces).expect("an answer, never an error");
+        decode(&outcome.body, &Limits::DEFAULT).expect("the answer decodes");
+    }
+    assert!(decoded > 300, "{decoded} mutated messages decoded");
 }
