@@ -21,9 +21,8 @@ fn main() {
     let direction = args.next().unwrap_or_default();
     let rounds: u32 = args.next().and_then(|n| n.parse().ok()).unwrap_or(2000);
     let limits = Limits::default();
-    let read = |name: &str| {
-        std::fs::read(format!("{VECTORS}/{name}")).unwrap_or_else(|e| panic!("{VECTORS}/{name}: {e}"))
-    };
+    let read =
+        |name: &str| std::fs::read(format!("{VECTORS}/{name}")).unwrap_or_else(|e| panic!("{VECTORS}/{name}: {e}"));
     let start = Instant::now();
     match direction.as_str() {
         "wbxml-to-xml" => {
