@@ -25,8 +25,8 @@ use omadm_proto::{
     Limits, Location, Meta, Results, Status, StatusCode, SyncBody, SyncHdr, SyncMl, VerDtd, VerProto,
 };
 use omadm_security::{
-    Challenge, Credential, Dm13Profile, NonceLedger, OsNonceSource, Presented, Prover, ProverAction, SessionId, UiMode,
-    Verifier,
+    AccountCredentials, AuthScheme, AuthStatus, Challenge, Credential, Dm13Profile, NonceLedger, OsNonceSource,
+    Presented, Prover, ProverAction, SessionId, UiMode, Verifier,
 };
 use omadm_tree::uri::parse_target;
 use omadm_tree::{Caller, Content, DmVersion, GetResult, ServerId, Store, TargetUri, Tree, Txn, Uri, UriLimits};
@@ -247,6 +247,20 @@ enum State {
     Done,
 }
 
+/// The state of the server's authentication (SRVCRED) across the session's messages.
+#[derive(Debug)]
+struct ServerAuth {
+    credentials: AccountCredentials,
+    scheme: AuthScheme,
+    ledger: NonceLedger,
+    failures: u32,
+    refused: u32,
+    authenticated: bool,
+}
+
+/// Server messages answered 401/407 in one session before the client gives up on the server.
+const MAX_UNAUTHENTICATED_MESSAGES: u32 = 3;
+
 /// The data of a complete Add/Replace item.
 struct Received {
     bytes: Vec<u8>,
@@ -273,7 +287,7 @@ pub struct Session {
     server_max_obj: Option<u64>,
     ui_mode: UiMode,
     prover: Prover,
-    verifier: Option<Verifier<'static>>,
+    server_auth: Option<ServerAuth>,
     server_trusted: bool,
     profile: Dm13Profile,
     limits: Limits,
@@ -372,8 +386,11 @@ fn summary(body: &SyncBody) -> String {
             Command::Status(s) => format!("Status({} {} {})", s.cmd, s.cmd_ref, s.code),
             Command::Alert(a) => format!("Alert({})", a.code.map_or(0, |c| c.code())),
             Command::Add(i) | Command::Replace(i) | Command::Delete(i) | Command::Get(i) | Command::Copy(i) => {
-                let targets: Vec<&str> =
-                    i.items.iter().filter_map(|it| it.target.as_ref().map(|t| t.loc_uri.as_str())).collect();
+                let targets: Vec<&str> = i
+                    .items
+                    .iter()
+                    .filter_map(|it| it.target.as_ref().or(it.source.as_ref()).map(|t| t.loc_uri.as_str()))
+                    .collect();
                 format!("{}({})", c.name(), targets.join(","))
             }
             other => other.name().to_string(),
@@ -398,10 +415,13 @@ impl Session {
         };
         let client = &config.account.client;
         let prover = Prover::new(client.credentials.clone(), client.scheme.clone(), client.nonce.clone());
-        let verifier = config.account.server.as_ref().map(|s| {
-            // The OS CSPRNG behind a zero-sized source: the leak allocates nothing.
-            let source: &'static mut OsNonceSource = Box::leak(Box::new(OsNonceSource));
-            Verifier::new(s.credentials.clone(), s.scheme.clone(), NonceLedger::new(s.nonce.clone()), source)
+        let server_auth = config.account.server.as_ref().map(|s| ServerAuth {
+            credentials: s.credentials.clone(),
+            scheme: s.scheme.clone(),
+            ledger: NonceLedger::new(s.nonce.clone()),
+            failures: 0,
+            refused: 0,
+            authenticated: false,
         });
         let mut package1 = vec![Command::Alert(Alert {
             cmd_id: String::new(),
@@ -428,7 +448,7 @@ impl Session {
             server_max_obj: None,
             ui_mode,
             prover,
-            verifier,
+            server_auth,
             server_trusted: false,
             profile: config.profile,
             limits: config.limits,
@@ -674,9 +694,13 @@ impl Session {
         msg: &SyncMl,
         incoming: &Incoming<'_>,
     ) -> Result<(StatusCode, Option<Chal>, bool, bool), ClientError> {
-        let Some(verifier) = self.verifier.as_mut() else {
+        let Some(auth) = self.server_auth.as_mut() else {
             return Ok((StatusCode::Ok, None, true, false));
         };
+        if auth.authenticated && auth.scheme != AuthScheme::Mac {
+            // 212 ended authentication for the session.
+            return Ok((StatusCode::Ok, None, true, false));
+        }
         let cred = match &msg.header.cred {
             Some(c) => {
                 let meta = c.meta.as_ref();
@@ -699,7 +723,25 @@ impl Session {
             (None, Some(h)) => Presented::Hmac { header: h, body: incoming.body },
             (None, None) => Presented::Nothing,
         };
+        // A verifier per message over the kept ledger and failure count, so that the session owns
+        // no borrowed nonce source (and stays Send for multi-threaded runtimes).
+        let mut source = OsNonceSource;
+        let mut verifier =
+            Verifier::new(auth.credentials.clone(), auth.scheme.clone(), auth.ledger.clone(), &mut source)
+                .with_max_failures(Verifier::DEFAULT_MAX_FAILURES.saturating_sub(auth.failures));
         let verdict = verifier.check(presented)?;
+        auth.ledger = verifier.ledger().clone();
+        let mut end = verdict.end_session;
+        if verdict.accepted() {
+            auth.authenticated = true;
+        } else {
+            if verdict.status == AuthStatus::InvalidCredentials {
+                auth.failures += 1;
+            }
+            // A server that keeps sending no credentials is not asked forever.
+            auth.refused += 1;
+            end |= auth.refused >= MAX_UNAUTHENTICATED_MESSAGES;
+        }
         if let Some(f) = &verdict.failure {
             warn!("server authentication failed: {f}");
         }
@@ -712,7 +754,7 @@ impl Session {
             },
         });
         let code = StatusCode::from_code(verdict.status.code());
-        Ok((code, chal, verdict.accepted(), verdict.end_session))
+        Ok((code, chal, verdict.accepted(), end))
     }
 
     /// Ends the session: stores the nonces for the next one (only those a trusted server gave).
@@ -720,7 +762,7 @@ impl Session {
         self.state = State::Done;
         let client_nonce = self.prover.nonce_to_store().clone();
         let client_scheme = self.prover.scheme_to_store().clone();
-        let server_nonce = self.verifier.as_ref().map(|v| v.ledger().current().clone());
+        let server_nonce = self.server_auth.as_ref().map(|a| a.ledger.current().clone());
         self.account.store_nonces(tree, &client_nonce, &client_scheme, server_nonce.as_ref())?;
         info!(session = %self.session_id, ?outcome, "session over");
         Ok(Action::Finished(outcome))

@@ -418,3 +418,9 @@ fn wbxml_sessions_send_wbxml_and_read_either() {
     assert_eq!(Encoding::sniff(&out.body), Some(Encoding::Wbxml));
     assert_eq!(status_of(&decode(&out), "3"), vec![200]);
 }
+
+#[test]
+fn a_session_can_move_between_threads() {
+    fn send<T: Send>() {}
+    send::<Session>();
+}

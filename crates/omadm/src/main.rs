@@ -1,5 +1,6 @@
 //! `omadm`: the OMA DM 1.3 command line (inspector, client, server and tools).
 
+mod client_cmd;
 mod ddf;
 mod inspect;
 mod notify;
@@ -27,6 +28,8 @@ enum Command {
     Ddf(ddf::DdfArgs),
     /// Package #0 tools: build a notification, or parse one and check its digest.
     Notify(notify::NotifyArgs),
+    /// Run a DM device (client): one session with --once, or polling; from a TOML profile and/or flags.
+    Client(Box<client_cmd::ClientArgs>),
     /// Run the DM server (SQLite ./omadm.db on 127.0.0.1:8080 by default).
     Server(server_cmd::ServerArgs),
     /// Devices registered on a running server (through its REST API).
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         Command::Encode(args) => inspect::encode(args),
         Command::Ddf(args) => ddf::run(args),
         Command::Notify(args) => notify::run(args),
+        Command::Client(args) => client_cmd::run(*args),
         Command::Server(args) => server_cmd::run(args),
         Command::Devices(args) => ops_cmd::devices(args),
         Command::Jobs(args) => ops_cmd::jobs(args),
