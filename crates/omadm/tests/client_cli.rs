@@ -369,3 +369,28 @@ client_secret = "pw"
     assert!(!out.status.success());
     assert!(stderr(&out).contains("bad.toml"), "{}", stderr(&out));
 }
+
+#[test]
+fn without_once_the_device_polls_its_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, seen) = serve(md5_server("pw"));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_omadm"))
+        .current_dir(dir.path())
+        .args(["client", "--poll", "1", "--server", &url, "--dev-id", DEV_ID, "--client-secret", "pw"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let sessions = || {
+        let s = seen.lock().unwrap();
+        s.iter().filter(|r| r.message.header.msg_id == "1").count()
+    };
+    while sessions() < 2 && started.elapsed() < std::time::Duration::from_secs(20) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let still_running = child.try_wait().unwrap().is_none();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(still_running, "the device stays up between sessions");
+    assert!(sessions() >= 2, "a second session after the poll interval");
+}
