@@ -20,6 +20,16 @@ pub const SHA256_CRED_TYPE: &str = "syncml:auth-SHA256";
 /// (dm13-digest §11 warns that vendor SHA-2 strings vary). Anything else stays an unknown scheme.
 pub const SHA256_CRED_TYPE_ALIASES: &[&str] = &["sha256", "sha-256", "sha_256", "sha2-256", "sha2_256"];
 
+/// The DMAcc `AAuthType` / `AAuthPref` value written for the SHA-256 digest credential.
+///
+/// DMAcc 1.2 names `BASIC`, `DIGEST` (MD5) and `HMAC`; the 1.3 value for SHA-256 is unconfirmed
+/// (dm13-digest §12). Our reading: `DIGEST-SHA256`, the 1.2 `DIGEST` name with the hash appended,
+/// so that a 1.2 reader never mistakes it for MD5. [`SHA256_AAUTH_TYPE_ALIASES`] are accepted too.
+pub const SHA256_AAUTH_TYPE: &str = "DIGEST-SHA256";
+
+/// Other `AAuthType` spellings read as SHA-256 (compared case-insensitively).
+pub const SHA256_AAUTH_TYPE_ALIASES: &[&str] = &["SHA256", "SHA-256", "DIGEST-SHA-256", "HTTP-DIGEST-SHA256"];
+
 /// `algorithm=` token we send in `x-syncml-hmac` for the SHA-256 variant.
 ///
 /// Confirmed: 1.2 defines only `MD5` (absent = MD5); a 1.3 SHA-256 token is unconfirmed

@@ -3,7 +3,9 @@
 use std::fmt;
 
 use crate::algorithm::HashAlgorithm;
-use crate::dm13::{Dm13Profile, SHA256_CRED_TYPE, SHA256_CRED_TYPE_ALIASES};
+use crate::dm13::{
+    Dm13Profile, SHA256_AAUTH_TYPE, SHA256_AAUTH_TYPE_ALIASES, SHA256_CRED_TYPE, SHA256_CRED_TYPE_ALIASES,
+};
 
 /// The prefix every SyncML authentication type shares.
 const PREFIX: &str = "syncml:auth-";
@@ -88,6 +90,33 @@ impl AuthScheme {
     pub const fn is_supported(&self) -> bool {
         !matches!(self, AuthScheme::Unknown(_))
     }
+
+    /// The value a DMAcc `AAuthType` or `AAuthPref` leaf holds for this scheme (DM StdObj 1.2
+    /// §5.3: `BASIC`, `DIGEST`, `HMAC`; SHA-256 per [`SHA256_AAUTH_TYPE`]). Client and server
+    /// both write accounts with it, so a bootstrapped device uses the scheme its server expects.
+    pub fn dmacc_aauth_type(&self) -> &str {
+        match self {
+            AuthScheme::Basic => "BASIC",
+            AuthScheme::Md5 => "DIGEST",
+            AuthScheme::Sha256 => SHA256_AAUTH_TYPE,
+            AuthScheme::Mac => "HMAC",
+            AuthScheme::Unknown(s) => s,
+        }
+    }
+
+    /// The scheme a DMAcc `AAuthType` names, also in its Client Provisioning spellings
+    /// (`HTTP-BASIC`, `HTTP-DIGEST`); `None` for types no DM credential scheme covers (e.g.
+    /// `X509`, `TRANSPORT`).
+    pub fn from_dmacc_aauth_type(text: &str) -> Option<AuthScheme> {
+        let upper = text.trim().to_ascii_uppercase();
+        match upper.as_str() {
+            "BASIC" | "HTTP-BASIC" => Some(AuthScheme::Basic),
+            "DIGEST" | "HTTP-DIGEST" | "MD5" => Some(AuthScheme::Md5),
+            "HMAC" => Some(AuthScheme::Mac),
+            t if t == SHA256_AAUTH_TYPE || SHA256_AAUTH_TYPE_ALIASES.contains(&t) => Some(AuthScheme::Sha256),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for AuthScheme {
@@ -107,6 +136,17 @@ impl std::str::FromStr for AuthScheme {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dmacc_aauth_types_round_trip_and_accept_cp_spellings() {
+        for scheme in [AuthScheme::Basic, AuthScheme::Md5, AuthScheme::Sha256, AuthScheme::Mac] {
+            assert_eq!(AuthScheme::from_dmacc_aauth_type(scheme.dmacc_aauth_type()), Some(scheme));
+        }
+        assert_eq!(AuthScheme::from_dmacc_aauth_type("http-digest"), Some(AuthScheme::Md5));
+        assert_eq!(AuthScheme::from_dmacc_aauth_type("HTTP-BASIC"), Some(AuthScheme::Basic));
+        assert_eq!(AuthScheme::from_dmacc_aauth_type(" sha-256 "), Some(AuthScheme::Sha256));
+        assert_eq!(AuthScheme::from_dmacc_aauth_type("X509"), None);
+    }
 
     #[test]
     fn parses_the_12_types_case_insensitively() {

@@ -355,6 +355,8 @@ async fn notification(
 struct BootstrapQuery {
     /// `plain` (TNDS, default) or `wap`.
     profile: Option<String>,
+    /// For `wap`: `xml` (default) or `wbxml` (the form pushed to devices).
+    encoding: Option<String>,
 }
 
 async fn bootstrap(
@@ -372,8 +374,13 @@ async fn bootstrap(
             Ok(([(header::CONTENT_TYPE, "application/vnd.syncml.dmtnds+xml")], body).into_response())
         }
         "wap" => {
-            Ok(([(header::CONTENT_TYPE, "text/vnd.wap.connectivity-xml")], crate::bootstrap::wap_provisioning(&d, url))
-                .into_response())
+            use omadm_security::provisioning::{MEDIA_TYPE_WBXML, MEDIA_TYPE_XML};
+            let doc = crate::bootstrap::wap_provisioning(&d, url);
+            match q.encoding.as_deref().unwrap_or("xml") {
+                "xml" => Ok(([(header::CONTENT_TYPE, MEDIA_TYPE_XML)], doc.to_xml()).into_response()),
+                "wbxml" => Ok(([(header::CONTENT_TYPE, MEDIA_TYPE_WBXML)], doc.to_wbxml()).into_response()),
+                other => Err(bad_request(format!("unknown encoding `{other}` (xml or wbxml)"))),
+            }
         }
         other => Err(bad_request(format!("unknown profile `{other}` (plain or wap)"))),
     }
@@ -546,7 +553,7 @@ pub fn openapi_document() -> Value {
             "/api/devices/{dev_id}/notification": { "parameters": [id("dev_id")],
                 "post": op("Build the Package #0 notification (version 1.2|1.3, ui_mode, initiator, session_id)") },
             "/api/devices/{dev_id}/bootstrap": { "parameters": [id("dev_id")],
-                "get": op("Bootstrap document: profile=plain (TNDS) or wap (provisioning document)") },
+                "get": op("Bootstrap document: profile=plain (TNDS) or wap (provisioning document; encoding=xml or wbxml)") },
             "/api/groups": { "get": op("List groups") },
             "/api/groups/{name}": { "parameters": [id("name")], "get": op("Group members"), "post": op("Add members ({dev_ids})") },
             "/api/jobs": {

@@ -4,13 +4,15 @@
 
 use crate::model::{AuthKind, Device};
 use omadm_proto::element::{Element, Node, DDF_NAMESPACE};
+use omadm_security::provisioning::{AppAddr, AppAuth, ProvisioningDoc, W7Account};
 
-/// DMAcc `AAuthType` for a scheme (DM StdObj 1.2 §5.3). SHA-256 has no DMAcc value in 1.2; we
-/// write `DIGEST`, the family it belongs to, and the Chal names the hash (docs/dm13-decisions.md).
+/// DMAcc `AAuthType` for a scheme (DM StdObj 1.2 §5.3), as omadm-security spells it for every
+/// DMAcc writer (SHA-256: `DIGEST-SHA256`, docs/dm13-decisions.md).
 pub fn aauth_type(kind: AuthKind) -> &'static str {
     match kind {
         AuthKind::Basic => "BASIC",
-        AuthKind::Md5 | AuthKind::Sha256 => "DIGEST",
+        AuthKind::Md5 => "DIGEST",
+        AuthKind::Sha256 => omadm_security::dm13::SHA256_AAUTH_TYPE,
         AuthKind::Hmac => "HMAC",
     }
 }
@@ -89,39 +91,27 @@ pub fn tnds(device: &Device, dm_url: &str) -> Element {
         .with_child(dmacc)
 }
 
-fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
 /// The WAP-profile bootstrap: an OMA Client Provisioning document with the `w7` APPLICATION
-/// characteristic (digest §8: APPID, PROVIDER-ID, NAME, APPADDR, APPAUTH).
-pub fn wap_provisioning(device: &Device, dm_url: &str) -> String {
-    let parm = |name: &str, value: &str| format!("    <parm name=\"{name}\" value=\"{}\"/>\n", xml_escape(value));
-    let appauth = |level: &str, kind: AuthKind, name: &str, secret: &str, nonce: &str| {
-        format!(
-            "    <characteristic type=\"APPAUTH\">\n  {}  {}  {}  {}  {}    </characteristic>\n",
-            parm("AAUTHLEVEL", level),
-            parm("AAUTHTYPE", aauth_type(kind)),
-            parm("AAUTHNAME", name),
-            parm("AAUTHSECRET", secret),
-            parm("AAUTHDATA", nonce),
-        )
+/// characteristic (digest §8: APPID, PROVIDER-ID, NAME, APPADDR, APPAUTH with APPSRV = the
+/// client's credentials and CLIENT = the server's).
+pub fn wap_provisioning(device: &Device, dm_url: &str) -> ProvisioningDoc {
+    let auth = |level: &str, kind: AuthKind, name: &str, secret: &str, nonce: &str| AppAuth {
+        level: Some(level.to_string()),
+        auth_type: Some(aauth_type(kind).to_string()),
+        name: Some(name.to_string()),
+        secret: Some(secret.to_string()),
+        data: Some(nonce.to_string()),
     };
-    let mut doc = String::from(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<wap-provisioningdoc version=\"1.1\">\n  <characteristic type=\"APPLICATION\">\n",
-    );
-    doc.push_str(&parm("APPID", "w7"));
-    doc.push_str(&parm("PROVIDER-ID", &device.server_id));
-    doc.push_str(&parm("NAME", &device.server_id));
-    doc.push_str(&format!(
-        "    <characteristic type=\"APPADDR\">\n  {}  {}    </characteristic>\n",
-        parm("ADDR", dm_url),
-        parm("ADDRTYPE", "URI")
-    ));
-    let c = &device.client;
-    let s = &device.server;
-    doc.push_str(&appauth("APPSRV", c.kind, &c.user, &c.secret, &c.nonce));
-    doc.push_str(&appauth("CLIENT", s.kind, &s.user, &s.secret, &s.nonce));
-    doc.push_str("  </characteristic>\n</wap-provisioningdoc>\n");
-    doc
+    let (c, s) = (&device.client, &device.server);
+    W7Account {
+        server_id: device.server_id.clone(),
+        name: Some(device.server_id.clone()),
+        addresses: vec![AppAddr { addr: dm_url.to_string(), addr_type: Some("URI".into()), ports: Vec::new() }],
+        auths: vec![
+            auth("APPSRV", c.kind, &c.user, &c.secret, &c.nonce),
+            auth("CLIENT", s.kind, &s.user, &s.secret, &s.nonce),
+        ],
+        ..W7Account::default()
+    }
+    .to_document()
 }

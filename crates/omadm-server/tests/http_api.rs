@@ -431,6 +431,13 @@ async fn api_endpoints_and_authorization() {
     }
     let (status, _, _) = raw_get(&server, "/api/devices/IMEI:1/bootstrap?profile=smoke").await;
     assert_eq!(status, Http::BAD_REQUEST);
+    // The WAP profile in WBXML (the pushed form) decodes to the device's w7 account.
+    let (status, headers, body) = raw_get(&server, "/api/devices/IMEI:1/bootstrap?profile=wap&encoding=wbxml").await;
+    assert_eq!(status, Http::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], omadm_security::provisioning::MEDIA_TYPE_WBXML);
+    let accounts = omadm_security::provisioning::ProvisioningDoc::decode(&body).unwrap().w7_accounts().unwrap();
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(accounts[0].auths[0].dmacc_level(), Some("CLCRED"));
 
     // Delete.
     let (status, _) = api.send(Method::DELETE, "/api/devices/BULK:3", None).await.expect("send");
