@@ -11,8 +11,8 @@ use omadm_client::http::{run_session, HttpConfig, HttpTransport};
 use omadm_client::ui::NoUi;
 use omadm_client::{Account, AuthConfig, Session, SessionConfig};
 use omadm_security::AuthScheme;
-use omadm_tree::objects::{install, standard_config, DeviceDescription};
-use omadm_tree::{MemStore, RedbStore, ServerId, Store, Tree, UriLimits};
+use omadm_tree::objects::{install, standard_config, DeviceDescription, StandardObject};
+use omadm_tree::{MemStore, RedbStore, ServerId, Store, Tree, Uri, UriLimits};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -64,15 +64,26 @@ fn session<S: Store>(
         large_objects: true,
         uri_limits: UriLimits::default(),
     };
-    install(&mut tree, &description)?;
-    let mut account = Account {
-        server_id: ServerId::new("omadm")?,
-        server_uri: url.into(),
-        client: AuthConfig::new(AuthScheme::Md5, dev_id, secret),
-        server: None,
-        node: None,
+    // First boot: create the standard objects and the account. Later boots: the stored tree is
+    // used as it is; only the descriptions (DDFs) are mounted again.
+    let first_boot = tree.begin().node(&Uri::parse("./DevInfo")?)?.is_none();
+    let account = if first_boot {
+        install(&mut tree, &description)?;
+        let mut account = Account {
+            server_id: ServerId::new("omadm")?,
+            server_uri: url.into(),
+            client: AuthConfig::new(AuthScheme::Md5, dev_id, secret),
+            server: None,
+            node: None,
+        };
+        account.install(&mut tree, "omadm")?;
+        account
+    } else {
+        for obj in StandardObject::ALL {
+            tree.mount_ddf(&obj.ddf()?, &Uri::root())?;
+        }
+        Account::load(&mut tree, "omadm")?
     };
-    account.install(&mut tree, "omadm")?;
     let http = HttpTransport::new(HttpConfig { ca_file: ca.map(Into::into), ..HttpConfig::default() })?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let (mut session, first) = Session::start(SessionConfig::new(dev_id, account), &mut tree)?;
