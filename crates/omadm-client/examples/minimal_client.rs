@@ -1,13 +1,15 @@
 //! The smallest useful DM device: the session engine, the HTTP(S) binding with rustls, and the
-//! management tree in a redb file. `scripts/client-footprint` builds it in release, strips it and
+//! management tree in a durable file. `scripts/client-footprint` builds it in release, strips it and
 //! measures its size and its peak memory (VmHWM) over one session.
 //!
 //! Usage: `minimal_client URL STORE_FILE SECRET [CA_PEM]`; prints `VmHWM: N kB` after the session.
-//! A STORE_FILE of `:memory:` keeps the tree in memory instead, to tell the store's share apart.
+//! A STORE_FILE ending in `.redb` is a redb database, `:memory:` keeps the tree in memory (to tell
+//! the store's share apart), anything else is a snapshot file (`omadm_client::snapshot_store`).
 
 use std::process::ExitCode;
 
 use omadm_client::http::{run_session, HttpConfig, HttpTransport};
+use omadm_client::snapshot_store::SnapshotStore;
 use omadm_client::ui::NoUi;
 use omadm_client::{Account, AuthConfig, Session, SessionConfig};
 use omadm_security::AuthScheme;
@@ -38,8 +40,10 @@ fn main() -> ExitCode {
 fn run(url: &str, store: &str, secret: &str, ca: Option<&String>) -> Result<(), Box<dyn std::error::Error>> {
     if store == ":memory:" {
         session(Tree::open(MemStore::new(), standard_config())?, url, secret, ca)
-    } else {
+    } else if store.ends_with(".redb") {
         session(Tree::open(RedbStore::open(store)?, standard_config())?, url, secret, ca)
+    } else {
+        session(Tree::open(SnapshotStore::open(store)?, standard_config())?, url, secret, ca)
     }
 }
 

@@ -13,6 +13,7 @@
 //! - [`ui`]: the [`UserInteraction`] trait with a scripted and a terminal implementation.
 //! - [`notification`]: Package #0 handling (verify, refuse replays, start the asked session).
 //! - [`bootstrap`]: plain-profile (TNDS) and WAP-profile (w7) bootstrap into DMAcc.
+//! - [`snapshot_store`]: a small durable tree store for devices (a snapshot file per commit).
 //! - `http` (feature `http`, on by default): the HTTP(S) binding on hyper + rustls, and
 //!   [`http::run_session`], which drives one session over a shared [`http::HttpTransport`].
 #![warn(missing_docs)]
@@ -24,6 +25,7 @@ pub mod error;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod notification;
+pub mod snapshot_store;
 pub mod ui;
 
 pub use account::{Account, AuthConfig};
