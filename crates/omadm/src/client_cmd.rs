@@ -12,6 +12,7 @@ use clap::{Args, ValueEnum};
 use omadm_client::account::{Account, AuthConfig};
 use omadm_client::bootstrap::{install_plain, install_wap};
 use omadm_client::http::{run_session, HttpConfig, HttpTransport};
+use omadm_client::snapshot_store::SnapshotStore;
 use omadm_client::ui::NoUi;
 use omadm_client::{
     NotificationHandler, Outcome, ScriptedUi, Session, SessionConfig, TerminalUi, Trigger, UserInteraction,
@@ -108,7 +109,8 @@ pub struct ClientArgs {
     /// Send WBXML instead of XML (replies are accepted in either).
     #[arg(long)]
     wbxml: bool,
-    /// Keep the management tree in this file (redb); without it the tree lives in memory.
+    /// Keep the management tree in this file: a `.snap` file is a snapshot (small devices), any
+    /// other name a redb database; without it the tree lives in memory.
     #[arg(long)]
     store: Option<PathBuf>,
     /// A Package #0 to act on: hex text, or a file holding it (binary or hex).
@@ -315,6 +317,11 @@ pub fn run(args: ClientArgs) -> Result<ExitCode> {
         .init();
     let settings = settings(&args)?;
     match &settings.store {
+        Some(path) if path.extension().is_some_and(|e| e == "snap") => {
+            let store =
+                SnapshotStore::open(path).with_context(|| format!("opening the tree snapshot {}", path.display()))?;
+            device_main(&args, &settings, store)
+        }
         Some(path) => {
             let store = RedbStore::open(path).with_context(|| format!("opening the tree store {}", path.display()))?;
             device_main(&args, &settings, store)

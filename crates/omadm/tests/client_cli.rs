@@ -231,9 +231,15 @@ fn once_fails_clearly_on_a_wrong_secret_an_http_error_or_no_server() {
 
 #[test]
 fn wbxml_and_a_store_that_keeps_the_nonce_for_the_next_session() {
+    for name in ["device.redb", "device.snap"] {
+        store_keeps_the_nonce(name);
+    }
+}
+
+fn store_keeps_the_nonce(name: &str) {
     let dir = tempfile::tempdir().unwrap();
     let (url, seen) = serve(md5_server("pw"));
-    let store = dir.path().join("device.redb");
+    let store = dir.path().join(name);
     let store = store.to_str().unwrap();
     let args = ["--once", "--wbxml", "--server", &url, "--dev-id", DEV_ID, "--client-secret", "pw", "--store", store];
     let out = omadm(&args, dir.path());
