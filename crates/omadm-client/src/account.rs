@@ -12,35 +12,6 @@ use omadm_tree::{Acl, NodeRecord, ServerId, Store, Tree, Uri};
 
 use crate::error::ClientError;
 
-/// The `AAuthType` we write for the SHA-256 digest credential.
-///
-/// Confirmed: DMAcc 1.2 names `BASIC`, `DIGEST` (MD5) and `HMAC`; the 1.3 value for SHA-256 is
-/// unconfirmed (dm13-digest §12 item 2). Our reading: `DIGEST-SHA256`, the 1.2 `DIGEST` name with
-/// the hash appended. On reading we also accept `SHA256` and `SHA-256`.
-pub const SHA256_AAUTH_TYPE: &str = "DIGEST-SHA256";
-
-/// The DMAcc `AAuthType` for a scheme (StdObj 1.2 §5.1).
-pub fn aauth_type(scheme: &AuthScheme) -> &str {
-    match scheme {
-        AuthScheme::Basic => "BASIC",
-        AuthScheme::Md5 => "DIGEST",
-        AuthScheme::Sha256 => SHA256_AAUTH_TYPE,
-        AuthScheme::Mac => "HMAC",
-        AuthScheme::Unknown(s) => s,
-    }
-}
-
-/// The scheme an `AAuthType` (or `AAuthPref`) names; `None` for types the client cannot speak.
-pub fn scheme_of_aauth_type(text: &str) -> Option<AuthScheme> {
-    match text.trim().to_ascii_uppercase().as_str() {
-        "BASIC" | "HTTP-BASIC" => Some(AuthScheme::Basic),
-        "DIGEST" | "HTTP-DIGEST" | "MD5" => Some(AuthScheme::Md5),
-        "DIGEST-SHA256" | "SHA256" | "SHA-256" => Some(AuthScheme::Sha256),
-        "HMAC" => Some(AuthScheme::Mac),
-        _ => None,
-    }
-}
-
 /// One credential direction of an account (`AppAuth/<x>` with AAuthLevel CLCRED or SRVCRED).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthConfig {
@@ -104,14 +75,14 @@ impl Account {
                 Err(_) => None,
             }
             .ok_or_else(|| ClientError::Account(format!("account {base} has no AppAddr/<x>/Addr")))?;
-            let pref = get("AAuthPref")?.and_then(|p| scheme_of_aauth_type(&p));
+            let pref = get("AAuthPref")?.and_then(|p| AuthScheme::from_dmacc_aauth_type(&p));
             let mut client = None;
             let mut server = None;
             if let Ok(auths) = tx.children(&uri(&format!("{base}/AppAuth"))?) {
                 for a in auths {
                     let level = get(&format!("AppAuth/{a}/AAuthLevel"))?.unwrap_or_default();
                     let kind = get(&format!("AppAuth/{a}/AAuthType"))?.unwrap_or_default();
-                    let Some(scheme) = scheme_of_aauth_type(&kind) else { continue };
+                    let Some(scheme) = AuthScheme::from_dmacc_aauth_type(&kind) else { continue };
                     let name = get(&format!("AppAuth/{a}/AAuthName"))?.unwrap_or_default();
                     let secret = get(&format!("AppAuth/{a}/AAuthSecret"))?.unwrap_or_default();
                     let nonce = tx
@@ -162,14 +133,14 @@ impl Account {
         put("ServerID", chr(&sid))?;
         put("AppAddr/1/Addr", chr(&self.server_uri))?;
         put("AppAddr/1/AddrType", chr("URI"))?;
-        put("AAuthPref", chr(aauth_type(&self.client.scheme)))?;
+        put("AAuthPref", chr(self.client.scheme.dmacc_aauth_type()))?;
         let mut directions = vec![("1", "CLCRED", &self.client)];
         if let Some(s) = &self.server {
             directions.push(("2", "SRVCRED", s));
         }
         for (n, level, cfg) in directions {
             put(&format!("AppAuth/{n}/AAuthLevel"), chr(level))?;
-            put(&format!("AppAuth/{n}/AAuthType"), chr(aauth_type(&cfg.scheme)))?;
+            put(&format!("AppAuth/{n}/AAuthType"), chr(cfg.scheme.dmacc_aauth_type()))?;
             put(&format!("AppAuth/{n}/AAuthName"), chr(&cfg.credentials.name))?;
             let secret = String::from_utf8_lossy(cfg.credentials.secret.as_bytes()).into_owned();
             put(&format!("AppAuth/{n}/AAuthSecret"), chr(&secret))?;
@@ -220,7 +191,7 @@ impl Account {
         if client_scheme.is_supported() {
             tx.put_node(
                 &uri(&format!("{base}/AAuthPref"))?,
-                NodeRecord::leaf(Format::Chr, "text/plain", aauth_type(client_scheme).as_bytes().to_vec()),
+                NodeRecord::leaf(Format::Chr, "text/plain", client_scheme.dmacc_aauth_type().as_bytes().to_vec()),
             )?;
         }
         tx.commit()?;

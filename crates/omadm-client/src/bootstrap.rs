@@ -11,11 +11,11 @@
 
 use omadm_proto::{Command, Data, Encoding, Limits};
 use omadm_security::provisioning::{ProvisioningDoc, W7Account};
-use omadm_security::{AccountCredentials, Nonce};
+use omadm_security::{AccountCredentials, AuthScheme, Nonce};
 use omadm_tree::{Acl, Caller, Content, Store, Tree, Uri};
 use tracing::info;
 
-use crate::account::{scheme_of_aauth_type, Account, AuthConfig};
+use crate::account::{Account, AuthConfig};
 use crate::error::ClientError;
 
 fn bad(e: impl std::fmt::Display) -> ClientError {
@@ -136,7 +136,7 @@ fn account_of(app: &W7Account) -> Result<Account, ClientError> {
         let scheme = auth
             .auth_type
             .as_deref()
-            .and_then(scheme_of_aauth_type)
+            .and_then(AuthScheme::from_dmacc_aauth_type)
             .ok_or_else(|| ClientError::Bootstrap(format!("unsupported AAUTHTYPE {:?}", auth.auth_type)))?;
         let cfg = AuthConfig {
             scheme,
