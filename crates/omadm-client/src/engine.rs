@@ -28,6 +28,7 @@ use omadm_security::{
     AccountCredentials, AuthScheme, AuthStatus, Challenge, Credential, Dm13Profile, NonceLedger, OsNonceSource,
     Presented, Prover, ProverAction, SessionId, UiMode, Verifier,
 };
+use omadm_tree::tnds::TndsEncoding;
 use omadm_tree::uri::parse_target;
 use omadm_tree::{Caller, Content, DmVersion, GetResult, ServerId, Store, TargetUri, Tree, Txn, Uri, UriLimits};
 use tracing::{debug, info, warn};
@@ -195,6 +196,9 @@ pub enum Action {
     Finished(Outcome),
 }
 
+/// How many bytes of a TNDS document are produced at a time while streaming it.
+const TNDS_READ: usize = 4096;
+
 /// The smallest first chunk of a large object worth sending after other commands in a message;
 /// with less room the object starts in the next message.
 const MIN_SHARED_CHUNK: usize = 256;
@@ -206,11 +210,26 @@ struct PendingValue {
     cmd_ref: String,
     source: String,
     meta: Meta,
-    /// The bytes as they travel (text, or raw binary under WBXML).
+    /// The bytes as they travel (text, or raw binary under WBXML): the whole value, or for a
+    /// streamed `?list=TNDS` the window starting at `offset`.
     bytes: Vec<u8>,
     text: bool,
-    /// How many bytes already went out in chunks.
+    /// How many bytes of `bytes` already went out in chunks.
     sent: usize,
+    /// Where `bytes` starts in the whole value.
+    offset: usize,
+    /// The length of the whole value.
+    total: usize,
+}
+
+/// Where the next Results of a value went in a message being built.
+enum ValueStep {
+    /// All of it.
+    Whole,
+    /// A chunk of `taken` bytes; `last` when it ends the value.
+    Chunk { taken: usize, last: bool },
+    /// Nothing: it starts in the next message.
+    Defer,
 }
 
 /// Something queued for the client's package. Most entries are Commands, so boxing the largest
@@ -227,6 +246,9 @@ enum Pending {
         target: String,
         emitted: usize,
     },
+    /// A `?list=TNDS` Get: the document is streamed from the tree again for each message and only
+    /// the window that message carries is held (`offset` = bytes already sent).
+    Tnds(PendingValue),
 }
 
 /// An incoming large object being assembled (DM Protocol 1.2 §6.9).
@@ -596,7 +618,8 @@ impl Session {
                 self.chunk_in_flight = None;
                 if !matches!(st.code, StatusCode::ChunkedItemAccepted | StatusCode::Ok) {
                     warn!(code = %st.code, "the server refused a chunk: the large object is dropped");
-                    if matches!(self.pending.front(), Some(Pending::Value(v)) if v.sent > 0) {
+                    if matches!(self.pending.front(), Some(Pending::Value(v) | Pending::Tnds(v)) if v.offset + v.sent > 0)
+                    {
                         self.pending.pop_front();
                     }
                 }
@@ -645,7 +668,7 @@ impl Session {
             }
             // The answers to this message go before the rest of a large object being sent, so
             // that its next chunk still ends the message.
-            if matches!(self.pending.front(), Some(Pending::Value(v)) if v.sent > 0) {
+            if matches!(self.pending.front(), Some(Pending::Value(v) | Pending::Tnds(v)) if v.offset + v.sent > 0) {
                 for a in answers.into_iter().rev() {
                     self.pending.push_front(a);
                 }
@@ -847,45 +870,46 @@ impl Session {
                     next_id += 1;
                     self.pending.pop_front();
                 }
-                Pending::Value(v) => {
-                    let whole = v.sent == 0;
-                    if whole {
-                        let cmd = value_results(v, next_id, v.bytes.clone(), false);
-                        msg.body.commands.push(cmd);
-                        if self.size_with(&mut msg, &tail)? <= limit {
+                Pending::Value(_) => {
+                    let Some(Pending::Value(mut v)) = self.pending.pop_front() else { break };
+                    match self.place_value(&mut msg, &tail, &v, next_id, limit, fixed)? {
+                        ValueStep::Whole => next_id += 1,
+                        ValueStep::Chunk { taken, last } => {
                             next_id += 1;
-                            self.pending.pop_front();
-                            continue;
+                            if !last {
+                                v.sent += taken;
+                                self.pending.push_front(Pending::Value(v));
+                                chunk_sent = true;
+                            }
+                            break;
                         }
-                        msg.body.commands.pop();
-                    }
-                    // A large object: the next chunk, last in this message (chunks follow each
-                    // other with nothing in between). A first chunk shares the message with what
-                    // came before only if a useful part of it fits.
-                    let v = match self.pending.front() {
-                        Some(Pending::Value(v)) => v.clone(),
-                        _ => break,
-                    };
-                    let shared = msg.body.commands.len() > fixed;
-                    let (cmd, taken) = match self.fit_chunk(&mut msg, &tail, &v, next_id, limit) {
-                        Ok((_, taken)) if shared && v.sent == 0 && taken < MIN_SHARED_CHUNK.min(v.bytes.len()) => break,
-                        Ok(fitted) => fitted,
-                        Err(_) if shared && v.sent == 0 => break,
-                        Err(e) => return Err(e),
-                    };
-                    msg.body.commands.push(cmd);
-                    let last = v.sent + taken >= v.bytes.len();
-                    self.chunk_in_flight = Some((self.msg_id.to_string(), next_id.to_string()));
-                    next_id += 1;
-                    if last {
-                        self.pending.pop_front();
-                    } else {
-                        if let Some(Pending::Value(pv)) = self.pending.front_mut() {
-                            pv.sent += taken;
+                        ValueStep::Defer => {
+                            self.pending.push_front(Pending::Value(v));
+                            break;
                         }
-                        chunk_sent = true;
                     }
-                    break;
+                }
+                Pending::Tnds(_) => {
+                    let Some(Pending::Tnds(mut t)) = self.pending.pop_front() else { break };
+                    let window = limit.min(t.total - t.offset);
+                    let mut v = t.clone();
+                    v.bytes = self.tnds_window(tree, &t.source, t.offset, window)?;
+                    match self.place_value(&mut msg, &tail, &v, next_id, limit, fixed)? {
+                        ValueStep::Whole => next_id += 1,
+                        ValueStep::Chunk { taken, last } => {
+                            next_id += 1;
+                            if !last {
+                                t.offset += taken;
+                                self.pending.push_front(Pending::Tnds(t));
+                                chunk_sent = true;
+                            }
+                            break;
+                        }
+                        ValueStep::Defer => {
+                            self.pending.push_front(Pending::Tnds(t));
+                            break;
+                        }
+                    }
                 }
                 Pending::Struct { .. } => {
                     let done = self.fill_struct(&mut msg, &tail, &mut next_id, limit, tree)?;
@@ -907,6 +931,70 @@ impl Session {
         let hmac = self.prover.hmac_header(&body).map(|h| h.to_value_in(&self.profile));
         info!(msg = self.msg_id, bytes = body.len(), "sending: {}", summary(&msg.body));
         Ok(Outgoing { url: self.url.clone(), body, encoding: self.encoding, hmac })
+    }
+
+    /// Puts (the next part of) a value into the message: whole if it fits, else its next chunk,
+    /// last in the message (chunks follow each other with nothing in between). A first chunk
+    /// shares the message with what came before only if a useful part of it fits.
+    fn place_value(
+        &mut self,
+        msg: &mut SyncMl,
+        tail: &Option<Command>,
+        v: &PendingValue,
+        cmd_id: u32,
+        limit: usize,
+        fixed: usize,
+    ) -> Result<ValueStep, ClientError> {
+        let at_start = v.offset + v.sent == 0;
+        if at_start && v.bytes.len() == v.total {
+            msg.body.commands.push(value_results(v, cmd_id, v.bytes.clone(), false));
+            if self.size_with(msg, tail)? <= limit {
+                return Ok(ValueStep::Whole);
+            }
+            msg.body.commands.pop();
+        }
+        let shared = msg.body.commands.len() > fixed;
+        let (cmd, taken) = match self.fit_chunk(msg, tail, v, cmd_id, limit) {
+            Ok((_, taken)) if shared && at_start && taken < MIN_SHARED_CHUNK.min(v.total) => {
+                return Ok(ValueStep::Defer)
+            }
+            Ok(fitted) => fitted,
+            Err(_) if shared && at_start => return Ok(ValueStep::Defer),
+            Err(e) => return Err(e),
+        };
+        msg.body.commands.push(cmd);
+        self.chunk_in_flight = Some((self.msg_id.to_string(), cmd_id.to_string()));
+        Ok(ValueStep::Chunk { taken, last: v.offset + v.sent + taken >= v.total })
+    }
+
+    /// Bytes `from..from + len` of the TNDS document of a `?list=TNDS` Get, streamed from the
+    /// tree (nothing before the window is kept).
+    fn tnds_window<S: Store>(
+        &self,
+        tree: &mut Tree<S>,
+        target_text: &str,
+        from: usize,
+        len: usize,
+    ) -> Result<Vec<u8>, ClientError> {
+        let limits = tree.uri_limits();
+        let caller = self.caller.clone();
+        let tx = tree.begin();
+        let target = parse_target(target_text, &limits)?;
+        let GetResult::Tnds(list) = tx.get(&caller, &target)? else {
+            return Err(ClientError::Protocol(format!("{target_text} is no longer a TNDS query")));
+        };
+        let mut stream = list.into_stream(TndsEncoding::Xml);
+        let mut seen = 0usize;
+        let mut out = Vec::new();
+        while out.len() < len {
+            let Some(chunk) = stream.next_chunk(TNDS_READ)? else { break };
+            if seen + chunk.len() > from {
+                out.extend_from_slice(&chunk[from.saturating_sub(seen)..]);
+            }
+            seen += chunk.len();
+        }
+        out.truncate(len);
+        Ok(out)
     }
 
     fn size_with(&self, msg: &mut SyncMl, tail: &Option<Command>) -> Result<usize, ClientError> {
@@ -946,7 +1034,7 @@ impl Session {
                     "the server's MaxMsgSize of {limit} bytes leaves no room for a large-object chunk"
                 )));
             }
-            let more = n < rest.len();
+            let more = v.offset + v.sent + n < v.total;
             let cmd = value_results(v, cmd_id, rest[..n].to_vec(), more);
             msg.body.commands.push(cmd);
             let size = self.size_with(msg, tail)?;
@@ -956,8 +1044,10 @@ impl Session {
             if size <= limit {
                 return Ok((cmd, n));
             }
+            // Escaping can make the encoded chunk larger than its bytes: halve when the excess
+            // is at least the chunk itself.
             let over = size - limit;
-            take = n.saturating_sub(over.max(1));
+            take = if over >= n { n / 2 } else { n - over };
         }
     }
 
@@ -1208,7 +1298,11 @@ impl Session {
                 Some(_) if shown_alerts.contains(&i) => with_code(answers, StatusCode::AtomicRollbackFailed),
                 Some(_) => with_code(answers, StatusCode::AtomicRollbackOk),
             };
-            out.extend(rewritten.into_iter().filter(|a| !matches!(a, Pending::Value(_) | Pending::Struct { .. })));
+            out.extend(
+                rewritten
+                    .into_iter()
+                    .filter(|a| !matches!(a, Pending::Value(_) | Pending::Tnds(_) | Pending::Struct { .. })),
+            );
         }
         let reached = failed_at.map_or(c.commands.len(), |f| f + 1);
         for cmd in &c.commands[reached.min(c.commands.len())..] {
@@ -1310,7 +1404,7 @@ impl Session {
                 Ok((code, results)) => {
                     if let Some(mut r) = results {
                         match &mut r {
-                            Pending::Value(v) => {
+                            Pending::Value(v) | Pending::Tnds(v) => {
                                 v.msg_ref = msg_ref.to_string();
                                 v.cmd_ref = cmd_id.to_string();
                             }
@@ -1492,9 +1586,11 @@ impl Session {
                     cmd_ref: String::new(),
                     source: target_text.to_string(),
                     meta,
+                    total: bytes.len(),
                     bytes,
                     text,
                     sent: 0,
+                    offset: 0,
                 };
                 Ok((v.status, Some(Pending::Value(pv))))
             }
@@ -1508,9 +1604,16 @@ impl Session {
                 }),
             )),
             GetResult::Tnds(list) => {
-                let doc = list.into_element().map_err(|e| e.status())?;
-                let bytes =
-                    omadm_proto::xml::write_element(&doc, &XmlOptions { declaration: false, ..XmlOptions::default() });
+                // One pass to learn the size (Meta Size of the first chunk); the bytes themselves
+                // are streamed again, window by window, as the messages go out.
+                let mut stream = list.into_stream(TndsEncoding::Xml);
+                let mut total = 0usize;
+                while let Some(chunk) = stream.next_chunk(TNDS_READ).map_err(|e| e.status())? {
+                    total += chunk.len();
+                }
+                if self.server_max_obj.is_some_and(|max| total as u64 > max) {
+                    return Err(StatusCode::RequestEntityTooLarge);
+                }
                 let pv = PendingValue {
                     msg_ref: String::new(),
                     cmd_ref: String::new(),
@@ -1520,11 +1623,13 @@ impl Session {
                         media_type: Some("application/vnd.syncml.dmtnds+xml".into()),
                         ..Meta::default()
                     },
-                    bytes,
+                    bytes: Vec::new(),
                     text: true,
                     sent: 0,
+                    offset: 0,
+                    total,
                 };
-                Ok((StatusCode::Ok, Some(Pending::Value(pv))))
+                Ok((StatusCode::Ok, Some(Pending::Tnds(pv))))
             }
         }
     }
@@ -1579,8 +1684,8 @@ fn interrupted(obj: &IncomingObject) -> Pending {
 /// The Results command for (a chunk of) a value.
 fn value_results(v: &PendingValue, cmd_id: u32, bytes: Vec<u8>, more: bool) -> Command {
     let mut meta = v.meta.clone();
-    if v.sent == 0 && (more || bytes.len() < v.bytes.len()) {
-        meta.size = Some(v.bytes.len() as u64);
+    if v.offset + v.sent == 0 && (more || bytes.len() < v.total) {
+        meta.size = Some(v.total as u64);
     }
     let data = if v.text { Data::Text(String::from_utf8_lossy(&bytes).into_owned()) } else { Data::Binary(bytes) };
     Command::Results(Results {

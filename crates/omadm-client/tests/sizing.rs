@@ -298,3 +298,57 @@ fn a_structural_get_of_a_big_tree_is_split_over_messages() {
     assert_eq!(uris[0], "./Vendor/Big");
     assert!(uris.contains(&"./Vendor/Big/N299".to_string()));
 }
+
+#[test]
+fn a_tnds_get_of_a_big_tree_streams_out_as_a_large_object() {
+    let (mut tree, mut s) = session_with(1 << 20);
+    tree.run(|tx| {
+        for i in 0..200 {
+            let mut rec = NodeRecord::leaf(Format::Chr, "text/plain", format!("value-{i}").into_bytes());
+            rec.acl = omadm_tree::Acl::parse("Get=*").unwrap();
+            tx.put_node(&Uri::parse(&format!("./Vendor/Big/N{i:03}")).unwrap(), rec)?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let mut srv = FakeServer::new("42");
+    srv.max_msg_size = Some(2000);
+    let body = srv.xml(vec![hdr_status("1", 212), get("3", "./Vendor/Big?list=TNDS+Value")], true);
+    let mut action = s.handle_reply(Incoming::body(&body), &mut tree, &mut NoUi).unwrap();
+    let mut doc = Vec::new();
+    let mut declared = None;
+    let mut chunks = 0;
+    while let Action::Send(o) = action {
+        assert!(chunks < 200, "runaway chunking");
+        assert!(o.body.len() <= 2000);
+        let m = decode(&o);
+        if chunks == 0 {
+            assert_eq!(status_of(&m, "3"), vec![200]);
+        }
+        let r = results(&m);
+        let more = match r.first() {
+            Some(r) => {
+                let item = &r.items[0];
+                if declared.is_none() {
+                    declared = item.meta.as_ref().and_then(|m| m.size);
+                }
+                doc.extend_from_slice(item.data.as_ref().unwrap().as_bytes().unwrap());
+                chunks += 1;
+                item.more_data
+            }
+            None => true,
+        };
+        if !more {
+            assert!(m.body.is_final);
+            break;
+        }
+        let body = srv.xml(vec![hdr_status(&m.header.msg_id, 200), alert("3", 1222, &[])], false);
+        action = s.handle_reply(Incoming::body(&body), &mut tree, &mut NoUi).unwrap();
+    }
+    assert!(chunks > 3, "{chunks} chunks");
+    assert_eq!(declared, Some(doc.len() as u64), "Meta Size on the first chunk = the whole document");
+    let el = omadm_proto::xml::parse_element(&doc, &Limits::default()).expect("the chunks make one TNDS document");
+    assert_eq!(el.name, "MgmtTree");
+    let text = String::from_utf8(doc).unwrap();
+    assert!(text.contains("value-199") && text.contains("N000"));
+}
