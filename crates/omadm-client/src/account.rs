@@ -115,6 +115,8 @@ impl Account {
 
     /// Writes the account as `./DMAcc/<name>` (replacing one of that name), with the ACL a
     /// bootstrapped account gets: Get, Replace and Delete for its own server (Bootstrap 1.2 §5.3).
+    /// The display `Name` (default: the ServerID) is written only when the account has none yet,
+    /// so a name the server replaced survives the next start.
     pub fn install<S: Store>(&mut self, tree: &mut Tree<S>, name: &str) -> Result<(), ClientError> {
         let base = uri("./DMAcc")?.child(name).map_err(|e| ClientError::Account(e.to_string()))?;
         let sid = self.server_id.as_str().to_string();
@@ -124,6 +126,8 @@ impl Account {
         let mut tx = tree.begin();
         let mut root = NodeRecord::interior("");
         root.acl = acl;
+        // the display name is the server's to change: written once, kept over later installs
+        let has_name = tx.node(&uri(&format!("{base}/Name"))?)?.is_some();
         tx.put_node(&base, root)?;
         let mut put = |rel: &str, rec: NodeRecord| -> Result<(), ClientError> {
             tx.put_node(&uri(&format!("{base}/{rel}"))?, rec)?;
@@ -131,6 +135,9 @@ impl Account {
         };
         put("AppID", chr("w7"))?;
         put("ServerID", chr(&sid))?;
+        if !has_name {
+            put("Name", chr(&sid))?;
+        }
         put("AppAddr/1/Addr", chr(&self.server_uri))?;
         put("AppAddr/1/AddrType", chr("URI"))?;
         put("AAuthPref", chr(self.client.scheme.dmacc_aauth_type()))?;

@@ -1,0 +1,228 @@
+//! End to end (issue 6): `omadm client` against `omadm server`, each a separate process, over real
+//! HTTP and HTTPS, in XML and in WBXML, for every authentication scheme, on SQLite and (when the
+//! test script started one) PostgreSQL. Jobs are queued through the operator CLI and the REST API
+//! and read back as an operator would.
+
+mod harness;
+
+use harness::*;
+use hyper::Method;
+use omadm_server::client::ApiClient;
+use omadm_server::model::{JobCommand, Operation, UiAlert};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::Output;
+
+const SCHEMES: [&str; 4] = ["basic", "md5", "hmac", "sha256"];
+
+/// A device provisioned on a server, and the client settings that match it.
+struct Device {
+    dev_id: String,
+    auth: &'static str,
+    client_secret: String,
+    server_secret: String,
+    store: PathBuf,
+}
+
+impl Device {
+    /// `omadm devices add` with `auth` both ways and fresh secrets.
+    fn provision(server: &Server, auth: &'static str, label: &str) -> Device {
+        let dev_id = format!("IMEI:{label}-{auth}");
+        let device = Device {
+            client_secret: format!("client-{label}-{auth}"),
+            server_secret: format!("server-{label}-{auth}"),
+            store: server.dir.join(&format!("{label}-{auth}.redb")),
+            dev_id,
+            auth,
+        };
+        server.operator(&[
+            "devices",
+            "add",
+            "--dev-id",
+            &device.dev_id,
+            "--client-auth",
+            auth,
+            "--client-secret",
+            &device.client_secret,
+            "--server-auth",
+            auth,
+            "--server-user",
+            "omadm",
+            "--server-secret",
+            &device.server_secret,
+        ]);
+        device
+    }
+
+    /// The `omadm client --once` arguments for a session with `server`.
+    fn client_args(&self, server: &Server, wbxml: bool, extra: &[&str]) -> Vec<String> {
+        let mut args: Vec<String> = [
+            "--once",
+            "--server",
+            &server.dm_url(),
+            "--dev-id",
+            &self.dev_id,
+            "--server-id",
+            "omadm",
+            "--client-auth",
+            self.auth,
+            "--client-secret",
+            &self.client_secret,
+            "--server-auth",
+            self.auth,
+            "--server-user",
+            "omadm",
+            "--server-secret",
+            &self.server_secret,
+            "--store",
+            &self.store.display().to_string(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if wbxml {
+            args.push("--wbxml".into());
+        }
+        if let Some(tls) = &server.tls {
+            args.extend(["--ca".to_string(), tls.cert.display().to_string()]);
+        }
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    }
+
+    /// Runs one session and asserts that it completed.
+    fn session(&self, server: &Server, wbxml: bool, extra: &[&str]) -> Output {
+        let out = client(&self.client_args(server, wbxml, extra), &server.dir.0);
+        assert!(
+            out.status.success(),
+            "client session of {} failed: {}\nstdout: {}\nserver log:\n{}",
+            self.dev_id,
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout),
+            server.log_text()
+        );
+        out
+    }
+}
+
+/// `omadm jobs create` with these command flags; returns the job id.
+fn create_job(server: &Server, dev_id: &str, flags: &[&str]) -> String {
+    let mut args = vec!["jobs", "create", "--dev-id", dev_id];
+    args.extend_from_slice(flags);
+    let id = server.operator(&args).trim().to_string();
+    assert!(id.parse::<i64>().is_ok(), "jobs create printed {id:?}, not a job id");
+    id
+}
+
+/// The REST API, for what the operator CLI has no flags for (UI alerts, large values, events).
+fn api(server: &Server, method: Method, path: &str, body: Option<Value>) -> Value {
+    let mut client = ApiClient::new(&server.base(), Some(API_TOKEN.to_string())).unwrap();
+    if let Some(tls) = &server.tls {
+        client = client.with_ca_pem(std::fs::read_to_string(&tls.cert).unwrap());
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime
+        .block_on(client.call(method, path, body.as_ref()))
+        .unwrap_or_else(|e| panic!("API {path} failed: {e}\nserver log:\n{}", server.log_text()))
+}
+
+fn api_job(server: &Server, dev_id: &str, commands: Vec<JobCommand>) -> i64 {
+    let created = api(server, Method::POST, "/api/jobs", Some(json!({ "dev_id": dev_id, "commands": commands })));
+    let id = created["jobs"][0]["id"].as_i64().or_else(|| created["id"].as_i64());
+    id.unwrap_or_else(|| panic!("no job id in {created}"))
+}
+
+fn job_json(server: &Server, id: i64) -> Value {
+    api(server, Method::GET, &format!("/api/jobs/{id}"), None)
+}
+
+fn replace(target: &str, value: &str) -> JobCommand {
+    JobCommand { data: Some(value.to_string()), ..JobCommand::new(Operation::Replace, Some(target.to_string())) }
+}
+
+fn get(target: &str) -> JobCommand {
+    JobCommand::new(Operation::Get, Some(target.to_string()))
+}
+
+#[test]
+fn every_scheme_and_encoding_over_http_and_https_on_every_backend() {
+    for backend in Backend::all() {
+        for https in [false, true] {
+            let transport = if https { "https" } else { "http" };
+            let server = Server::start(&backend, https, &format!("{}-{transport}", backend.label()));
+            for wbxml in [false, true] {
+                for auth in SCHEMES {
+                    let label = format!("{}-{transport}-{}", backend.label(), if wbxml { "wbxml" } else { "xml" });
+                    let device = Device::provision(&server, auth, &label);
+                    let new_name = format!("renamed {label} {auth}");
+                    let job = create_job(
+                        &server,
+                        &device.dev_id,
+                        &["--get", "./DevDetail/URI/MaxDepth", "--replace", &format!("./DMAcc/omadm/Name={new_name}")],
+                    );
+                    device.session(&server, wbxml, &[]);
+                    let shown = server.operator(&["jobs", "show", &job]);
+                    let context = format!("{label} {auth}:\n{shown}\nserver log:\n{}", server.log_text());
+                    assert!(shown.contains("completed"), "job not completed, {context}");
+                    assert_eq!(shown.matches(": 200").count(), 2, "two commands answered 200, {context}");
+                    assert!(shown.contains("./DevDetail/URI/MaxDepth = 0"), "MaxDepth result, {context}");
+                    // the device registered and told its DevInfo
+                    let about = server.operator(&["devices", "show", &device.dev_id]);
+                    assert!(!about.contains("last session: never"), "{about}");
+                    assert!(about.contains("DevInfo/Man"), "{about}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn atomic_ui_alert_large_object_and_a_restart_lose_nothing() {
+    for backend in Backend::all() {
+        let mut server = Server::start(&backend, false, &format!("{}-flows", backend.label()));
+        let device = Device::provision(&server, "md5", &format!("{}-flows", backend.label()));
+        let ui_script = server.dir.join("ui-answers");
+        std::fs::write(&ui_script, "yes\n").unwrap();
+
+        // Session 1: an Atomic through the CLI, a UI confirm alert through the API.
+        let atomic = create_job(
+            &server,
+            &device.dev_id,
+            &["--atomic", "--replace", "./DMAcc/omadm/Name=atomic-1", "--replace", "./DMAcc/omadm/Name=atomic-2"],
+        );
+        let alert = JobCommand {
+            alert: Some(UiAlert {
+                code: 1101,
+                text: "Install the update now?".into(),
+                options: "MINDT=1&MAXDT=30".into(),
+                choices: vec![],
+            }),
+            ..JobCommand::new(Operation::Alert, None)
+        };
+        let confirm = api_job(&server, &device.dev_id, vec![alert]);
+        let ui = ui_script.display().to_string();
+        device.session(&server, false, &["--ui", "scripted", "--ui-script", &ui]);
+
+        // A restart (SIGKILL) between sessions loses nothing.
+        server.restart();
+        let shown = server.operator(&["jobs", "show", &atomic]);
+        assert!(shown.contains("completed") && shown.matches(": 200").count() >= 2, "atomic after restart:\n{shown}");
+        assert_eq!(job_json(&server, confirm)["commands"][0]["status"], 200, "the scripted UI said yes");
+        let about = server.operator(&["devices", "show", &device.dev_id]);
+        assert!(!about.contains("last session: never"), "{about}");
+
+        // Session 2, after the restart: 1 MB down in one Replace and back up in a Get, in 4 KB
+        // messages each way.
+        let big: String = (0..1_048_576u32).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+        let large =
+            api_job(&server, &device.dev_id, vec![replace("./DMAcc/omadm/Name", &big), get("./DMAcc/omadm/Name")]);
+        device.session(&server, true, &["--max-msg-size", "4096"]);
+        let job = job_json(&server, large);
+        assert_eq!(job["state"], "completed", "{}", server.log_text());
+        assert_eq!(job["commands"][0]["status"], 200);
+        assert_eq!(job["commands"][1]["status"], 200);
+        let got = job["commands"][1]["results"][0]["data"].as_str().unwrap_or_default();
+        assert_eq!(got.len(), big.len(), "the Get brought back the whole large object");
+        assert!(got == big, "the large object came back unchanged");
+    }
+}
