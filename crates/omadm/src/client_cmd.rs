@@ -15,12 +15,15 @@ use omadm_client::http::{run_session, HttpConfig, HttpTransport};
 use omadm_client::snapshot_store::SnapshotStore;
 use omadm_client::ui::NoUi;
 use omadm_client::{
-    NotificationHandler, Outcome, ScriptedUi, Session, SessionConfig, TerminalUi, Trigger, UserInteraction,
+    GenericAlert, NotificationHandler, Outcome, ScriptedUi, Session, SessionConfig, TerminalUi, Trigger,
+    UserInteraction,
 };
-use omadm_proto::{Encoding, VerProto};
+use omadm_proto::{AlertCode, Encoding, Format, StatusCode, VerProto};
 use omadm_security::{AuthScheme, Dm13Profile, NotificationLayout};
 use omadm_tree::objects::{install, standard_config, DeviceDescription};
-use omadm_tree::{MemStore, RedbStore, ServerId, Store, Tree, UriLimits};
+use omadm_tree::{
+    Acl, ExecHandler, MemStore, NodeRecord, RedbStore, ServerId, Store, Tree, TreeResult, Uri, UriLimits,
+};
 use serde::Deserialize;
 
 /// The default server URL (shared with `omadm server`'s default listen address and DM path).
@@ -146,6 +149,11 @@ pub struct ClientArgs {
     /// Largest message the client accepts, announced as MaxMsgSize (default 16384).
     #[arg(long)]
     max_msg_size: Option<u64>,
+    /// Report a generic alert (1226) in the first session's Package 1: `TYPE=DATA`, or
+    /// `TYPE@SOURCE=DATA` to name the MO it is about (e.g.
+    /// `org.openmobilealliance.dm.firmwareupdate.devicerequest@./FUMO=ready`). Repeatable.
+    #[arg(long = "generic-alert", value_name = "TYPE[@SOURCE]=DATA", value_parser = parse_generic_alert)]
+    generic_alerts: Vec<GenericAlert>,
     /// Show every command and status (debug log).
     #[arg(short, long)]
     verbose: bool,
@@ -168,6 +176,35 @@ struct Profile {
     device: DeviceProfile,
     #[serde(default)]
     account: Vec<AccountProfile>,
+    #[serde(default)]
+    node: Vec<NodeProfile>,
+    #[serde(default)]
+    exec: Vec<ExecProfile>,
+}
+
+/// One `[[node]]`: a stored node the device keeps beside the standard objects (created at start
+/// when missing, with its interior parents), e.g. a vendor setting a server may read or change.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NodeProfile {
+    uri: String,
+    #[serde(default)]
+    value: String,
+    /// DM format of the value (`chr` by default; `node` makes an interior node).
+    format: Option<String>,
+    /// The node's ACL (e.g. `Get=*&Replace=*`); without one it inherits its parent's.
+    acl: Option<String>,
+}
+
+/// One `[[exec]]`: what Exec on a node does. The node must exist (standard or `[[node]]`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExecProfile {
+    uri: String,
+    /// The program and its arguments, run with the Exec data on standard input: exit 0 answers
+    /// 200, anything else 500. Without one the Exec only logs and answers 200.
+    #[serde(default)]
+    command: Vec<String>,
 }
 
 /// DevInfo/DevDetail values.
@@ -235,6 +272,9 @@ struct Settings {
     server_id: String,
     /// Account values given on the command line or in the profile (installed over the stored one).
     account: Option<AccountProfile>,
+    nodes: Vec<NodeProfile>,
+    execs: Vec<ExecProfile>,
+    generic_alerts: Vec<GenericAlert>,
 }
 
 fn settings(args: &ClientArgs) -> Result<Settings> {
@@ -246,6 +286,8 @@ fn settings(args: &ClientArgs) -> Result<Settings> {
         None => Profile::default(),
     };
     let mut account = profile.account.into_iter().next();
+    let (node, exec) = (profile.node, profile.exec);
+    let profile = Profile { node: Vec::new(), exec: Vec::new(), account: Vec::new(), ..profile };
     let flags_give_account = args.server.is_some()
         || args.client_auth.is_some()
         || args.client_user.is_some()
@@ -301,6 +343,9 @@ fn settings(args: &ClientArgs) -> Result<Settings> {
         max_msg_size: args.max_msg_size.unwrap_or(16 * 1024),
         server_id,
         account,
+        nodes: node,
+        execs: exec,
+        generic_alerts: args.generic_alerts.clone(),
     })
 }
 
@@ -348,6 +393,12 @@ fn device_main<S: Store>(args: &ClientArgs, settings: &Settings, store: S) -> Re
         uri_limits: UriLimits { max_depth: d.max_depth, max_tot_len: d.max_tot_len, max_seg_len: d.max_seg_len },
     };
     install(&mut tree, &description).context("installing DevInfo, DevDetail, DMAcc and Inbox")?;
+    install_profile_nodes(&mut tree, &settings.nodes)?;
+    for e in &settings.execs {
+        let uri = Uri::parse(&e.uri).map_err(|err| anyhow!("[[exec]] uri `{}`: {err}", e.uri))?;
+        tree.set_exec_handler(uri, Box::new(CommandExec { uri: e.uri.clone(), command: e.command.clone() }));
+    }
+    let mut alerts = settings.generic_alerts.clone();
     if let Some(path) = &settings.bootstrap {
         let bytes = std::fs::read(path).with_context(|| format!("reading the bootstrap file {}", path.display()))?;
         let accounts =
@@ -389,7 +440,8 @@ fn device_main<S: Store>(args: &ClientArgs, settings: &Settings, store: S) -> Re
             }
             None => (stored_account(&mut tree, settings)?, Trigger::ClientInitiated),
         };
-        let result = runtime.block_on(one_session(&mut tree, settings, account, trigger, ui.as_mut(), &http));
+        let alerts = std::mem::take(&mut alerts);
+        let result = runtime.block_on(one_session(&mut tree, settings, account, trigger, alerts, ui.as_mut(), &http));
         match (&result, args.once) {
             (Ok(Outcome::Completed), true) => {
                 eprintln!("omadm client: session completed");
@@ -418,11 +470,13 @@ async fn one_session<S: Store>(
     settings: &Settings,
     account: Account,
     trigger: Trigger,
+    alerts: Vec<GenericAlert>,
     ui: &mut (dyn UserInteraction + Send),
     http: &HttpTransport,
 ) -> Result<Outcome> {
     let mut cfg = SessionConfig::new(settings.dev_id.clone(), account);
     cfg.trigger = trigger;
+    cfg.alerts = alerts;
     cfg.encoding = settings.encoding;
     cfg.max_msg_size = settings.max_msg_size;
     if settings.dm13 {
@@ -542,4 +596,125 @@ fn read_notification(arg: &str) -> Result<Vec<u8>> {
         return Ok(raw);
     }
     bail!("--notification {arg:?} is neither a file nor hex")
+}
+
+/// Parses `--generic-alert TYPE[@SOURCE]=DATA` into a 1226 (chr data, informational).
+fn parse_generic_alert(text: &str) -> Result<GenericAlert, String> {
+    let (head, data) = text.split_once('=').ok_or("expected TYPE[@SOURCE]=DATA")?;
+    let (meta_type, source) = match head.split_once('@') {
+        Some((t, src)) => (t, Some(src.to_string())),
+        None => (head, None),
+    };
+    if meta_type.is_empty() {
+        return Err("the alert TYPE is empty".into());
+    }
+    Ok(GenericAlert {
+        code: AlertCode::GenericAlert,
+        correlator: None,
+        source,
+        meta_type: meta_type.to_string(),
+        format: Format::Chr,
+        mark: None,
+        data: data.to_string(),
+    })
+}
+
+/// Creates the profile's `[[node]]`s that do not exist yet (one transaction; a node that exists
+/// keeps its value, which may have been changed by a server).
+fn install_profile_nodes<S: Store>(tree: &mut Tree<S>, nodes: &[NodeProfile]) -> Result<()> {
+    if nodes.is_empty() {
+        return Ok(());
+    }
+    let mut tx = tree.begin();
+    for n in nodes {
+        let uri = Uri::parse(&n.uri).map_err(|e| anyhow!("[[node]] uri `{}`: {e}", n.uri))?;
+        if tx.node(&uri)?.is_some() {
+            continue;
+        }
+        let format = Format::parse(n.format.as_deref().unwrap_or("chr"));
+        let mut record = match format {
+            Format::Node => NodeRecord::interior(""),
+            f => NodeRecord::leaf(f, "text/plain", n.value.as_bytes().to_vec()),
+        };
+        if let Some(acl) = &n.acl {
+            record.acl = Acl::parse(acl).map_err(|e| anyhow!("[[node]] {} acl `{acl}`: {e}", n.uri))?;
+        }
+        tx.put_node(&uri, record).with_context(|| format!("creating [[node]] {}", n.uri))?;
+    }
+    tx.commit().context("storing the profile's nodes")?;
+    Ok(())
+}
+
+/// An `[[exec]]` action: runs the configured program (or only logs) when a server Execs the node.
+struct CommandExec {
+    uri: String,
+    command: Vec<String>,
+}
+
+impl ExecHandler for CommandExec {
+    fn exec(&mut self, _: &Uri, data: &[u8], correlator: Option<&str>) -> TreeResult<StatusCode> {
+        tracing::info!(uri = %self.uri, correlator = correlator.unwrap_or(""), "Exec");
+        let Some((program, args)) = self.command.split_first() else {
+            return Ok(StatusCode::Ok);
+        };
+        let run = || -> std::io::Result<std::process::ExitStatus> {
+            let mut child = std::process::Command::new(program)
+                .args(args)
+                .env("OMADM_EXEC_URI", &self.uri)
+                .env("OMADM_EXEC_CORRELATOR", correlator.unwrap_or(""))
+                .stdin(std::process::Stdio::piped())
+                .spawn()?;
+            if let Some(mut stdin) = child.stdin.take() {
+                use std::io::Write as _;
+                // a program that does not read its input is not an error
+                let _ = stdin.write_all(data);
+            }
+            child.wait()
+        };
+        match run() {
+            Ok(status) if status.success() => Ok(StatusCode::Ok),
+            Ok(status) => {
+                tracing::warn!(uri = %self.uri, %status, "the Exec command failed");
+                Ok(StatusCode::CommandFailed)
+            }
+            Err(e) => {
+                tracing::warn!(uri = %self.uri, error = %e, "the Exec command could not run");
+                Ok(StatusCode::CommandFailed)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generic_alert_flags_parse() {
+        let a = parse_generic_alert("org.example.fw@./FUMO/x=ready=1").unwrap();
+        assert_eq!(
+            (a.code, a.meta_type.as_str(), a.source.as_deref(), a.data.as_str()),
+            (AlertCode::GenericAlert, "org.example.fw", Some("./FUMO/x"), "ready=1")
+        );
+        assert_eq!(parse_generic_alert("t=").unwrap().source, None);
+        assert!(parse_generic_alert("no-equals").is_err());
+        assert!(parse_generic_alert("=data").is_err());
+    }
+
+    #[test]
+    fn profile_nodes_are_created_once_and_kept() {
+        let mut tree = Tree::open(MemStore::new(), standard_config()).unwrap();
+        let node = |value: &str| NodeProfile {
+            uri: "./Vendor/Setting".into(),
+            value: value.into(),
+            format: None,
+            acl: Some("Get=*&Replace=*".into()),
+        };
+        install_profile_nodes(&mut tree, &[node("first")]).unwrap();
+        install_profile_nodes(&mut tree, &[node("second")]).unwrap();
+        let stored = tree.begin().node(&Uri::parse("./Vendor/Setting").unwrap()).unwrap().unwrap();
+        assert_eq!(stored.value, b"first");
+        let bad = NodeProfile { acl: Some("Get=".into()), ..node("x") };
+        assert!(install_profile_nodes(&mut tree, &[NodeProfile { uri: "./Other".into(), ..bad }]).is_err());
+    }
 }

@@ -177,7 +177,7 @@ fn every_scheme_and_encoding_over_http_and_https_on_every_backend() {
 }
 
 #[test]
-fn atomic_ui_alert_large_object_and_a_restart_lose_nothing() {
+fn atomic_exec_ui_alert_generic_alert_large_object_and_a_restart_lose_nothing() {
     for backend in Backend::all() {
         let mut server = Server::start(&backend, false, &format!("{}-flows", backend.label()));
         let device = Device::provision(&server, "md5", &format!("{}-flows", backend.label()));
@@ -200,8 +200,40 @@ fn atomic_ui_alert_large_object_and_a_restart_lose_nothing() {
             ..JobCommand::new(Operation::Alert, None)
         };
         let confirm = api_job(&server, &device.dev_id, vec![alert]);
+        // An Exec of a vendor node the profile defines, running a program on the device side.
+        let exec_mark = server.dir.join("exec-ran");
+        let profile = server.dir.join("device.toml");
+        std::fs::write(
+            &profile,
+            format!(
+                "[[node]]\nuri = \"./Vendor/Reboot\"\nformat = \"null\"\nacl = \"Get=*&Exec=*\"\n\n\
+                 [[exec]]\nuri = \"./Vendor/Reboot\"\ncommand = [\"/bin/sh\", \"-c\", \"echo \\\"$OMADM_EXEC_URI\\\" > '{}'\"]\n",
+                exec_mark.display()
+            ),
+        )
+        .unwrap();
+        let exec = create_job(&server, &device.dev_id, &["--exec", "./Vendor/Reboot"]);
         let ui = ui_script.display().to_string();
-        device.session(&server, false, &["--ui", "scripted", "--ui-script", &ui]);
+        let profile = profile.display().to_string();
+        device.session(
+            &server,
+            false,
+            &[
+                "--ui",
+                "scripted",
+                "--ui-script",
+                &ui,
+                "--profile",
+                &profile,
+                "--generic-alert",
+                "org.example.e2e@./Vendor=hello",
+            ],
+        );
+        assert_eq!(
+            std::fs::read_to_string(&exec_mark).unwrap().trim(),
+            "./Vendor/Reboot",
+            "the Exec ran on the device"
+        );
 
         // A restart (SIGKILL) between sessions loses nothing.
         server.restart();
@@ -210,6 +242,15 @@ fn atomic_ui_alert_large_object_and_a_restart_lose_nothing() {
         assert_eq!(job_json(&server, confirm)["commands"][0]["status"], 200, "the scripted UI said yes");
         let about = server.operator(&["devices", "show", &device.dev_id]);
         assert!(!about.contains("last session: never"), "{about}");
+        let shown = server.operator(&["jobs", "show", &exec]);
+        assert!(shown.contains("completed") && shown.contains("Exec ./Vendor/Reboot: 200"), "exec:\n{shown}");
+        let events = api(&server, Method::GET, &format!("/api/events?dev_id={}", device.dev_id), None);
+        let event = events["events"].as_array().and_then(|e| e.first()).cloned().unwrap_or_default();
+        assert_eq!((event["code"].as_u64(), event["data"].as_str()), (Some(1226), Some("hello")), "{events}");
+        assert_eq!(
+            (event["media_type"].as_str(), event["source"].as_str()),
+            (Some("org.example.e2e"), Some("./Vendor"))
+        );
 
         // Session 2, after the restart: 1 MB down in one Replace and back up in a Get, in 4 KB
         // messages each way.
