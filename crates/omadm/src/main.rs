@@ -3,6 +3,7 @@
 mod client_cmd;
 mod ddf;
 mod inspect;
+mod loadgen;
 mod notify;
 mod ops_cmd;
 mod server_cmd;
@@ -36,6 +37,8 @@ enum Command {
     Devices(ops_cmd::DevicesArgs),
     /// Jobs of management commands on a running server (through its REST API).
     Jobs(ops_cmd::JobsArgs),
+    /// Load generator: many simulated devices running authenticated sessions against a server.
+    Loadgen(loadgen::LoadgenArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         Command::Server(args) => server_cmd::run(args),
         Command::Devices(args) => ops_cmd::devices(args),
         Command::Jobs(args) => ops_cmd::jobs(args),
+        Command::Loadgen(args) => loadgen::run(args),
     };
     match result {
         Ok(code) => code,

@@ -267,3 +267,41 @@ fn atomic_exec_ui_alert_generic_alert_large_object_and_a_restart_lose_nothing() 
         assert!(got == big, "the large object came back unchanged");
     }
 }
+
+#[test]
+fn loadgen_runs_authenticated_sessions_with_queued_work_and_prints_a_parsable_summary() {
+    let server = Server::start(&Backend::Sqlite, false, "loadgen");
+    for (auth, wbxml) in [("md5", false), ("hmac", true)] {
+        let mut cmd = std::process::Command::new(omadm_bin());
+        cmd.args(["loadgen", "--url", &server.dm_url(), "--devices", "6", "--duration", "1", "--concurrency", "3"])
+            .args(["--auth", auth, "--api-token", API_TOKEN]);
+        if wbxml {
+            cmd.arg("--wbxml");
+        }
+        let out = cmd.output().expect("run omadm loadgen");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let context = format!("{stdout}\n{}\nserver log:\n{}", String::from_utf8_lossy(&out.stderr), server.log_text());
+        assert!(out.status.success(), "loadgen failed: {context}");
+        let last = stdout.lines().last().unwrap_or_default();
+        let fields: Vec<&str> = last.split_whitespace().collect();
+        assert_eq!(
+            (fields[0], fields[2], fields[4], fields[5]),
+            ("sessions/s:", "p99_ms:", "errors:", "0"),
+            "{context}"
+        );
+        assert!(fields[1].parse::<f64>().unwrap() > 0.0, "{context}");
+        // the server really ran the queued work: every device has completed jobs
+        let jobs = api(&server, Method::GET, "/api/jobs?limit=1000", None);
+        let completed = jobs["jobs"].as_array().unwrap().iter().filter(|j| j["state"] == "completed").count();
+        assert!(completed >= 6, "{completed} completed jobs: {context}");
+    }
+    // --json prints the whole summary
+    let out = std::process::Command::new(omadm_bin())
+        .args(["loadgen", "--url", &server.dm_url(), "--devices", "2", "--duration", "1", "--json"])
+        .args(["--api-token", API_TOKEN])
+        .output()
+        .unwrap();
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
+    assert_eq!(summary["error_total"], 0);
+    assert!(summary["session_latency"]["count"].as_u64().unwrap() >= 2);
+}
