@@ -28,6 +28,17 @@ pub const MEDIA_TYPE_WBXML: &str = "application/vnd.wap.connectivity-wbxml";
 /// APPLICATION / APPADDR / PORT); deeper input is refused rather than recursed into.
 pub const MAX_DEPTH: usize = 16;
 
+/// Whether `c` may appear in an XML 1.0 document (XML 1.0 §2.2 `Char`). Decoders refuse other
+/// characters (e.g. a NUL from a WBXML ENTITY), which neither encoding could write back.
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// The first character of `text` that no XML document can hold, if any.
+pub(crate) fn first_non_xml_char(text: &str) -> Option<char> {
+    text.chars().find(|&c| !is_xml_char(c))
+}
+
 /// A `wap-provisioningdoc`: its version and its top-level characteristics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProvisioningDoc {

@@ -257,7 +257,14 @@ impl<'a> Reader<'a> {
         loop {
             let b = self.byte()?;
             match b {
-                END => return Ok(attrs),
+                END => {
+                    let bad =
+                        attrs.iter().find_map(|(n, v)| super::first_non_xml_char(n).or(super::first_non_xml_char(v)));
+                    return match bad {
+                        Some(c) => Err(self.error(format!("character U+{:04X} cannot appear in a document", c as u32))),
+                        None => Ok(attrs),
+                    };
+                }
                 SWITCH_PAGE => self.attr_page = self.byte()?,
                 LITERAL => {
                     let index = self.mb_u32()? as usize;
@@ -410,6 +417,15 @@ mod tests {
         let doc = decode(&bytes).unwrap();
         assert_eq!(doc.characteristics[0].kind, "NAPDEF");
         assert_eq!(doc.characteristics[0].parms[0].name, "X");
+    }
+
+    #[test]
+    fn characters_xml_cannot_hold_are_refused() {
+        // version="\0" through ENTITY 0 (fuzz finding: it re-encoded as a broken inline string)
+        let bytes = [0x03, 0x0B, 0x6A, 0x00, 0x85, 0x45, 0x02, 0x00, 0x01];
+        assert!(matches!(decode(&bytes), Err(ProvisioningError::Wbxml { .. })));
+        let bytes = [0x03, 0x0B, 0x6A, 0x00, 0x85, 0x45, 0x03, 0x01, 0x00, 0x01];
+        assert!(decode(&bytes).is_err(), "U+0001 in an inline string");
     }
 
     #[test]

@@ -154,6 +154,9 @@ fn attributes(start: &BytesStart<'_>) -> Result<Vec<(String, String)>, String> {
             let a = a.map_err(|e| e.to_string())?;
             let key = String::from_utf8_lossy(a.key.as_ref()).into_owned();
             let value = a.unescape_value().map_err(|e| e.to_string())?.into_owned();
+            if let Some(c) = super::first_non_xml_char(&value) {
+                return Err(format!("character U+{:04X} cannot appear in a document", c as u32));
+            }
             Ok((key, value))
         })
         .collect()
@@ -203,6 +206,7 @@ mod tests {
             "<wap-provisioningdoc/><wap-provisioningdoc/>",
             "<wap-provisioningdoc><characteristic type='A'><parm value='v'/></characteristic></wap-provisioningdoc>",
             "<!DOCTYPE d [<!ENTITY a 'aaaa'>]><wap-provisioningdoc version='&a;'/>",
+            "<wap-provisioningdoc version='&#1;'/>",
         ] {
             assert!(decode(bad).is_err(), "accepted {bad:?}");
         }
