@@ -7,7 +7,7 @@
 //! with back into `AAuthData`, so the next session starts from them.
 
 use omadm_proto::Format;
-use omadm_security::{AccountCredentials, AuthScheme, Nonce};
+use omadm_security::{AccountCredentials, AuthScheme, HashAlgorithm, Nonce};
 use omadm_tree::{Acl, NodeRecord, ServerId, Store, Tree, Uri};
 
 use crate::error::ClientError;
@@ -21,12 +21,31 @@ pub struct AuthConfig {
     pub credentials: AccountCredentials,
     /// `AAuthData`: the nonce to use until the peer challenges.
     pub nonce: Nonce,
+    /// The `x-syncml-hmac` hash under `syncml:auth-MAC`: MD5 (`AAuthType` `HMAC`) or SHA-256
+    /// (`HMAC-SHA256`, our reading, docs/dm13-decisions.md).
+    pub hmac_algorithm: HashAlgorithm,
 }
 
 impl AuthConfig {
     /// A direction with an empty stored nonce.
     pub fn new(scheme: AuthScheme, name: impl Into<String>, secret: &str) -> AuthConfig {
-        AuthConfig { scheme, credentials: AccountCredentials::new(name, secret), nonce: Nonce::from_bytes(Vec::new()) }
+        AuthConfig {
+            scheme,
+            credentials: AccountCredentials::new(name, secret),
+            nonce: Nonce::from_bytes(Vec::new()),
+            hmac_algorithm: HashAlgorithm::Md5,
+        }
+    }
+
+    /// The same direction with SHA-256 (or MD5) as its HMAC hash (builder style).
+    pub fn with_hmac_algorithm(mut self, algorithm: HashAlgorithm) -> AuthConfig {
+        self.hmac_algorithm = algorithm;
+        self
+    }
+
+    /// The `AAuthType` value for this direction (the HMAC hash spelled out).
+    pub fn aauth_type(&self) -> &str {
+        self.scheme.dmacc_aauth_type_with_hmac(self.hmac_algorithm)
     }
 }
 
@@ -75,7 +94,8 @@ impl Account {
                 Err(_) => None,
             }
             .ok_or_else(|| ClientError::Account(format!("account {base} has no AppAddr/<x>/Addr")))?;
-            let pref = get("AAuthPref")?.and_then(|p| AuthScheme::from_dmacc_aauth_type(&p));
+            let pref_text = get("AAuthPref")?;
+            let pref = pref_text.as_deref().and_then(AuthScheme::from_dmacc_aauth_type);
             let mut client = None;
             let mut server = None;
             if let Ok(auths) = tx.children(&uri(&format!("{base}/AppAuth"))?) {
@@ -89,7 +109,12 @@ impl Account {
                         .node(&uri(&format!("{base}/AppAuth/{a}/AAuthData"))?)?
                         .map(|r| Nonce::from_bytes(r.value))
                         .unwrap_or_else(|| Nonce::from_bytes(Vec::new()));
-                    let cfg = AuthConfig { scheme, credentials: AccountCredentials::new(name, secret.as_str()), nonce };
+                    let cfg = AuthConfig {
+                        scheme,
+                        credentials: AccountCredentials::new(name, secret.as_str()),
+                        nonce,
+                        hmac_algorithm: AuthScheme::dmacc_hmac_algorithm(&kind),
+                    };
                     match level.to_ascii_uppercase().as_str() {
                         "CLCRED" => client = Some((a, cfg)),
                         "SRVCRED" => server = Some(cfg),
@@ -100,6 +125,9 @@ impl Account {
             let (_, mut client) =
                 client.ok_or_else(|| ClientError::Account(format!("account {base} has no CLCRED credentials")))?;
             if let Some(p) = pref {
+                if p == AuthScheme::Mac {
+                    client.hmac_algorithm = AuthScheme::dmacc_hmac_algorithm(pref_text.as_deref().unwrap_or_default());
+                }
                 client.scheme = p;
             }
             return Ok(Account {
@@ -140,14 +168,14 @@ impl Account {
         }
         put("AppAddr/1/Addr", chr(&self.server_uri))?;
         put("AppAddr/1/AddrType", chr("URI"))?;
-        put("AAuthPref", chr(self.client.scheme.dmacc_aauth_type()))?;
+        put("AAuthPref", chr(self.client.aauth_type()))?;
         let mut directions = vec![("1", "CLCRED", &self.client)];
         if let Some(s) = &self.server {
             directions.push(("2", "SRVCRED", s));
         }
         for (n, level, cfg) in directions {
             put(&format!("AppAuth/{n}/AAuthLevel"), chr(level))?;
-            put(&format!("AppAuth/{n}/AAuthType"), chr(cfg.scheme.dmacc_aauth_type()))?;
+            put(&format!("AppAuth/{n}/AAuthType"), chr(cfg.aauth_type()))?;
             put(&format!("AppAuth/{n}/AAuthName"), chr(&cfg.credentials.name))?;
             let secret = String::from_utf8_lossy(cfg.credentials.secret.as_bytes()).into_owned();
             put(&format!("AppAuth/{n}/AAuthSecret"), chr(&secret))?;
@@ -198,7 +226,11 @@ impl Account {
         if client_scheme.is_supported() {
             tx.put_node(
                 &uri(&format!("{base}/AAuthPref"))?,
-                NodeRecord::leaf(Format::Chr, "text/plain", client_scheme.dmacc_aauth_type().as_bytes().to_vec()),
+                NodeRecord::leaf(
+                    Format::Chr,
+                    "text/plain",
+                    client_scheme.dmacc_aauth_type_with_hmac(self.client.hmac_algorithm).as_bytes().to_vec(),
+                ),
             )?;
         }
         tx.commit()?;

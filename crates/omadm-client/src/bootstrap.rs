@@ -145,6 +145,7 @@ fn account_of(app: &W7Account) -> Result<Account, ClientError> {
                 auth.secret.clone().unwrap_or_default().as_str(),
             ),
             nonce: auth.data.as_deref().map_or_else(|| Nonce::from_bytes(Vec::new()), Nonce::from_next_nonce),
+            hmac_algorithm: AuthScheme::dmacc_hmac_algorithm(auth.auth_type.as_deref().unwrap_or_default()),
         };
         match auth.dmacc_level() {
             Some("CLCRED") => client = Some(cfg),

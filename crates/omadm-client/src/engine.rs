@@ -436,7 +436,8 @@ impl Session {
             }
         };
         let client = &config.account.client;
-        let prover = Prover::new(client.credentials.clone(), client.scheme.clone(), client.nonce.clone());
+        let prover = Prover::new(client.credentials.clone(), client.scheme.clone(), client.nonce.clone())
+            .with_hmac_algorithm(client.hmac_algorithm);
         let server_auth = config.account.server.as_ref().map(|s| ServerAuth {
             credentials: s.credentials.clone(),
             scheme: s.scheme.clone(),

@@ -255,3 +255,25 @@ fn a_server_that_keeps_failing_ends_the_session() {
     let body = srv.xml(vec![hdr_status(&msg_ref, 200)], true);
     assert_eq!(reply(&mut s, &mut tree, &mut NoUi, &body), Action::Finished(Outcome::ServerNotAuthenticated));
 }
+
+#[test]
+fn hmac_with_sha256_signs_with_sha256_and_is_stored_as_hmac_sha256() {
+    use omadm_security::{HashAlgorithm, HmacHeader};
+    let mut tree = device();
+    let mut acc = account(AuthScheme::Mac, None);
+    acc.client = acc.client.with_hmac_algorithm(HashAlgorithm::Sha256);
+    acc.install(&mut tree, "omadm").unwrap();
+    let mut text = |u: &str| {
+        String::from_utf8(tree.begin().node(&omadm_tree::Uri::parse(u).unwrap()).unwrap().unwrap().value).unwrap()
+    };
+    assert_eq!(text("./DMAcc/omadm/AAuthPref"), "HMAC-SHA256");
+    assert_eq!(text("./DMAcc/omadm/AppAuth/1/AAuthType"), "HMAC-SHA256");
+    let loaded = omadm_client::Account::load(&mut tree, "omadm").unwrap();
+    assert_eq!((loaded.client.scheme.clone(), loaded.client.hmac_algorithm), (AuthScheme::Mac, HashAlgorithm::Sha256));
+
+    let mut cfg = omadm_client::SessionConfig::new(DEV_ID, loaded);
+    cfg.session_id = "42".into();
+    let (_, out) = omadm_client::Session::start(cfg, &mut tree).unwrap();
+    let header = HmacHeader::parse(out.hmac.as_deref().expect("an x-syncml-hmac header")).unwrap();
+    assert_eq!(header.algorithm, HashAlgorithm::Sha256, "{:?}", out.hmac);
+}

@@ -27,6 +27,11 @@ pub const SHA256_CRED_TYPE_ALIASES: &[&str] = &["sha256", "sha-256", "sha_256", 
 /// so that a 1.2 reader never mistakes it for MD5. [`SHA256_AAUTH_TYPE_ALIASES`] are accepted too.
 pub const SHA256_AAUTH_TYPE: &str = "DIGEST-SHA256";
 
+/// The DMAcc `AAuthType` / `AAuthPref` value written for HMAC with SHA-256 (`x-syncml-hmac`
+/// `algorithm=` SHA-256). DMAcc 1.2's `HMAC` means MD5; a 1.3 value is unconfirmed (dm13-digest §12).
+/// Our reading: `HMAC-SHA256`, as [`SHA256_AAUTH_TYPE`] appends the hash to the 1.2 name.
+pub const HMAC_SHA256_AAUTH_TYPE: &str = "HMAC-SHA256";
+
 /// Other `AAuthType` spellings read as SHA-256 (compared case-insensitively).
 pub const SHA256_AAUTH_TYPE_ALIASES: &[&str] = &["SHA256", "SHA-256", "DIGEST-SHA-256", "HTTP-DIGEST-SHA256"];
 

@@ -4,7 +4,8 @@ use std::fmt;
 
 use crate::algorithm::HashAlgorithm;
 use crate::dm13::{
-    Dm13Profile, SHA256_AAUTH_TYPE, SHA256_AAUTH_TYPE_ALIASES, SHA256_CRED_TYPE, SHA256_CRED_TYPE_ALIASES,
+    Dm13Profile, HMAC_SHA256_AAUTH_TYPE, SHA256_AAUTH_TYPE, SHA256_AAUTH_TYPE_ALIASES, SHA256_CRED_TYPE,
+    SHA256_CRED_TYPE_ALIASES,
 };
 
 /// The prefix every SyncML authentication type shares.
@@ -104,6 +105,24 @@ impl AuthScheme {
         }
     }
 
+    /// The DMAcc `AAuthType` for this scheme with the HMAC hash spelled out: `HMAC-SHA256`
+    /// ([`HMAC_SHA256_AAUTH_TYPE`]) for SHA-256 HMAC, else [`AuthScheme::dmacc_aauth_type`].
+    pub fn dmacc_aauth_type_with_hmac(&self, hmac: HashAlgorithm) -> &str {
+        match (self, hmac) {
+            (AuthScheme::Mac, HashAlgorithm::Sha256) => HMAC_SHA256_AAUTH_TYPE,
+            _ => self.dmacc_aauth_type(),
+        }
+    }
+
+    /// The HMAC hash a DMAcc `AAuthType` names: SHA-256 for `HMAC-SHA256` (and `HMAC-SHA-256`),
+    /// MD5 otherwise (DMAcc 1.2's `HMAC`).
+    pub fn dmacc_hmac_algorithm(text: &str) -> HashAlgorithm {
+        match text.trim().to_ascii_uppercase().as_str() {
+            HMAC_SHA256_AAUTH_TYPE | "HMAC-SHA-256" => HashAlgorithm::Sha256,
+            _ => HashAlgorithm::Md5,
+        }
+    }
+
     /// The scheme a DMAcc `AAuthType` names, also in its Client Provisioning spellings
     /// (`HTTP-BASIC`, `HTTP-DIGEST`); `None` for types no DM credential scheme covers (e.g.
     /// `X509`, `TRANSPORT`).
@@ -112,7 +131,7 @@ impl AuthScheme {
         match upper.as_str() {
             "BASIC" | "HTTP-BASIC" => Some(AuthScheme::Basic),
             "DIGEST" | "HTTP-DIGEST" | "MD5" => Some(AuthScheme::Md5),
-            "HMAC" => Some(AuthScheme::Mac),
+            "HMAC" | "HMAC-MD5" | HMAC_SHA256_AAUTH_TYPE | "HMAC-SHA-256" => Some(AuthScheme::Mac),
             t if t == SHA256_AAUTH_TYPE || SHA256_AAUTH_TYPE_ALIASES.contains(&t) => Some(AuthScheme::Sha256),
             _ => None,
         }
@@ -146,6 +165,11 @@ mod tests {
         assert_eq!(AuthScheme::from_dmacc_aauth_type("HTTP-BASIC"), Some(AuthScheme::Basic));
         assert_eq!(AuthScheme::from_dmacc_aauth_type(" sha-256 "), Some(AuthScheme::Sha256));
         assert_eq!(AuthScheme::from_dmacc_aauth_type("X509"), None);
+        assert_eq!(AuthScheme::from_dmacc_aauth_type("hmac-sha256"), Some(AuthScheme::Mac));
+        assert_eq!(AuthScheme::dmacc_hmac_algorithm("hmac-sha256"), HashAlgorithm::Sha256);
+        assert_eq!(AuthScheme::dmacc_hmac_algorithm("HMAC"), HashAlgorithm::Md5);
+        assert_eq!(AuthScheme::Mac.dmacc_aauth_type_with_hmac(HashAlgorithm::Sha256), "HMAC-SHA256");
+        assert_eq!(AuthScheme::Md5.dmacc_aauth_type_with_hmac(HashAlgorithm::Sha256), "DIGEST");
     }
 
     #[test]

@@ -19,7 +19,7 @@ use omadm_client::{
     UserInteraction,
 };
 use omadm_proto::{AlertCode, Encoding, Format, StatusCode, VerProto};
-use omadm_security::{AuthScheme, Dm13Profile, NotificationLayout};
+use omadm_security::{AuthScheme, Dm13Profile, HashAlgorithm, NotificationLayout};
 use omadm_tree::objects::{install, standard_config, DeviceDescription};
 use omadm_tree::{
     Acl, ExecHandler, MemStore, NodeRecord, RedbStore, ServerId, Store, Tree, TreeResult, Uri, UriLimits,
@@ -43,8 +43,11 @@ pub enum AuthArg {
     Basic,
     /// `syncml:auth-md5`.
     Md5,
-    /// `syncml:auth-MAC` (x-syncml-hmac header).
+    /// `syncml:auth-MAC` (x-syncml-hmac header, MD5).
     Hmac,
+    /// `syncml:auth-MAC` with SHA-256 as the HMAC hash (DMAcc `HMAC-SHA256`).
+    #[serde(rename = "hmac-sha256")]
+    HmacSha256,
     /// The SHA-256 digest (`syncml:auth-SHA256`).
     Sha256,
 }
@@ -55,8 +58,16 @@ impl AuthArg {
             AuthArg::None => None,
             AuthArg::Basic => Some(AuthScheme::Basic),
             AuthArg::Md5 => Some(AuthScheme::Md5),
-            AuthArg::Hmac => Some(AuthScheme::Mac),
+            AuthArg::Hmac | AuthArg::HmacSha256 => Some(AuthScheme::Mac),
             AuthArg::Sha256 => Some(AuthScheme::Sha256),
+        }
+    }
+
+    /// The HMAC hash: SHA-256 for `hmac-sha256`, else MD5.
+    fn hmac_algorithm(self) -> HashAlgorithm {
+        match self {
+            AuthArg::HmacSha256 => HashAlgorithm::Sha256,
+            _ => HashAlgorithm::Md5,
         }
     }
 }
@@ -91,7 +102,7 @@ pub struct ClientArgs {
     /// The server's ServerID (default omadm).
     #[arg(long)]
     server_id: Option<String>,
-    /// How the client authenticates (default md5).
+    /// How the client authenticates (default md5; hmac-sha256 = HMAC with SHA-256).
     #[arg(long, value_enum)]
     client_auth: Option<AuthArg>,
     /// The client user name (default: the DevId).
@@ -519,13 +530,18 @@ fn account_for<S: Store>(tree: &mut Tree<S>, settings: &Settings) -> Result<Acco
         })
         .ok_or_else(|| anyhow!("no client secret: pass --client-secret"))?;
     let client_user = given.client_user.clone().unwrap_or_else(|| settings.dev_id.clone());
-    let mut client = AuthConfig::new(client_scheme, client_user, &client_secret);
-    let server = match given.server_auth.unwrap_or(AuthArg::None).scheme() {
+    let hmac_algorithm = match given.client_auth {
+        Some(a) => a.hmac_algorithm(),
+        None => stored.as_ref().map_or(HashAlgorithm::Md5, |a| a.client.hmac_algorithm),
+    };
+    let mut client = AuthConfig::new(client_scheme, client_user, &client_secret).with_hmac_algorithm(hmac_algorithm);
+    let server_auth = given.server_auth.unwrap_or(AuthArg::None);
+    let server = match server_auth.scheme() {
         None => None,
         Some(scheme) => {
             let secret = given.server_secret.clone().ok_or_else(|| anyhow!("--server-auth needs --server-secret"))?;
             let user = given.server_user.clone().unwrap_or_else(|| settings.server_id.clone());
-            Some(AuthConfig::new(scheme, user, &secret))
+            Some(AuthConfig::new(scheme, user, &secret).with_hmac_algorithm(server_auth.hmac_algorithm()))
         }
     };
     let mut server = server;

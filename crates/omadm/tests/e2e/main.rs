@@ -177,6 +177,23 @@ fn every_scheme_and_encoding_over_http_and_https_on_every_backend() {
 }
 
 #[test]
+fn hmac_with_sha256_from_the_client_is_accepted_by_the_server() {
+    let server = Server::start(&Backend::Sqlite, false, "hmac-sha256");
+    let device = Device::provision(&server, "hmac", "hmac-sha256");
+    let job = create_job(&server, &device.dev_id, &["--get", "./DMAcc/omadm/AAuthPref"]);
+    let args: Vec<String> = device
+        .client_args(&server, false, &["-v"])
+        .into_iter()
+        .map(|a| if a == "hmac" { "hmac-sha256".to_string() } else { a })
+        .collect();
+    let out = client(&args, &server.dir.0);
+    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stderr), server.log_text());
+    let shown = server.operator(&["jobs", "show", &job]);
+    // the device reports the scheme it was told to use, spelled for DMAcc
+    assert!(shown.contains("./DMAcc/omadm/AAuthPref = HMAC-SHA256"), "{shown}");
+}
+
+#[test]
 fn atomic_exec_ui_alert_generic_alert_large_object_and_a_restart_lose_nothing() {
     for backend in Backend::all() {
         let mut server = Server::start(&backend, false, &format!("{}-flows", backend.label()));
