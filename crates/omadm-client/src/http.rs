@@ -117,6 +117,8 @@ pub enum SessionError {
 /// A server response.
 #[derive(Debug, Clone)]
 pub struct Reply {
+    /// The URL that answered: the one posted to, or where redirects led.
+    pub url: String,
     /// The body: the server's next message.
     pub body: Vec<u8>,
     /// `Content-Type`.
@@ -263,7 +265,7 @@ impl HttpTransport {
                 .map_err(|_| TransportError::TooLarge(url.clone()))?
                 .to_bytes()
                 .to_vec();
-            Ok(Exchange::Reply(Reply { body, content_type, hmac }))
+            Ok(Exchange::Reply(Reply { url: url.clone(), body, content_type, hmac }))
         };
         match tokio::time::timeout(self.config.timeout, exchange).await {
             Ok(r) => r,
@@ -313,8 +315,19 @@ pub async fn run_session<S: Store>(
     http: &HttpTransport,
 ) -> Result<Outcome, SessionError> {
     let mut out = first;
+    // A redirect holds for the rest of the session: later messages for the same URL go where it led
+    // (until the server names a RespURI, which the engine then uses instead).
+    let mut redirect: Option<(String, String)> = None;
     loop {
+        if let Some((from, to)) = &redirect {
+            if out.url == *from {
+                out.url = to.clone();
+            }
+        }
         let reply = http.post(&out).await?;
+        if reply.url != out.url {
+            redirect = Some((out.url.clone(), reply.url.clone()));
+        }
         let incoming =
             Incoming { body: &reply.body, content_type: reply.content_type.as_deref(), hmac: reply.hmac.as_deref() };
         match session.handle_reply(incoming, tree, ui)? {

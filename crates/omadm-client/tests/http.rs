@@ -25,10 +25,12 @@ type Seen = (String, Option<String>, Option<String>, Option<String>);
 struct Log {
     requests: Vec<Seen>,
     fail_first: u32,
+    /// Answer without a RespURI (the client keeps posting to where it was sent).
+    no_resp_uri: bool,
 }
 
 /// The scripted DM server: Package 2 = Get of DevInfo/Man with a RespURI; Package 4 ends it.
-fn dm_answer(body: &[u8], port: u16, scheme: &str) -> (Vec<u8>, &'static str) {
+fn dm_answer(body: &[u8], port: u16, scheme: &str, resp_uri: bool) -> (Vec<u8>, &'static str) {
     let (msg, enc) = omadm_proto::decode(body, &Limits::default()).unwrap();
     let mut srv = FakeServer::new(&msg.header.session_id);
     let first = msg
@@ -38,7 +40,7 @@ fn dm_answer(body: &[u8], port: u16, scheme: &str) -> (Vec<u8>, &'static str) {
         .any(|c| matches!(c, Command::Alert(a) if a.code == Some(AlertCode::ClientInitiatedMgmt)));
     let reply = if first {
         srv.msg_id = 1;
-        srv.resp_uri = Some(format!("{scheme}://localhost:{port}/dm/session?token=abc"));
+        srv.resp_uri = resp_uri.then(|| format!("{scheme}://localhost:{port}/dm/session?token=abc"));
         srv.message(vec![hdr_status(&msg.header.msg_id, 212), get("3", "./DevInfo/Man")], true)
     } else {
         srv.msg_id = 2;
@@ -62,19 +64,20 @@ async fn handle(
     let path = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
     let header = |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
     let entry = (path.clone(), header("content-type"), header("user-agent"), header("accept"));
-    {
+    let resp_uri = {
         let mut l = log.lock().unwrap();
         l.requests.push(entry);
         if l.fail_first > 0 {
             l.fail_first -= 1;
             return Ok(Response::builder().status(503).body(Full::new(Bytes::new())).unwrap());
         }
-    }
+        !l.no_resp_uri
+    };
     if path == "/old" {
         return Ok(Response::builder().status(307).header("location", "/dm").body(Full::new(Bytes::new())).unwrap());
     }
     let body = req.into_body().collect().await.unwrap().to_bytes();
-    let (answer, ct) = dm_answer(&body, port, scheme);
+    let (answer, ct) = dm_answer(&body, port, scheme, resp_uri);
     Ok(Response::builder().header("content-type", ct).body(Full::new(Bytes::from(answer))).unwrap())
 }
 
@@ -144,6 +147,17 @@ async fn wbxml_redirects_and_retries() {
     let paths: Vec<&str> = l.requests.iter().map(|r| r.0.as_str()).collect();
     assert_eq!(paths, vec!["/old", "/old", "/dm", "/dm/session?token=abc"], "503 retried, 307 followed");
     assert_eq!(l.requests[2].1.as_deref(), Some("application/vnd.syncml.dm+wbxml"));
+}
+
+#[tokio::test]
+async fn a_redirect_is_kept_for_the_rest_of_the_session() {
+    let log = Arc::new(Mutex::new(Log { no_resp_uri: true, ..Log::default() }));
+    let port = start_server(None, log.clone()).await;
+    let http = HttpTransport::new(HttpConfig::default()).unwrap();
+    let outcome = session_to(&format!("http://127.0.0.1:{port}/old"), Encoding::Xml, &http).await;
+    assert_eq!(outcome, Outcome::Completed);
+    let paths: Vec<String> = log.lock().unwrap().requests.iter().map(|r| r.0.clone()).collect();
+    assert_eq!(paths, vec!["/old", "/dm", "/dm"], "the second message goes straight to where the 307 pointed");
 }
 
 #[tokio::test]
