@@ -1,4 +1,10 @@
-//! XML → events, on top of quick-xml's streaming reader (no DOM).
+//! XML → events: a small pull tokenizer over the input as UTF-8 text (no DOM, no copies of names).
+//!
+//! It reads the subset of XML 1.0 that DM peers send: elements with attributes (only the default
+//! namespace `xmlns` is kept), character data with references, CDATA sections, comments,
+//! processing instructions and the XML declaration (skipped), and a DOCTYPE with or without an
+//! internal subset (skipped, never expanded). End tags must match their start tags. The whole
+//! input must be UTF-8 (checked once, up front); names and text are slices of it.
 //!
 //! Entity handling: the five predefined entities and character references are resolved; any other
 //! named reference is refused (DTD-defined entities are never expanded, so "billion laughs" and
@@ -9,61 +15,38 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{Event, EventSource};
 use crate::limits::Limits;
-use quick_xml::events::Event as QEvent;
 use std::borrow::Cow;
 
 /// Pull source of events over an XML byte slice.
 pub(crate) struct XmlSource<'a> {
-    input: &'a [u8],
-    /// The input as text, when all of it is UTF-8 (checked once, up front): names and text are
-    /// then sliced from it without validating each piece again.
-    text: Option<&'a str>,
-    reader: quick_xml::Reader<&'a [u8]>,
-    /// Events read ahead, in reverse order (the next one is last).
-    pending: Vec<Event<'a>>,
-    depth: usize,
+    /// The whole input as text.
+    text: &'a str,
+    /// Where reading has reached, a byte offset into `text`.
+    pos: usize,
+    /// Qualified names of the open elements, for matching end tags.
+    open: Vec<&'a str>,
+    /// The end of an empty element (`<a/>`), returned after its start.
+    pending_end: bool,
     limits: Limits,
 }
 
 impl<'a> XmlSource<'a> {
-    /// Starts reading `input`, after checking its size against the limits.
+    /// Starts reading `input`, after checking its size against the limits and that it is UTF-8.
     pub(crate) fn new(input: &'a [u8], limits: &Limits) -> Result<Self> {
         limits.check_message_size(input.len())?;
-        let mut reader = quick_xml::Reader::from_reader(input);
-        let config = reader.config_mut();
-        config.expand_empty_elements = true;
-        config.check_end_names = true;
-        config.trim_text(false);
-        config.allow_dangling_amp = true;
-        let text = std::str::from_utf8(input).ok();
-        Ok(XmlSource { input, text, reader, pending: Vec::with_capacity(4), depth: 0, limits: *limits })
+        let text = std::str::from_utf8(input)
+            .map_err(|e| Error::new(ErrorKind::Xml(format!("invalid UTF-8: {e}"))).at(e.valid_up_to()))?;
+        // A byte-order mark is no part of the document.
+        let pos = if text.starts_with('\u{FEFF}') { '\u{FEFF}'.len_utf8() } else { 0 };
+        Ok(XmlSource { text, pos, open: Vec::with_capacity(16), pending_end: false, limits: *limits })
     }
 
     fn error(&self, kind: ErrorKind) -> Error {
-        Error::new(kind).at(self.reader.buffer_position() as usize)
+        Error::new(kind).at(self.pos)
     }
 
-    /// The same bytes as a slice of the input, if `bytes` lies inside it. quick-xml's slice reader
-    /// borrows names and attribute values from the input; this recovers the input's lifetime for
-    /// them, so names need no allocation.
-    fn in_input(&self, bytes: &[u8]) -> Option<&'a [u8]> {
-        let start = (bytes.as_ptr() as usize).wrapping_sub(self.input.as_ptr() as usize);
-        let slice = self.input.get(start..start.checked_add(bytes.len())?)?;
-        (slice.as_ptr() == bytes.as_ptr()).then_some(slice)
-    }
-
-    /// Bytes of the input as UTF-8 text: sliced from [`Self::text`] when they lie in the input,
-    /// else validated (an invalid sequence is an error at its piece).
-    fn utf8(&self, bytes: Cow<'a, [u8]>) -> Result<Cow<'a, str>> {
-        if let (Cow::Borrowed(b), Some(text)) = (&bytes, self.text) {
-            let start = (b.as_ptr() as usize).wrapping_sub(self.input.as_ptr() as usize);
-            if let Some(s) = start.checked_add(b.len()).and_then(|end| text.get(start..end)) {
-                if s.as_ptr() == b.as_ptr() {
-                    return Ok(Cow::Borrowed(s));
-                }
-            }
-        }
-        utf8(bytes).map_err(|k| self.error(k))
+    fn malformed(&self, what: impl Into<String>) -> Error {
+        self.error(ErrorKind::Xml(what.into()))
     }
 
     fn push_text(&self, acc: &mut Option<Cow<'a, str>>, piece: Cow<'a, str>) -> Result<()> {
@@ -81,93 +64,208 @@ impl<'a> XmlSource<'a> {
         Ok(())
     }
 
-    fn start(&mut self, e: quick_xml::events::BytesStart<'a>) -> Result<Event<'a>> {
-        self.depth += 1;
-        if self.depth > self.limits.max_depth {
-            return Err(self.error(ErrorKind::Limit(format!("element nesting deeper than {}", self.limits.max_depth))));
-        }
-        let mut namespace = None;
-        // Most elements have no attributes: skip setting up the attribute scan for them.
-        if !e.attributes_raw().trim_ascii().is_empty() {
-            for attr in e.attributes().with_checks(false) {
-                let attr = attr.map_err(|err| self.error(ErrorKind::Xml(err.to_string())))?;
-                if attr.key.as_ref() == b"xmlns" {
-                    let raw = match self.in_input(&attr.value) {
-                        Some(b) => Cow::Borrowed(b),
-                        None => Cow::Owned(attr.value.to_vec()),
-                    };
-                    namespace = Some(unescape(self.utf8(raw)?).map_err(|k| self.error(k))?);
-                }
-            }
-        }
-        let qname = e.name();
-        let name = match self.in_input(qname.as_ref()) {
-            Some(b) => Cow::Borrowed(b),
-            None => Cow::Owned(qname.as_ref().to_vec()),
-        };
-        let name = self.utf8(name)?;
-        let name = match name {
-            Cow::Borrowed(s) => Cow::Borrowed(local_name(s)),
-            Cow::Owned(s) => Cow::Owned(local_name(&s).to_string()),
-        };
-        if !crate::element::is_xml_name(&name) {
-            return Err(self.error(ErrorKind::Xml(format!("element name {name:?} is not an XML name"))));
-        }
-        Ok(Event::Start { name, namespace })
+    /// The byte at `pos + ahead`, if the input has it.
+    #[inline(always)]
+    fn peek(&self, ahead: usize) -> Option<u8> {
+        self.text.as_bytes().get(self.pos + ahead).copied()
     }
 
-    /// Reads the next event(s) into `pending`.
-    fn read(&mut self) -> Result<()> {
-        let mut text: Option<Cow<'a, str>> = None;
+    /// Moves past the next occurrence of `end`, returning the text before it; an error if the
+    /// input ends first (an unclosed comment, CDATA section or processing instruction).
+    fn until(&mut self, end: &str, what: &str) -> Result<&'a str> {
+        let text = self.text;
+        match text[self.pos..].find(end) {
+            Some(at) => {
+                let body = &text[self.pos..self.pos + at];
+                self.pos += at + end.len();
+                Ok(body)
+            }
+            None => Err(self.malformed(format!("unclosed {what}"))),
+        }
+    }
+
+    /// Skips `<!DOCTYPE …>`, including an internal subset in brackets and quoted literals.
+    fn skip_doctype(&mut self) -> Result<()> {
+        let bytes = self.text.as_bytes();
+        let (mut depth, mut quote) = (0usize, None);
+        let mut i = self.pos;
+        while let Some(&b) = bytes.get(i) {
+            i += 1;
+            match (quote, b) {
+                (Some(q), _) if b == q => quote = None,
+                (Some(_), _) => {}
+                (None, b'"' | b'\'') => quote = Some(b),
+                (None, b'[') => depth += 1,
+                (None, b']') => depth = depth.saturating_sub(1),
+                (None, b'>') if depth == 0 => {
+                    self.pos = i;
+                    return Ok(());
+                }
+                _ => {}
+            }
+        }
+        self.pos = bytes.len();
+        Err(self.malformed("unclosed DOCTYPE"))
+    }
+
+    /// Reads a name at `pos` (up to whitespace, `/`, `>` or `=`), which must not be empty.
+    fn name(&mut self) -> Result<&'a str> {
+        let bytes = self.text.as_bytes();
+        let start = self.pos;
+        let len = bytes[start..].iter().position(|&b| NAME_END[usize::from(b)]).unwrap_or(bytes.len() - start);
+        self.pos += len;
+        if self.pos >= bytes.len() {
+            return Err(self.error(ErrorKind::UnexpectedEof));
+        }
+        if len == 0 {
+            return Err(self.malformed("a tag or attribute without a name"));
+        }
+        Ok(&self.text[start..self.pos])
+    }
+
+    fn skip_space(&mut self) {
+        while self.peek(0).is_some_and(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n')) {
+            self.pos += 1;
+        }
+    }
+
+    /// Reads a start tag at `pos` (just after its `<`).
+    fn start_tag(&mut self) -> Result<Event<'a>> {
+        let qname = self.name()?;
+        let mut namespace = None;
         loop {
-            let ev = self.reader.read_event().map_err(|err| self.error(ErrorKind::Xml(err.to_string())))?;
-            match ev {
-                QEvent::Text(t) => {
-                    let piece = unescape(self.utf8(t.into_inner())?).map_err(|k| self.error(k))?;
-                    self.push_text(&mut text, piece)?;
-                    continue;
+            self.skip_space();
+            match self.peek(0) {
+                Some(b'>') => {
+                    self.pos += 1;
+                    break;
                 }
-                QEvent::CData(t) => {
-                    let piece = self.utf8(t.into_inner())?;
-                    self.push_text(&mut text, piece)?;
-                    continue;
-                }
-                QEvent::GeneralRef(r) => {
-                    let name = self.utf8(r.into_inner())?;
-                    let piece = if is_reference_name(&name) {
-                        resolve_reference(&name).map_err(|k| self.error(k))?.to_string()
-                    } else {
-                        format!("&{name};") // not a reference: a bare `&` (see module doc)
-                    };
-                    self.push_text(&mut text, Cow::Owned(piece))?;
-                    continue;
-                }
-                QEvent::Comment(_) | QEvent::Decl(_) | QEvent::PI(_) | QEvent::DocType(_) => continue,
-                QEvent::Start(e) => {
-                    let start = self.start(e)?;
-                    self.pending.push(start);
-                }
-                QEvent::Empty(e) => {
-                    let start = self.start(e)?;
-                    self.depth -= 1;
-                    self.pending.push(Event::End);
-                    self.pending.push(start);
-                }
-                QEvent::End(_) => {
-                    self.depth = self.depth.saturating_sub(1);
-                    self.pending.push(Event::End);
-                }
-                QEvent::Eof => {
-                    if self.depth > 0 {
-                        return Err(self.error(ErrorKind::UnexpectedEof));
+                Some(b'/') => {
+                    if self.peek(1) != Some(b'>') {
+                        return Err(self.malformed("`/` not followed by `>` in a tag"));
                     }
-                    self.pending.push(Event::Eof);
+                    self.pos += 2;
+                    self.pending_end = true;
+                    break;
                 }
+                Some(_) => {
+                    let key = self.name()?;
+                    self.skip_space();
+                    if self.peek(0) != Some(b'=') {
+                        return Err(self.malformed(format!("attribute {key:?} has no value")));
+                    }
+                    self.pos += 1;
+                    self.skip_space();
+                    let quote = match self.peek(0) {
+                        Some(q @ (b'"' | b'\'')) => q,
+                        Some(_) => return Err(self.malformed(format!("value of attribute {key:?} is not quoted"))),
+                        None => return Err(self.error(ErrorKind::UnexpectedEof)),
+                    };
+                    self.pos += 1;
+                    let value = self.until(if quote == b'"' { "\"" } else { "'" }, "attribute value")?;
+                    if key == "xmlns" {
+                        namespace = Some(unescape(Cow::Borrowed(value)).map_err(|k| self.error(k))?);
+                    }
+                }
+                None => return Err(self.error(ErrorKind::UnexpectedEof)),
             }
-            if let Some(t) = text {
-                self.pending.push(Event::Text(t));
+        }
+        if self.open.len() >= self.limits.max_depth {
+            return Err(self.error(ErrorKind::Limit(format!("element nesting deeper than {}", self.limits.max_depth))));
+        }
+        let name = local_name(qname);
+        if !crate::element::is_xml_name(name) {
+            return Err(self.malformed(format!("element name {name:?} is not an XML name")));
+        }
+        if !self.pending_end {
+            self.open.push(qname);
+        }
+        Ok(Event::Start { name: Cow::Borrowed(name), namespace })
+    }
+
+    /// Reads an end tag at `pos` (just after its `</`).
+    fn end_tag(&mut self) -> Result<Event<'a>> {
+        let qname = self.name()?;
+        self.skip_space();
+        if self.peek(0) != Some(b'>') {
+            return Err(self.malformed(format!("end tag </{qname}> is not closed by `>`")));
+        }
+        match self.open.pop() {
+            Some(open) if open == qname => {}
+            Some(open) => return Err(self.malformed(format!("end tag </{qname}> does not match <{open}>"))),
+            None => return Err(self.malformed(format!("end tag </{qname}> without a start tag"))),
+        }
+        self.pos += 1;
+        Ok(Event::End)
+    }
+
+    /// Reads the next event. Character data up to the next tag comes as one event, its pieces
+    /// (text, references, CDATA, with comments between them) joined.
+    ///
+    /// Whitespace-only text right before a start tag is dropped here, unread: no consumer of
+    /// events keeps it (the builder skips text between child elements, generic elements drop
+    /// whitespace-only text, and text followed by an element is no leaf value), and indentation
+    /// is most of the text of a pretty-printed message. Whitespace before an end tag is kept: it
+    /// is the value of an element such as `<Data> </Data>`.
+    fn read(&mut self) -> Result<Event<'a>> {
+        let text = self.text;
+        let bytes = text.as_bytes();
+        let mut acc: Option<Cow<'a, str>> = None;
+        loop {
+            let Some(&first) = bytes.get(self.pos) else {
+                if let Some(t) = acc {
+                    return Ok(Event::Text(t));
+                }
+                if !self.open.is_empty() {
+                    return Err(self.error(ErrorKind::UnexpectedEof));
+                }
+                return Ok(Event::Eof);
+            };
+            if first != b'<' {
+                let len = bytes[self.pos..].iter().position(|&b| b == b'<').unwrap_or(bytes.len() - self.pos);
+                let raw = &text[self.pos..self.pos + len];
+                let before_start_tag = bytes.get(self.pos + len + 1).is_some_and(|b| !matches!(b, b'/' | b'!' | b'?'));
+                if acc.is_none() && before_start_tag && is_blank(raw.as_bytes()) {
+                    self.pos += len;
+                    continue;
+                }
+                let piece = unescape(Cow::Borrowed(raw)).map_err(|k| self.error(k))?;
+                self.push_text(&mut acc, piece)?;
+                self.pos += len;
+                continue;
             }
-            return Ok(());
+            match self.peek(1) {
+                Some(b'!') => {
+                    let rest = &text[self.pos..];
+                    if rest.starts_with("<!--") {
+                        self.pos += 4;
+                        self.until("-->", "comment")?;
+                    } else if rest.starts_with("<![CDATA[") {
+                        self.pos += 9;
+                        let body = self.until("]]>", "CDATA section")?;
+                        self.push_text(&mut acc, Cow::Borrowed(body))?;
+                    } else if rest.get(..9).is_some_and(|d| d.eq_ignore_ascii_case("<!DOCTYPE")) {
+                        self.pos += 9;
+                        self.skip_doctype()?;
+                    } else {
+                        return Err(self.malformed("`<!` starts no comment, CDATA section or DOCTYPE"));
+                    }
+                }
+                Some(b'?') => {
+                    self.pos += 2;
+                    self.until("?>", "processing instruction")?;
+                }
+                _ if acc.is_some() => return Ok(Event::Text(acc.unwrap_or_default())),
+                Some(b'/') => {
+                    self.pos += 2;
+                    return self.end_tag();
+                }
+                Some(_) => {
+                    self.pos += 1;
+                    return self.start_tag();
+                }
+                None => return Err(self.error(ErrorKind::UnexpectedEof)),
+            }
         }
     }
 }
@@ -175,15 +273,34 @@ impl<'a> XmlSource<'a> {
 impl<'a> EventSource<'a> for XmlSource<'a> {
     #[inline(always)]
     fn next_event(&mut self) -> Result<Event<'a>> {
-        if self.pending.is_empty() {
-            self.read()?;
+        if self.pending_end {
+            self.pending_end = false;
+            return Ok(Event::End);
         }
-        Ok(self.pending.pop().unwrap_or(Event::Eof))
+        self.read()
     }
 
     fn offset(&self) -> usize {
-        self.reader.buffer_position() as usize
+        self.pos
     }
+}
+
+/// For each byte, whether it ends a name in a tag: XML whitespace, `/`, `>`, `=`, or `<` (which
+/// cannot be in a name, and must not be swallowed by one).
+static NAME_END: [bool; 256] = {
+    let mut table = [false; 256];
+    let ends = [b' ', b'\t', b'\r', b'\n', b'/', b'>', b'=', b'<'];
+    let mut i = 0;
+    while i < ends.len() {
+        table[ends[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
+/// True if raw text is XML whitespace only.
+fn is_blank(raw: &[u8]) -> bool {
+    raw.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
 }
 
 /// The part of a qualified name after its prefix (`syncml:Data` → `Data`).
@@ -191,17 +308,6 @@ fn local_name(qname: &str) -> &str {
     match qname.bytes().rposition(|b| b == b':') {
         Some(colon) => &qname[colon + 1..],
         None => qname,
-    }
-}
-
-fn utf8(bytes: Cow<'_, [u8]>) -> std::result::Result<Cow<'_, str>, ErrorKind> {
-    match bytes {
-        Cow::Borrowed(b) => {
-            std::str::from_utf8(b).map(Cow::Borrowed).map_err(|e| ErrorKind::Xml(format!("invalid UTF-8: {e}")))
-        }
-        Cow::Owned(b) => {
-            String::from_utf8(b).map(Cow::Owned).map_err(|e| ErrorKind::Xml(format!("invalid UTF-8: {e}")))
-        }
     }
 }
 
@@ -318,6 +424,30 @@ mod tests {
     }
 
     #[test]
+    fn whitespace_before_a_start_tag_is_dropped_and_before_an_end_tag_kept() {
+        let ev = events("<a>\n  <b> </b>\n  <c/>x <d/> <!--c--> <e/>\t</a>").unwrap();
+        assert_eq!(
+            ev,
+            vec![
+                start("a"),
+                start("b"),
+                Event::Text(" ".into()),
+                Event::End,
+                start("c"),
+                Event::End,
+                Event::Text("x ".into()),
+                start("d"),
+                Event::End,
+                Event::Text("  ".into()),
+                start("e"),
+                Event::End,
+                Event::Text("\t".into()),
+                Event::End
+            ]
+        );
+    }
+
+    #[test]
     fn namespaces_and_prefixes() {
         let ev = events("<m:Type xmlns=\"syncml:metinf\">x</m:Type>").unwrap();
         assert_eq!(
@@ -334,6 +464,45 @@ mod tests {
             assert!(err.offset.is_some(), "{xml}: {err}");
         }
         assert_eq!(events("<p:a/>").unwrap(), vec![start("a"), Event::End]);
+    }
+
+    #[test]
+    fn prolog_comments_and_instructions_are_skipped() {
+        let xml = "\u{FEFF}<?xml version=\"1.0\"?>\n<!DOCTYPE SyncML PUBLIC \"-//x//>\" [<!ENTITY a \"]>\">]>\n\
+                   <!-- c > -->\n<a k='v' xmlns = 'ns&amp;1'>x<!--y-->z<?pi a?><![CDATA[&]]></a>";
+        let ev = events(xml).unwrap();
+        assert_eq!(
+            ev,
+            vec![
+                Event::Text("\n\n\n".into()),
+                Event::Start { name: Cow::Borrowed("a"), namespace: Some(Cow::Borrowed("ns&1")) },
+                Event::Text("xz&".into()),
+                Event::End
+            ]
+        );
+    }
+
+    #[test]
+    fn malformed_markup_is_refused_with_its_reason() {
+        for (xml, reason) in [
+            ("<a></b>", "does not match"),
+            ("<a/></a>", "without a start tag"),
+            ("<a b></a>", "has no value"),
+            ("<a b=c></a>", "not quoted"),
+            ("<a><!-- x</a>", "unclosed comment"),
+            ("<a><![CDATA[x</a>", "unclosed CDATA"),
+            ("<a><!x></a>", "starts no comment"),
+            ("<a / ></a>", "not followed by `>`"),
+            ("<!DOCTYPE a [ <a/>", "unclosed DOCTYPE"),
+            ("<></>", "without a name"),
+        ] {
+            let err = events(xml).unwrap_err();
+            assert!(err.to_string().contains(reason), "{xml}: {err}");
+            assert!(err.offset.is_some(), "{xml}: {err}");
+        }
+        let Err(err) = XmlSource::new(b"<a>\xE9</a>", &Limits::default()) else { panic!("Latin-1 byte accepted") };
+        assert!(err.to_string().contains("invalid UTF-8"), "{err}");
+        assert_eq!(err.offset, Some(3));
     }
 
     #[test]
