@@ -39,6 +39,10 @@ pub(crate) struct WbxmlSource<'a> {
     pos: usize,
     header: Header<'a>,
     charset: Charset,
+    /// The whole input as text, when it is all UTF-8 (checked once, up front; true of most DM
+    /// messages, whose tokens are ASCII bytes): strings are then sliced from it without
+    /// validating each one again.
+    utf8_input: Option<&'a str>,
     page: u8,
     /// The code page of each open element (for implied namespaces).
     open: Vec<u8>,
@@ -116,11 +120,13 @@ impl<'a> WbxmlSource<'a> {
         if header.public_id == PublicId::DevInf {
             return Err(Error::new(ErrorKind::Wbxml("DevInf WBXML documents are not supported".into())).at(1));
         }
+        let utf8_input = if charset == Charset::Utf8 { std::str::from_utf8(input).ok() } else { None };
         Ok(WbxmlSource {
             input,
             pos,
             header,
             charset,
+            utf8_input,
             page: 0,
             open: Vec::with_capacity(16),
             limits: *limits,
@@ -156,7 +162,15 @@ impl<'a> WbxmlSource<'a> {
         Ok(())
     }
 
+    /// Text of a string of the input (inline or in the string table) in the document's charset.
     fn decode_text(&self, bytes: &'a [u8]) -> Result<Cow<'a, str>> {
+        if let Some(text) = self.utf8_input {
+            // A slice of valid UTF-8 that starts and ends on character boundaries is valid.
+            let start = (bytes.as_ptr() as usize).wrapping_sub(self.input.as_ptr() as usize);
+            if let Some(s) = start.checked_add(bytes.len()).and_then(|end| text.get(start..end)) {
+                return Ok(Cow::Borrowed(s));
+            }
+        }
         match self.charset {
             Charset::Utf8 => std::str::from_utf8(bytes)
                 .map(Cow::Borrowed)
