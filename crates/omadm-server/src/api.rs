@@ -1,5 +1,5 @@
 //! The REST API (JSON, bearer-token authentication) for operators: devices, credentials, groups,
-//! jobs, events, notifications and bootstrap documents. Its OpenAPI document is served at
+//! jobs, events, notifications, bootstrap documents and the server's own counters. Its OpenAPI document is served at
 //! [`OPENAPI_PATH`] and a readable page at [`DOCS_PATH`], both without authentication.
 
 use crate::http::{now_ms, App};
@@ -39,6 +39,7 @@ pub fn routes(app: Arc<App>) -> Router<Arc<App>> {
         .route("/api/jobs", get(list_jobs).post(create_jobs))
         .route("/api/jobs/{id}", get(show_job))
         .route("/api/events", get(list_events))
+        .route("/api/stats", get(stats))
         .route_layer(middleware::from_fn_with_state(app, require_token));
     Router::new().route(OPENAPI_PATH, get(openapi)).route(DOCS_PATH, get(docs)).merge(protected)
 }
@@ -477,6 +478,11 @@ async fn list_events(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) ->
     Ok(Json(json!({ "events": events })))
 }
 
+/// The server's counters since start and its CPU time and memory ([`crate::metrics`]).
+async fn stats(State(app): State<Arc<App>>) -> Json<crate::metrics::Stats> {
+    Json(app.metrics.snapshot())
+}
+
 async fn openapi() -> Json<Value> {
     Json(openapi_document())
 }
@@ -563,7 +569,9 @@ pub fn openapi_document() -> Value {
                     "responses": { "201": { "description": "created" } } }
             },
             "/api/jobs/{id}": { "parameters": [id("id")], "get": op("Job status, per-command status codes and results") },
-            "/api/events": { "get": op("Generic alerts and client events (query: dev_id, limit)") }
+            "/api/events": { "get": op("Generic alerts and client events (query: dev_id, limit)") },
+            "/api/stats": { "get": op("Counters since start (DM messages; sessions started, completed, aborted, \
+                expired, open; HTTP errors by kind) and the process's CPU time and resident memory (Linux)") }
         }
     })
 }

@@ -13,6 +13,7 @@
 
 use crate::api;
 use crate::engine::{Engine, Exchange, SessionLookup};
+use crate::metrics::HttpErrorKind;
 use crate::store::Store;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Query, State};
@@ -51,6 +52,8 @@ pub struct App {
     pub api_token: String,
     /// The largest accepted request body.
     pub max_body: usize,
+    /// Counters since start, served at `GET /api/stats`.
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// Now, in Unix milliseconds.
@@ -108,9 +111,13 @@ async fn dm_message(
 ) -> Response {
     let declared = match request_type(&headers) {
         Ok(t) => t,
-        Err(message) => return plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, message),
+        Err(message) => {
+            app.metrics.http_error(HttpErrorKind::UnsupportedMediaType);
+            return plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, message);
+        }
     };
     if body.len() > app.max_body {
+        app.metrics.http_error(HttpErrorKind::PayloadTooLarge);
         return plain(StatusCode::PAYLOAD_TOO_LARGE, "message larger than the server accepts");
     }
     let limits = Limits { max_message_size: app.max_body, ..Limits::DEFAULT };
@@ -118,6 +125,7 @@ async fn dm_message(
         Ok(decoded) => decoded,
         Err(err) => {
             tracing::info!(error = %err, "undecodable DM message");
+            app.metrics.http_error(HttpErrorKind::Undecodable);
             return plain(StatusCode::BAD_REQUEST, format!("not a SyncML DM message: {err}"));
         }
     };
@@ -126,7 +134,7 @@ async fn dm_message(
         Some(token) => match app.store.session(token).await {
             Ok(Some(state)) => SessionLookup::Found(Box::new(state)),
             Ok(None) => SessionLookup::Missing,
-            Err(err) => return storage_failure(err),
+            Err(err) => return storage_failure(&app, err),
         },
     };
     let dev_id = match &session {
@@ -135,7 +143,7 @@ async fn dm_message(
     };
     let (device, jobs) = match tokio::try_join!(app.store.device(&dev_id), app.store.pending_jobs(&dev_id)) {
         Ok(found) => found,
-        Err(err) => return storage_failure(err),
+        Err(err) => return storage_failure(&app, err),
     };
     let hmac = headers.get(HMAC_HEADER_NAME).and_then(|v| v.to_str().ok());
     let exchange = Exchange {
@@ -153,12 +161,14 @@ async fn dm_message(
         Ok(outcome) => outcome,
         Err(err) => {
             tracing::error!(error = %err, dev_id, "session engine failed");
+            app.metrics.http_error(HttpErrorKind::Engine);
             return plain(StatusCode::INTERNAL_SERVER_ERROR, err.to_string());
         }
     };
     if let Err(err) = app.store.apply(&outcome.changes).await {
-        return storage_failure(err);
+        return storage_failure(&app, err);
     }
+    app.metrics.message_handled(query.session.is_none(), &outcome.changes);
     tracing::debug!(
         dev_id,
         bytes_in = body.len(),
@@ -181,8 +191,9 @@ async fn dm_message(
     response
 }
 
-fn storage_failure(err: crate::store::StoreError) -> Response {
+fn storage_failure(app: &App, err: crate::store::StoreError) -> Response {
     tracing::error!(error = %err, "storage failed");
+    app.metrics.http_error(HttpErrorKind::Storage);
     plain(StatusCode::SERVICE_UNAVAILABLE, "storage unavailable, retry later")
 }
 
@@ -240,7 +251,10 @@ async fn sweep_sessions(app: Arc<App>) {
         tick.tick().await;
         match app.store.expire_sessions(now_ms() - timeout).await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(expired = n, "expired idle sessions"),
+            Ok(n) => {
+                app.metrics.sessions_expired(n);
+                tracing::info!(expired = n, "expired idle sessions");
+            }
             Err(err) => tracing::warn!(error = %err, "session sweep failed"),
         }
     }
@@ -380,6 +394,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         engine: Engine::new(engine),
         api_token: settings.api_token.clone(),
         max_body: settings.max_message_size,
+        metrics: crate::metrics::Metrics::new(),
     });
     let router = router(app.clone(), &settings.dm_path);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -803,3 +803,58 @@ async fn client_certificates_are_required_when_a_client_ca_is_configured() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn stats_count_messages_sessions_and_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(settings(&dir)).await.expect("start");
+    let api = api(&server);
+    let anonymous = ApiClient::new(&server.api_url, None).expect("client");
+    let (status, _) = anonymous.send(Method::GET, "/api/stats", None).await.expect("send");
+    assert_eq!(status, Http::UNAUTHORIZED, "the stats are behind the token");
+    let (_, doc) = anonymous.send(Method::GET, "/api/openapi.json", None).await.expect("send");
+    assert!(doc["paths"]["/api/stats"]["get"].is_object(), "documented");
+
+    let before = api.call(Method::GET, "/api/stats", None).await.expect("stats");
+    assert_eq!(before["dm_messages"], 0);
+    assert_eq!(before["sessions"]["started"], 0);
+    add_device(&api, "IMEI:stats", "md5").await;
+    api.call(
+        Method::POST,
+        "/api/jobs",
+        Some(&json!({ "dev_id": "IMEI:stats", "commands": [{ "op": "get", "target": "./DevDetail/FwV" }] })),
+    )
+    .await
+    .expect("job");
+    let mut device = fresh_device(&server, "IMEI:stats", AuthScheme::Md5, Encoding::Xml);
+    let rounds = device.session().await;
+    let after = api.call(Method::GET, "/api/stats", None).await.expect("stats");
+    assert_eq!(after["dm_messages"], rounds as u64, "{after}");
+    assert_eq!(after["sessions"], json!({ "started": 1, "completed": 1, "aborted": 0, "expired": 0, "open": 0 }));
+
+    // A session left after Package 2 stays open.
+    device.msg = 0;
+    device.url = server.dm_url.clone();
+    device.send(Device::package1()).await;
+    let open = api.call(Method::GET, "/api/stats", None).await.expect("stats");
+    assert_eq!(open["sessions"]["started"], 2, "{open}");
+    assert_eq!(open["sessions"]["open"], 1, "{open}");
+
+    // HTTP errors by kind.
+    let (status, _, _) = post(&server.dm_url, b"garbage".to_vec(), "application/vnd.syncml.dm+xml", None, None).await;
+    assert_eq!(status, Http::BAD_REQUEST);
+    let (status, _, _) = post(&server.dm_url, b"<SyncML/>".to_vec(), "text/plain", None, None).await;
+    assert_eq!(status, Http::UNSUPPORTED_MEDIA_TYPE);
+    let errors = api.call(Method::GET, "/api/stats", None).await.expect("stats");
+    assert_eq!(errors["http_errors"]["undecodable"], 1, "{errors}");
+    assert_eq!(errors["http_errors"]["unsupported_media_type"], 1, "{errors}");
+    assert_eq!(errors["http_errors"]["storage"], 0, "{errors}");
+    assert_eq!(errors["dm_messages"], open["dm_messages"], "errors are not handled messages");
+    if cfg!(target_os = "linux") {
+        let process = &errors["process"];
+        assert!(process["rss_kb"].as_u64().is_some_and(|kb| kb > 1000), "{process}");
+        assert!(process["rss_peak_kb"].as_u64() >= process["rss_kb"].as_u64(), "{process}");
+        assert!(process["cpu_ms"].is_u64(), "{process}");
+    }
+    server.stop().await;
+}
