@@ -41,6 +41,9 @@ impl<'a> XmlSource<'a> {
         Ok(XmlSource { text, pos, open: Vec::with_capacity(16), pending_end: false, limits: *limits })
     }
 
+    // Errors are the rare path: kept out of line so that the hot readers stay small.
+    #[cold]
+    #[inline(never)]
     fn error(&self, kind: ErrorKind) -> Error {
         Error::new(kind).at(self.pos)
     }
