@@ -249,6 +249,9 @@ enum Pending {
     /// A `?list=TNDS` Get: the document is streamed from the tree again for each message and only
     /// the window that message carries is held (`offset` = bytes already sent).
     Tnds(PendingValue),
+    /// A generic alert or client event of ours, kept whole so that the server's Status to it can
+    /// be matched back to it (see [`Session::delivered_alerts`]).
+    Alert(GenericAlert),
 }
 
 /// An incoming large object being assembled (DM Protocol 1.2 §6.9).
@@ -314,8 +317,13 @@ pub struct Session {
     profile: Dm13Profile,
     limits: Limits,
     package1: Vec<Command>,
+    package1_alerts: Vec<GenericAlert>,
     pending: VecDeque<Pending>,
     queued_alerts: Vec<GenericAlert>,
+    /// Generic alerts sent and not answered yet: (MsgID, CmdID, the alert).
+    alerts_in_flight: Vec<(String, String, GenericAlert)>,
+    /// Generic alerts the server answered with a 2xx Status.
+    delivered_alerts: Vec<GenericAlert>,
     reply_header: Option<Status>,
     server_complete: bool,
     incoming: Option<IncomingObject>,
@@ -455,7 +463,6 @@ impl Session {
             items: Vec::new(),
         })];
         package1.push(Command::Replace(devinfo_replace(tree)?));
-        package1.extend(config.alerts.iter().map(|a| Command::Alert(a.to_alert())));
         let mut session = Session {
             dev_id: config.dev_id,
             caller: Caller::server(config.account.server_id.clone(), DmVersion::V1_2),
@@ -476,8 +483,11 @@ impl Session {
             profile: config.profile,
             limits: config.limits,
             package1,
+            package1_alerts: config.alerts,
             pending: VecDeque::new(),
             queued_alerts: Vec::new(),
+            alerts_in_flight: Vec::new(),
+            delivered_alerts: Vec::new(),
             reply_header: None,
             server_complete: true,
             incoming: None,
@@ -486,7 +496,7 @@ impl Session {
             uri_limits: tree.uri_limits(),
             state: State::Running,
         };
-        session.pending.extend(session.package1.iter().cloned().map(Pending::Command));
+        session.queue_package1();
         info!(session = %session.session_id, server = %session.account.server_id, url = %session.url, "starting session");
         let out = session.build(tree)?;
         Ok((session, out))
@@ -519,6 +529,22 @@ impl Session {
             self.async_execs.retain(|x| x != c);
         }
         self.queued_alerts.push(alert);
+    }
+
+    /// The generic alerts and client events (Package 1's and queued ones) that the server
+    /// answered with a 2xx Status in this session (DM Protocol 1.2 §8.7: the server answers a
+    /// 1226 with 200 or 202). A device that keeps alerts across restarts (such as the completion
+    /// of an asynchronous Exec) forgets exactly these once the session is over; the others are
+    /// sent again next session.
+    pub fn delivered_alerts(&self) -> &[GenericAlert] {
+        &self.delivered_alerts
+    }
+
+    /// Queues Package 1 (again, after a challenge): the session Alert, the DevInfo Replace and
+    /// the configured generic alerts.
+    fn queue_package1(&mut self) {
+        self.pending.extend(self.package1.iter().cloned().map(Pending::Command));
+        self.pending.extend(self.package1_alerts.iter().cloned().map(Pending::Alert));
     }
 
     /// Aborts the session (Alert 1223 + Final): the server answers with Statuses, after which
@@ -624,6 +650,15 @@ impl Session {
                         self.pending.pop_front();
                     }
                 }
+            } else if let Some(at) = self.alerts_in_flight.iter().position(|(m, c, _)| {
+                st.cmd == CommandName::Alert && st.msg_ref.as_deref().unwrap_or(m.as_str()) == m && st.cmd_ref == *c
+            }) {
+                let (_, _, alert) = self.alerts_in_flight.swap_remove(at);
+                if st.code.is_success() {
+                    self.delivered_alerts.push(alert);
+                } else {
+                    warn!(alert = %alert.meta_type, code = %st.code, "the server refused a generic alert");
+                }
             } else if !st.code.is_success() {
                 warn!(cmd = %st.cmd, cmd_ref = %st.cmd_ref, code = %st.code, "the server refused a command");
             }
@@ -635,7 +670,7 @@ impl Session {
         if retry {
             info!(scheme = %self.prover.scheme(), "challenged: resending Package 1");
             self.pending.clear();
-            self.pending.extend(self.package1.iter().cloned().map(Pending::Command));
+            self.queue_package1();
             self.chunk_in_flight = None;
             self.reply_header = Some(header_status);
             self.server_complete = true;
@@ -830,7 +865,7 @@ impl Session {
     /// Builds the next message from the queue, as much as fits the server's MaxMsgSize.
     fn build<S: Store>(&mut self, tree: &mut Tree<S>) -> Result<Outgoing, ClientError> {
         for a in std::mem::take(&mut self.queued_alerts) {
-            self.pending.push_back(Pending::Command(Command::Alert(a.to_alert())));
+            self.pending.push_back(Pending::Alert(a));
         }
         let header = self.header()?;
         let mut msg = SyncMl { header, body: SyncBody { commands: Vec::new(), is_final: self.server_complete } };
@@ -856,20 +891,22 @@ impl Session {
         while let Some(front) = self.pending.front_mut() {
             match front {
                 Pending::Command(cmd) => {
-                    let mut cmd = cmd.clone();
-                    set_cmd_id(&mut cmd, next_id);
-                    msg.body.commands.push(cmd);
-                    if self.size_with(&mut msg, &tail)? > limit {
-                        msg.body.commands.pop();
-                        if msg.body.commands.len() == fixed && fixed == 0 {
-                            return Err(ClientError::Size(format!(
-                                "a single command does not fit the server's MaxMsgSize of {limit} bytes"
-                            )));
-                        }
+                    let cmd = cmd.clone();
+                    if !self.place_command(&mut msg, &tail, cmd, next_id, limit, fixed)? {
                         break;
                     }
                     next_id += 1;
                     self.pending.pop_front();
+                }
+                Pending::Alert(a) => {
+                    let cmd = Command::Alert(a.to_alert());
+                    if !self.place_command(&mut msg, &tail, cmd, next_id, limit, fixed)? {
+                        break;
+                    }
+                    if let Some(Pending::Alert(a)) = self.pending.pop_front() {
+                        self.alerts_in_flight.push((self.msg_id.to_string(), next_id.to_string(), a));
+                    }
+                    next_id += 1;
                 }
                 Pending::Value(_) => {
                     let Some(Pending::Value(mut v)) = self.pending.pop_front() else { break };
@@ -932,6 +969,31 @@ impl Session {
         let hmac = self.prover.hmac_header(&body).map(|h| h.to_value_in(&self.profile));
         info!(msg = self.msg_id, bytes = body.len(), "sending: {}", summary(&msg.body));
         Ok(Outgoing { url: self.url.clone(), body, encoding: self.encoding, hmac })
+    }
+
+    /// Adds a command to the message if it still fits; a first command that cannot fit even
+    /// alone is an error (no message could ever carry it).
+    fn place_command(
+        &self,
+        msg: &mut SyncMl,
+        tail: &Option<Command>,
+        mut cmd: Command,
+        cmd_id: u32,
+        limit: usize,
+        fixed: usize,
+    ) -> Result<bool, ClientError> {
+        set_cmd_id(&mut cmd, cmd_id);
+        msg.body.commands.push(cmd);
+        if self.size_with(msg, tail)? <= limit {
+            return Ok(true);
+        }
+        msg.body.commands.pop();
+        if msg.body.commands.len() == fixed && fixed == 0 {
+            return Err(ClientError::Size(format!(
+                "a single command does not fit the server's MaxMsgSize of {limit} bytes"
+            )));
+        }
+        Ok(false)
     }
 
     /// Puts (the next part of) a value into the message: whole if it fits, else its next chunk,
@@ -1413,7 +1475,7 @@ impl Session {
                                 *m = msg_ref.to_string();
                                 *c = cmd_id.to_string();
                             }
-                            Pending::Command(_) => {}
+                            Pending::Command(_) | Pending::Alert(_) => {}
                         }
                         extra = Some(r);
                     }

@@ -8,7 +8,7 @@ use common::*;
 use omadm_client::ui::NoUi;
 use omadm_client::{Action, GenericAlert, Incoming, Outcome, ScriptedUi, Session, SessionConfig, Trigger};
 use omadm_proto::*;
-use omadm_security::{AuthScheme, SessionId, UiMode};
+use omadm_security::{AuthScheme, Nonce, SessionId, UiMode};
 use omadm_tree::{ExecHandler, TreeResult, Uri};
 
 #[test]
@@ -187,6 +187,83 @@ fn exec_with_correlator_answers_202_then_a_1226_carries_the_correlator() {
     assert_eq!(alert.code, Some(AlertCode::GenericAlert));
     assert_eq!(alert.correlator.as_deref(), Some("corr-7"));
     assert!(m.body.is_final);
+    assert!(s.delivered_alerts().is_empty(), "not delivered before the server's Status");
+    let body =
+        srv.xml(vec![hdr_status(&m.header.msg_id, 200), alert_status(&m.header.msg_id, &alert.cmd_id, 200)], true);
+    assert!(matches!(reply(&mut s, &mut tree, &mut NoUi, &body), Action::Finished(Outcome::Completed)));
+    let delivered: Vec<_> = s.delivered_alerts().iter().map(|a| a.correlator.as_deref()).collect();
+    assert_eq!(delivered, [Some("corr-7")]);
+}
+
+fn alert_status(msg_ref: &str, cmd_ref: &str, code: u16) -> Command {
+    Command::Status(Status {
+        cmd_id: "9".into(),
+        msg_ref: Some(msg_ref.into()),
+        cmd_ref: cmd_ref.into(),
+        cmd: CommandName::Alert,
+        target_refs: vec![],
+        source_refs: vec![],
+        cred: None,
+        chal: None,
+        code: StatusCode::from_code(code),
+        items: vec![],
+    })
+}
+
+fn generic(correlator: &str) -> GenericAlert {
+    GenericAlert {
+        code: AlertCode::GenericAlert,
+        correlator: Some(correlator.into()),
+        source: Some("./Vendor/Job".into()),
+        meta_type: "com.example.job".into(),
+        format: Format::Chr,
+        mark: None,
+        data: "200".into(),
+    }
+}
+
+#[test]
+fn only_generic_alerts_the_server_answered_2xx_count_as_delivered_even_after_a_challenge() {
+    let mut tree = device();
+    let mut acc = account(AuthScheme::Md5, None);
+    acc.install(&mut tree, "omadm").unwrap();
+    let mut cfg = SessionConfig::new(DEV_ID, acc);
+    cfg.alerts = vec![generic("accepted"), generic("refused"), generic("unanswered")];
+    let (mut s, out) = Session::start(cfg, &mut tree).unwrap();
+    let first = decode(&out);
+    let ids = |m: &SyncMl| -> Vec<String> {
+        m.body
+            .commands
+            .iter()
+            .filter_map(|c| match c {
+                Command::Alert(a) if a.code == Some(AlertCode::GenericAlert) => Some(a.cmd_id.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(ids(&first).len(), 3);
+    // A challenge: the server refuses the header and answers nothing else; Package 1 goes again.
+    let mut srv = FakeServer::new(&first.header.session_id);
+    let Command::Status(mut chal) = hdr_status(&first.header.msg_id, 401) else { unreachable!() };
+    chal.chal = Some(Chal {
+        meta: Meta {
+            format: Some(Format::B64),
+            media_type: Some("syncml:auth-md5".into()),
+            next_nonce: Some(Nonce::from_bytes(b"n1".to_vec()).to_next_nonce()),
+            ..Meta::default()
+        },
+    });
+    let chal = Command::Status(chal);
+    let body = srv.xml(vec![chal], true);
+    let again = sent(reply(&mut s, &mut tree, &mut NoUi, &body));
+    let again_ids = ids(&again);
+    assert_eq!(again_ids.len(), 3, "the alerts go again with Package 1");
+    let m = &again.header.msg_id;
+    let body = srv
+        .xml(vec![hdr_status(m, 212), alert_status(m, &again_ids[0], 200), alert_status(m, &again_ids[1], 500)], true);
+    assert!(matches!(reply(&mut s, &mut tree, &mut NoUi, &body), Action::Finished(Outcome::Completed)));
+    let delivered: Vec<_> = s.delivered_alerts().iter().map(|a| a.correlator.as_deref()).collect();
+    assert_eq!(delivered, [Some("accepted")], "a 500 or no Status at all is not a delivery");
 }
 
 #[test]
