@@ -8,6 +8,8 @@
 
 use std::collections::VecDeque;
 use std::io::{BufRead, Write};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
 
 use omadm_proto::{AlertCode, StatusCode};
 
@@ -56,6 +58,55 @@ pub enum InputType {
     Phone,
     /// `I`: an IPv4 address `xxx.yyy.zzz.www`.
     Ip,
+}
+
+impl InputType {
+    /// Whether `text` is of this type (an empty answer is left to the caller).
+    pub fn accepts(self, text: &str) -> bool {
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        let two = |s: &str, max: u32| s.parse::<u32>().is_ok_and(|n| n <= max);
+        match self {
+            InputType::Alphanumeric => true,
+            InputType::Numeric => {
+                let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
+                match unsigned.split_once('.') {
+                    None => digits(unsigned),
+                    Some((whole, fraction)) => (whole.is_empty() || digits(whole)) && digits(fraction),
+                }
+            }
+            InputType::Date => {
+                text.len() == 8
+                    && digits(text)
+                    && two(&text[0..2], 31)
+                    && &text[0..2] != "00"
+                    && two(&text[2..4], 12)
+                    && &text[2..4] != "00"
+            }
+            InputType::Time => {
+                text.len() == 6 && digits(text) && two(&text[0..2], 23) && two(&text[2..4], 59) && two(&text[4..6], 59)
+            }
+            InputType::Phone => {
+                let rest = text.strip_prefix('+').unwrap_or(text);
+                !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'p' | b'w' | b's'))
+            }
+            InputType::Ip => {
+                let parts: Vec<&str> = text.split('.').collect();
+                parts.len() == 4 && parts.iter().all(|p| p.len() <= 3 && digits(p) && two(p, 255))
+            }
+        }
+    }
+
+    /// What the type asks for, in words (for prompts and error messages).
+    pub fn describe(self) -> &'static str {
+        match self {
+            InputType::Alphanumeric => "text",
+            InputType::Numeric => "a number",
+            InputType::Date => "a date DDMMYYYY",
+            InputType::Time => "a time hhmmss",
+            InputType::Phone => "a phone number (+, digits, p, w, s)",
+            InputType::Ip => "an IPv4 address",
+        }
+    }
 }
 
 /// `ET`: how entered text is echoed.
@@ -279,53 +330,210 @@ impl UserInteraction for ScriptedUi {
     }
 }
 
-/// Asks on a terminal (standard input and error). An empty answer takes the DR default.
-#[derive(Debug, Default)]
-pub struct TerminalUi;
+/// Asks on a terminal: prompts go to a writer, answers come from a reader one line each (the
+/// CLI uses standard output and input; tests use buffers).
+///
+/// - MAXDT bounds the wait for an answer; no answer in time is 408. The end of the input means
+///   nobody can answer: 408 too.
+/// - MINDT: a 1100 message is answered only after it has been shown for MINDT seconds (never
+///   longer than MAXDT). An asking alert stays until it is answered, so MINDT does not apply.
+/// - An empty answer takes the DR default (Confirm `0`/`1`, the text, a choice or `2-3`).
+/// - Answers are checked: yes/no/cancel for 1101, MAXLEN and the IT input type for 1102, choice
+///   numbers in range for 1103/1104. An invalid answer is explained and asked again (within
+///   MAXDT). `.` cancels any asking alert (214).
+/// - ET=P: the prompt says the input is hidden and the answer is never written back. The
+///   terminal's own echo is not switched off (that needs terminal control this crate avoids).
+pub struct TerminalUi<R, W> {
+    /// The input until the first question, then the thread that reads it line by line.
+    reader: Option<R>,
+    lines: Option<Receiver<Option<String>>>,
+    /// The input ended: every later question is unanswered.
+    ended: bool,
+    out: W,
+}
 
-impl TerminalUi {
-    fn ask(prompt: &str) -> Option<String> {
-        let mut err = std::io::stderr();
-        let _ = write!(err, "{prompt}");
-        let _ = err.flush();
-        let mut line = String::new();
-        match std::io::stdin().lock().read_line(&mut line) {
-            Ok(0) | Err(_) => None,
-            Ok(_) => Some(line.trim_end_matches(['\r', '\n']).to_string()),
+impl<R, W> std::fmt::Debug for TerminalUi<R, W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TerminalUi").field("ended", &self.ended).finish_non_exhaustive()
+    }
+}
+
+impl TerminalUi<std::io::BufReader<std::io::Stdin>, std::io::Stdout> {
+    /// Asks on standard output, reads answers from standard input.
+    pub fn stdio() -> Self {
+        TerminalUi::new(std::io::BufReader::new(std::io::stdin()), std::io::stdout())
+    }
+}
+
+/// What came of one question.
+enum Answer {
+    Line(String),
+    NoAnswer,
+}
+
+impl<R: BufRead + Send + 'static, W: Write> TerminalUi<R, W> {
+    /// A terminal UI reading answers from `input` and writing prompts to `out`. The input is
+    /// read on its own thread from the first question on, so that MAXDT can end a wait.
+    pub fn new(input: R, out: W) -> Self {
+        TerminalUi { reader: Some(input), lines: None, ended: false, out }
+    }
+
+    /// The prompts written so far, for a UI that writes into a buffer.
+    pub fn output(&self) -> &W {
+        &self.out
+    }
+
+    fn say(&mut self, text: std::fmt::Arguments<'_>) {
+        // A prompt that cannot be written leaves the question unanswered (MAXDT, or the end of
+        // the input); there is nobody to report the write error to.
+        let _ = self.out.write_fmt(text);
+        let _ = self.out.flush();
+    }
+
+    fn lines(&mut self) -> &Receiver<Option<String>> {
+        let reader = &mut self.reader;
+        self.lines.get_or_insert_with(|| {
+            let (tx, rx) = mpsc::channel();
+            if let Some(mut reader) = reader.take() {
+                std::thread::spawn(move || loop {
+                    let mut line = Vec::new();
+                    let next = match reader.read_until(b'\n', &mut line) {
+                        Ok(0) | Err(_) => None,
+                        Ok(_) => Some(String::from_utf8_lossy(&line).trim_end_matches(['\r', '\n']).to_string()),
+                    };
+                    let ended = next.is_none();
+                    if tx.send(next).is_err() || ended {
+                        return;
+                    }
+                });
+            }
+            rx
+        })
+    }
+
+    fn ask(&mut self, prompt: &str, deadline: Option<Instant>) -> Answer {
+        if self.ended {
+            return Answer::NoAnswer;
+        }
+        self.say(format_args!("{prompt}"));
+        let next = match deadline {
+            None => self.lines().recv().ok().flatten(),
+            Some(d) => match self.lines().recv_timeout(d.saturating_duration_since(Instant::now())) {
+                Ok(line) => line,
+                Err(RecvTimeoutError::Timeout) => {
+                    self.say(format_args!("\n(no answer in time)\n"));
+                    return Answer::NoAnswer;
+                }
+                Err(RecvTimeoutError::Disconnected) => None,
+            },
+        };
+        match next {
+            Some(line) => Answer::Line(line),
+            None => {
+                self.ended = true;
+                Answer::NoAnswer
+            }
         }
     }
 }
 
-impl UserInteraction for TerminalUi {
-    fn interact(&mut self, request: &UiRequest) -> UiResponse {
-        eprintln!("[server] {}", request.text);
-        for (i, c) in request.choices.iter().enumerate() {
-            eprintln!("  {}. {c}", i + 1);
-        }
-        let dr = request.options.default_response.clone().unwrap_or_default();
-        let answer = match request.kind {
-            UiKind::Display => return UiResponse::Ok,
-            UiKind::Confirm => Self::ask("yes/no/cancel? "),
-            UiKind::TextInput => Self::ask("text (empty = default, '.' = cancel): "),
-            UiKind::SingleChoice => Self::ask("choice number (empty = default): "),
-            UiKind::MultipleChoice => Self::ask("choice numbers, comma-separated: "),
-        };
-        let Some(answer) = answer else { return UiResponse::TimedOut };
-        let answer = if answer.is_empty() { dr } else { answer };
-        match request.kind {
-            UiKind::Display => UiResponse::Ok,
-            UiKind::Confirm => match answer.to_ascii_lowercase().as_str() {
-                "y" | "yes" | "1" => UiResponse::Ok,
-                "c" | "cancel" => UiResponse::Cancelled,
-                _ => UiResponse::Rejected,
-            },
-            UiKind::TextInput if answer == "." => UiResponse::Cancelled,
-            UiKind::TextInput => {
-                let max = request.options.max_len.unwrap_or(usize::MAX);
-                UiResponse::Text(answer.chars().take(max).collect())
+/// The prompt of an asking alert.
+fn prompt(request: &UiRequest) -> String {
+    let default = request.options.default_response.as_deref().map(|d| format!(" [default {d}]")).unwrap_or_default();
+    let what = match request.kind {
+        UiKind::Display => String::new(),
+        UiKind::Confirm => "yes/no".to_string(),
+        UiKind::TextInput => {
+            let mut what = request.options.input_type.describe().to_string();
+            if let Some(max) = request.options.max_len {
+                what.push_str(&format!(", at most {max} characters"));
             }
-            UiKind::SingleChoice => UiResponse::Chosen(parse_choices(&answer).into_iter().take(1).collect()),
-            UiKind::MultipleChoice => UiResponse::Chosen(parse_choices(&answer)),
+            if request.options.echo_type == EchoType::Password {
+                what.push_str(", hidden");
+            }
+            what
+        }
+        UiKind::SingleChoice => format!("one choice, 1-{}", request.choices.len()),
+        UiKind::MultipleChoice => format!("choices 1-{}, e.g. 1,3 or 2-3", request.choices.len()),
+    };
+    format!("{what}{default} ('.' cancels): ")
+}
+
+/// Reads an answer to an asking alert; `Err` explains why it is not acceptable.
+fn read_answer(request: &UiRequest, answer: &str) -> Result<UiResponse, String> {
+    let default = request.options.default_response.as_deref();
+    let answer = match (answer.trim(), default) {
+        (".", _) => return Ok(UiResponse::Cancelled),
+        ("", Some(d)) => d,
+        (a, _) => a,
+    };
+    match request.kind {
+        UiKind::Display => Ok(UiResponse::Ok),
+        UiKind::Confirm => match answer.to_ascii_lowercase().as_str() {
+            "y" | "yes" | "1" => Ok(UiResponse::Ok),
+            "n" | "no" | "0" => Ok(UiResponse::Rejected),
+            "c" | "cancel" => Ok(UiResponse::Cancelled),
+            _ => Err("answer yes or no".into()),
+        },
+        UiKind::TextInput => {
+            let max = request.options.max_len.unwrap_or(usize::MAX);
+            if answer.chars().count() > max {
+                return Err(format!("at most {max} characters"));
+            }
+            let it = request.options.input_type;
+            if !answer.is_empty() && !it.accepts(answer) {
+                return Err(format!("expected {}", it.describe()));
+            }
+            Ok(UiResponse::Text(answer.to_string()))
+        }
+        UiKind::SingleChoice => match strict_choices(answer, request.choices.len())?.as_slice() {
+            [one] => Ok(UiResponse::Chosen(vec![*one])),
+            _ => Err("choose exactly one".into()),
+        },
+        UiKind::MultipleChoice => Ok(UiResponse::Chosen(strict_choices(answer, request.choices.len())?)),
+    }
+}
+
+/// Choice numbers (`1,3`, `2-3`) that must all be between 1 and `count`, each once.
+fn strict_choices(text: &str, count: usize) -> Result<Vec<usize>, String> {
+    let mut out = Vec::new();
+    for part in text.split([',', ' ']).filter(|p| !p.is_empty()) {
+        let number = |s: &str| s.trim().parse::<usize>().ok().filter(|n| (1..=count).contains(n));
+        let bad = || format!("{part:?} is not a choice between 1 and {count}");
+        let (from, to) = match part.split_once('-') {
+            Some((a, b)) => (number(a).ok_or_else(bad)?, number(b).ok_or_else(bad)?),
+            None => {
+                let n = number(part).ok_or_else(bad)?;
+                (n, n)
+            }
+        };
+        out.extend((from..=to).filter(|n| !out.contains(n)).collect::<Vec<_>>());
+    }
+    Ok(out)
+}
+
+impl<R: BufRead + Send + 'static, W: Write> UserInteraction for TerminalUi<R, W> {
+    fn interact(&mut self, request: &UiRequest) -> UiResponse {
+        self.say(format_args!("[server] {}\n", request.text));
+        for (i, c) in request.choices.iter().enumerate() {
+            self.say(format_args!("  {}. {c}\n", i + 1));
+        }
+        let secs = |s: Option<u32>| s.map(|s| Duration::from_secs(u64::from(s)));
+        let max = secs(request.options.max_display_secs);
+        if request.kind == UiKind::Display {
+            if let Some(min) = secs(request.options.min_display_secs) {
+                std::thread::sleep(max.map_or(min, |max| min.min(max)));
+            }
+            return UiResponse::Ok;
+        }
+        let deadline = max.map(|m| Instant::now() + m);
+        let prompt = prompt(request);
+        loop {
+            let Answer::Line(line) = self.ask(&prompt, deadline) else { return UiResponse::TimedOut };
+            match read_answer(request, &line) {
+                Ok(response) => return response,
+                Err(why) => self.say(format_args!("not accepted: {why}\n")),
+            }
         }
     }
 }

@@ -421,7 +421,7 @@ fn device_main<S: Store>(args: &ClientArgs, settings: &Settings, store: S) -> Re
     }
     let mut ui: Box<dyn UserInteraction + Send> = match settings.ui {
         UiArg::None => Box::new(NoUi),
-        UiArg::Terminal => Box::new(TerminalUi),
+        UiArg::Terminal => Box::new(TerminalUi::stdio()),
         UiArg::Scripted => {
             let path = settings.ui_script.as_ref().ok_or_else(|| anyhow!("--ui scripted needs --ui-script FILE"))?;
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
