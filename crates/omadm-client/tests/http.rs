@@ -27,6 +27,8 @@ struct Log {
     fail_first: u32,
     /// Answer without a RespURI (the client keeps posting to where it was sent).
     no_resp_uri: bool,
+    /// The DER of the client certificate each TLS connection presented.
+    client_certs: Vec<Vec<u8>>,
 }
 
 /// The scripted DM server: Package 2 = Get of DevInfo/Man with a RespURI; Package 4 ends it.
@@ -91,10 +93,14 @@ async fn start_server(tls: Option<tokio_rustls::TlsAcceptor>, log: Arc<Mutex<Log
             let log = log.clone();
             let tls = tls.clone();
             tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req| handle(req, log.clone(), port, scheme));
+                let served = log.clone();
+                let svc = hyper::service::service_fn(move |req| handle(req, served.clone(), port, scheme));
                 match tls {
                     Some(acceptor) => {
                         let Ok(s) = acceptor.accept(stream).await else { return };
+                        if let Some(chain) = s.get_ref().1.peer_certificates() {
+                            log.lock().unwrap().client_certs.push(chain[0].to_vec());
+                        }
                         let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(s), svc).await;
                     }
                     None => {
@@ -213,4 +219,90 @@ fn an_unreadable_ca_file_is_a_clear_error() {
     let err = HttpTransport::new(HttpConfig { ca_file: Some("/nonexistent/ca.pem".into()), ..HttpConfig::default() })
         .unwrap_err();
     assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
+}
+
+/// A CA, a server certificate for localhost and a client certificate, both issued by the CA, as
+/// PEM files in `dir`; returns the server's TLS acceptor, which requires a client certificate.
+fn mutual_tls(dir: &std::path::Path) -> (tokio_rustls::TlsAcceptor, Vec<u8>) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "omadm test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issue = |names: Vec<String>| {
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(names).unwrap().signed_by(&key, &ca, &ca_key).unwrap();
+        (cert, key)
+    };
+    let (server_cert, server_key) = issue(vec!["localhost".into()]);
+    let (client_cert, client_key) = issue(vec!["IMEI:490154203237518".into()]);
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(dir.join("client.pem"), client_cert.pem()).unwrap();
+    std::fs::write(dir.join("client.key"), client_key.serialize_pem()).unwrap();
+
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut client_roots = rustls::RootCertStore::empty();
+    client_roots.add(ca.der().clone()).unwrap();
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(client_roots), provider.clone())
+            .build()
+            .unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into());
+    let server_cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(vec![server_cert.der().clone(), ca.der().clone()], key)
+        .unwrap();
+    (tokio_rustls::TlsAcceptor::from(Arc::new(server_cfg)), client_cert.der().to_vec())
+}
+
+#[tokio::test]
+async fn a_configured_client_certificate_is_presented_to_a_server_that_requires_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (acceptor, client_der) = mutual_tls(dir.path());
+    let log = Arc::new(Mutex::new(Log::default()));
+    let port = start_server(Some(acceptor), log.clone()).await;
+    let url = format!("https://localhost:{port}/dm");
+    let http = HttpTransport::new(HttpConfig {
+        ca_file: Some(dir.path().join("ca.pem")),
+        client_cert: Some((dir.path().join("client.pem"), dir.path().join("client.key"))),
+        ..HttpConfig::default()
+    })
+    .unwrap();
+    assert_eq!(session_to(&url, Encoding::Xml, &http).await, Outcome::Completed);
+    let (requests, client_certs) = {
+        let seen = log.lock().unwrap();
+        (seen.requests.len(), seen.client_certs.clone())
+    };
+    assert_eq!(requests, 2);
+    assert!(!client_certs.is_empty(), "the server saw a client certificate");
+    assert!(client_certs.iter().all(|c| *c == client_der), "and it was ours");
+
+    // Without a client certificate the server refuses the handshake, and the error says so.
+    let anonymous = HttpTransport::new(HttpConfig {
+        ca_file: Some(dir.path().join("ca.pem")),
+        max_retries: 0,
+        ..HttpConfig::default()
+    })
+    .unwrap();
+    let out = omadm_client::Outgoing { url, body: b"<SyncML/>".to_vec(), encoding: Encoding::Xml, hmac: None };
+    let err = anonymous.post(&out).await.unwrap_err();
+    assert!(matches!(err, TransportError::Request { .. }), "{err}");
+    assert!(err.to_string().to_ascii_lowercase().contains("certificate"), "{err}");
+    assert_eq!(log.lock().unwrap().requests.len(), 2, "no request got through without a certificate");
+}
+
+#[test]
+fn a_client_key_that_does_not_load_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let _ = mutual_tls(dir.path());
+    std::fs::write(dir.path().join("bad.key"), "not a key").unwrap();
+    let err = HttpTransport::new(HttpConfig {
+        client_cert: Some((dir.path().join("client.pem"), dir.path().join("bad.key"))),
+        ..HttpConfig::default()
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("bad.key"), "{err}");
 }
