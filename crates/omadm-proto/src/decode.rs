@@ -109,45 +109,65 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
         Ok(())
     }
 
-    /// Reads the text content of the current element (nested elements are an error).
-    fn text(&mut self) -> Result<String> {
-        let mut out: Option<String> = None;
+    /// Reads the text content of the current element (nested elements are an error), borrowed
+    /// from the input where it can be. The common leaf, character data and its end tag, is read
+    /// by the source in one step ([`EventSource::leaf_text`]); anything else through events.
+    fn text(&mut self) -> Result<Cow<'a, str>> {
+        match self.src.leaf_text() {
+            Ok(Some(text)) => {
+                self.done();
+                Ok(text)
+            }
+            Ok(None) => self.text_events(),
+            Err(e) => Err(self.locate(e)),
+        }
+    }
+
+    /// [`Self::text`] through events: pieces of text and opaque data up to the end.
+    fn text_events(&mut self) -> Result<Cow<'a, str>> {
+        let mut out: Option<Cow<'a, str>> = None;
         loop {
-            match self.next()? {
-                Event::Text(t) => match &mut out {
-                    None => out = Some(t.into_owned()),
-                    Some(s) => s.push_str(&t),
-                },
-                Event::Opaque(b) => {
-                    let t = std::str::from_utf8(b)
-                        .map_err(|_| self.error(ErrorKind::Invalid("binary data where text was expected".into())))?;
-                    out.get_or_insert_with(String::new).push_str(t);
-                }
+            let piece = match self.next()? {
+                Event::Text(t) => t,
+                Event::Opaque(b) => Cow::Borrowed(
+                    std::str::from_utf8(b)
+                        .map_err(|_| self.error(ErrorKind::Invalid("binary data where text was expected".into())))?,
+                ),
                 Event::End => break,
                 Event::Start { name, .. } => {
                     return Err(self.error(ErrorKind::Invalid(format!("unexpected element <{name}> in text"))))
                 }
                 Event::Eof => return Err(self.error(ErrorKind::UnexpectedEof)),
+            };
+            match &mut out {
+                None => out = Some(piece),
+                Some(s) => s.to_mut().push_str(&piece),
             }
         }
         self.done();
         Ok(out.unwrap_or_default())
     }
 
+    /// Reads text content with surrounding whitespace removed, without copying it when it is a
+    /// slice of the input (for values that are parsed, not kept).
+    fn trimmed_text(&mut self) -> Result<Cow<'a, str>> {
+        Ok(match self.text()? {
+            Cow::Borrowed(s) => Cow::Borrowed(s.trim()),
+            Cow::Owned(s) if s.trim().len() == s.len() => Cow::Owned(s),
+            Cow::Owned(s) => Cow::Owned(s.trim().to_string()),
+        })
+    }
+
     /// Reads text content with surrounding whitespace removed (for identifiers and numbers).
     fn trimmed(&mut self) -> Result<String> {
-        let s = self.text()?;
-        Ok(match s.trim() {
-            t if t.len() == s.len() => s,
-            t => t.to_string(),
-        })
+        Ok(self.trimmed_text()?.into_owned())
     }
 
     fn number<T: FromStr>(&mut self, element: &'static str) -> Result<T>
     where
         T::Err: std::fmt::Display,
     {
-        let s = self.trimmed()?;
+        let s = self.trimmed_text()?;
         s.parse::<T>().map_err(|e| {
             let value = s.chars().take(40).collect();
             // The element is already closed: name it in the path.
@@ -273,8 +293,8 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
         let mut hdr_rest = (None, false, None, None);
         while let Child::Start(name, _) = self.child()? {
             match &*name {
-                "VerDTD" => ver_dtd = Some(VerDtd::parse(&self.trimmed()?)),
-                "VerProto" => ver_proto = Some(VerProto::parse(&self.trimmed()?)),
+                "VerDTD" => ver_dtd = Some(VerDtd::parse(&self.trimmed_text()?)),
+                "VerProto" => ver_proto = Some(VerProto::parse(&self.trimmed_text()?)),
                 "SessionID" => session_id = Some(self.trimmed()?),
                 "MsgID" => msg_id = Some(self.trimmed()?),
                 "Target" => target = Some(self.location()?),
@@ -351,7 +371,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
     fn meta_fields(&mut self, meta: &mut Meta) -> Result<()> {
         while let Child::Start(name, _) = self.child()? {
             match &*name {
-                "Format" => meta.format = Some(Format::parse(&self.trimmed()?)),
+                "Format" => meta.format = Some(Format::parse(&self.trimmed_text()?)),
                 "Type" => meta.media_type = Some(self.trimmed()?),
                 "Mark" => meta.mark = Some(self.trimmed()?),
                 "Size" => meta.size = Some(self.number("Size")?),
@@ -560,7 +580,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
                 "CmdID" => cmd_id = Some(self.trimmed()?),
                 "MsgRef" => msg_ref = Some(self.trimmed()?),
                 "CmdRef" => cmd_ref = Some(self.trimmed()?),
-                "Cmd" => cmd = Some(CommandName::parse(&self.trimmed()?)),
+                "Cmd" => cmd = Some(CommandName::parse(&self.trimmed_text()?)),
                 "TargetRef" => target_refs.push(self.trimmed()?),
                 "SourceRef" => source_refs.push(self.trimmed()?),
                 "Cred" => cred = Some(self.cred()?),
@@ -634,6 +654,14 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
     /// Reads an Item's Data: text, binary, or an embedded document (XML child element, or a
     /// nested WBXML document in opaque data whose Type says `+wbxml`).
     fn data(&mut self, media_type: Option<&str>) -> Result<Data> {
+        match self.src.leaf_text() {
+            Ok(Some(text)) => {
+                self.done();
+                return Ok(Data::Text(text.into_owned()));
+            }
+            Ok(None) => {}
+            Err(e) => return Err(self.locate(e)),
+        }
         let mut text: Option<String> = None;
         let mut binary: Option<Vec<u8>> = None;
         let mut document: Option<Element> = None;

@@ -27,6 +27,12 @@ pub(crate) enum Event<'a> {
 pub(crate) trait EventSource<'a> {
     /// The next event.
     fn next_event(&mut self) -> Result<Event<'a>>;
+    /// The rest of the current element when it holds character data only (the common leaf,
+    /// such as `<CmdID>1</CmdID>`): its text, read through the element's end without making
+    /// events (empty for an empty element). `None`, having consumed nothing, when the element
+    /// holds anything else (child elements, opaque data, comments, ...): the caller then reads
+    /// it event by event.
+    fn leaf_text(&mut self) -> Result<Option<Cow<'a, str>>>;
     /// The byte offset the source has reached, for error messages.
     fn offset(&self) -> usize;
 }

@@ -398,6 +398,24 @@ impl<'a> EventSource<'a> for WbxmlSource<'a> {
         self.read()
     }
 
+    fn leaf_text(&mut self) -> Result<Option<Cow<'a, str>>> {
+        // The only pending event is the end of an element without content.
+        if self.pending.take().is_some() {
+            return Ok(Some(Cow::Borrowed("")));
+        }
+        let start = self.pos;
+        let text = self.text()?;
+        if self.input.get(self.pos) == Some(&global::END) && self.open.pop().is_some() {
+            self.pos += 1;
+            if self.open.is_empty() {
+                self.finished_root();
+            }
+            return Ok(Some(text.unwrap_or_default()));
+        }
+        self.pos = start;
+        Ok(None)
+    }
+
     fn offset(&self) -> usize {
         self.pos
     }
@@ -420,6 +438,32 @@ mod tests {
         assert!(read_mb_u32(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x01], &mut p).is_err());
         let mut p = 0;
         assert_eq!(read_mb_u32(&[0x80], &mut p), Err(ErrorKind::UnexpectedEof));
+    }
+
+    #[test]
+    fn leaf_text_reads_simple_leaves_and_leaves_the_rest_to_events() {
+        // SyncML 1.2, UTF-8, string table "t\0"; <SyncML><CmdID>a(STR_I) t(STR_T)</CmdID><Final/>
+        // <Data>(OPAQUE "o")</Data></SyncML>
+        let doc = [
+            0x02, 0x9F, 0x53, 0x6A, 0x02, b't', 0, 0x6D, 0x4B, 0x03, b'a', 0, 0x83, 0x00, 0x01, 0x12, 0x4F, 0xC3, 0x01,
+            b'o', 0x01, 0x01,
+        ];
+        let mut src = WbxmlSource::new(&doc, &Limits::default()).unwrap();
+        let name = |ev: Event<'_>| match ev {
+            Event::Start { name, .. } => name.into_owned(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(name(src.next_event().unwrap()), "SyncML");
+        assert_eq!(name(src.next_event().unwrap()), "CmdID");
+        assert_eq!(src.leaf_text().unwrap(), Some(Cow::Owned("at".into())));
+        assert_eq!(name(src.next_event().unwrap()), "Final");
+        assert_eq!(src.leaf_text().unwrap(), Some(Cow::Borrowed("")));
+        assert_eq!(name(src.next_event().unwrap()), "Data");
+        assert_eq!(src.leaf_text().unwrap(), None);
+        assert_eq!(src.next_event().unwrap(), Event::Opaque(b"o"));
+        assert_eq!(src.next_event().unwrap(), Event::End);
+        assert_eq!(src.next_event().unwrap(), Event::End);
+        assert_eq!(src.next_event().unwrap(), Event::Eof);
     }
 
     #[test]

@@ -283,6 +283,27 @@ impl<'a> EventSource<'a> for XmlSource<'a> {
         self.read()
     }
 
+    fn leaf_text(&mut self) -> Result<Option<Cow<'a, str>>> {
+        if self.pending_end {
+            self.pending_end = false;
+            return Ok(Some(Cow::Borrowed("")));
+        }
+        let bytes = self.text.as_bytes();
+        let start = self.pos;
+        let len = bytes[start..].iter().position(|&b| b == b'<').unwrap_or(bytes.len() - start);
+        if bytes.get(start + len + 1) != Some(&b'/') {
+            return Ok(None); // a tag, comment, CDATA section, ... or the end of the input
+        }
+        let mut text = None;
+        if len > 0 {
+            let piece = unescape(Cow::Borrowed(&self.text[start..start + len])).map_err(|k| self.error(k))?;
+            self.push_text(&mut text, piece)?;
+        }
+        self.pos = start + len + 2;
+        self.end_tag()?;
+        Ok(Some(text.unwrap_or_default()))
+    }
+
     fn offset(&self) -> usize {
         self.pos
     }
@@ -506,6 +527,28 @@ mod tests {
         let Err(err) = XmlSource::new(b"<a>\xE9</a>", &Limits::default()) else { panic!("Latin-1 byte accepted") };
         assert!(err.to_string().contains("invalid UTF-8"), "{err}");
         assert_eq!(err.offset, Some(3));
+    }
+
+    #[test]
+    fn leaf_text_reads_simple_leaves_and_leaves_the_rest_to_events() {
+        let xml = "<a><b> x &amp; y </b><c/><d><e/></d><f>1<!--c-->2</f><g></h></a>";
+        let mut src = XmlSource::new(xml.as_bytes(), &Limits::default()).unwrap();
+        assert_eq!(src.next_event().unwrap(), start("a"));
+        assert_eq!(src.next_event().unwrap(), start("b"));
+        assert_eq!(src.leaf_text().unwrap(), Some(Cow::Owned(" x & y ".into())));
+        assert_eq!(src.next_event().unwrap(), start("c"));
+        assert_eq!(src.leaf_text().unwrap(), Some(Cow::Borrowed("")));
+        assert_eq!(src.next_event().unwrap(), start("d"));
+        assert_eq!(src.leaf_text().unwrap(), None);
+        assert_eq!(src.next_event().unwrap(), start("e"));
+        assert_eq!(src.next_event().unwrap(), Event::End);
+        assert_eq!(src.next_event().unwrap(), Event::End);
+        assert_eq!(src.next_event().unwrap(), start("f"));
+        assert_eq!(src.leaf_text().unwrap(), None);
+        assert_eq!(src.next_event().unwrap(), Event::Text("12".into()));
+        assert_eq!(src.next_event().unwrap(), Event::End);
+        assert_eq!(src.next_event().unwrap(), start("g"));
+        assert!(src.leaf_text().unwrap_err().to_string().contains("does not match"));
     }
 
     #[test]
