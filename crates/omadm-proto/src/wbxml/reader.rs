@@ -287,8 +287,10 @@ impl<'a> WbxmlSource<'a> {
             if self.root_closed {
                 return Err(self.error(ErrorKind::Wbxml("content after the root element".into())));
             }
-            if let Some(text) = self.text()? {
-                return Ok(Event::Text(text));
+            if matches!(self.input[self.pos], global::STR_I | global::STR_T | global::ENTITY) {
+                if let Some(text) = self.text()? {
+                    return Ok(Event::Text(text));
+                }
             }
             let token = self.byte()?;
             match token {

@@ -195,11 +195,27 @@ impl Sink for XmlSink<'_> {
     }
 }
 
+/// [`ESCAPES`] bit: the byte is escaped in character data and attribute values.
+const ESCAPE_IN_TEXT: u8 = 1;
+/// [`ESCAPES`] bit: the byte is escaped in (double-quoted) attribute values only.
+const ESCAPE_IN_ATTRIBUTE: u8 = 2;
+
+/// For each byte, whether [`escape_into`] replaces it: one table lookup per byte of text.
+static ESCAPES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    table[b'&' as usize] = ESCAPE_IN_TEXT;
+    table[b'<' as usize] = ESCAPE_IN_TEXT;
+    table[b'>' as usize] = ESCAPE_IN_TEXT;
+    table[b'\r' as usize] = ESCAPE_IN_TEXT;
+    table[b'"' as usize] = ESCAPE_IN_ATTRIBUTE;
+    table
+};
+
 /// Escapes text for XML character data or (with `attribute`) a double-quoted attribute value.
 fn escape_into(out: &mut String, text: &str, attribute: bool) {
     // Most values need no escaping: find the first byte that does before copying anything.
-    let needs = |b: &u8| matches!(b, b'&' | b'<' | b'>' | b'\r') || (attribute && *b == b'"');
-    let Some(first) = text.as_bytes().iter().position(needs) else {
+    let mask = if attribute { ESCAPE_IN_TEXT | ESCAPE_IN_ATTRIBUTE } else { ESCAPE_IN_TEXT };
+    let Some(first) = text.as_bytes().iter().position(|&b| ESCAPES[usize::from(b)] & mask != 0) else {
         out.push_str(text);
         return;
     };
