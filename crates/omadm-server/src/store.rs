@@ -1,25 +1,48 @@
-//! Storage: the [`Store`] trait and [`SqlStore`], its implementation on SQLite (the embedded
-//! default, one file) and PostgreSQL (for scale and several server nodes), through sqlx.
+//! Storage: the [`Store`] trait and [`SqlStore`], which opens the backend a database URL names:
+//! SQLite (the embedded default, one file; [`sqlite::SqliteStore`], connections owned by
+//! dedicated threads) or PostgreSQL (for scale and several server nodes; [`postgres::PgStore`],
+//! through sqlx).
 //!
 //! Session state lives here too, so any server node can continue any session. Every message's
 //! [`Change`]s are applied in one transaction, so a crash never leaves half a message stored.
 
-use crate::engine::{Change, SessionState};
-use crate::model::{AccountAuth, AuthKind, Device, Event, Job, JobCommand, JobState, TreeValue};
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+pub mod postgres;
+pub mod sqlite;
+
+use crate::engine::{Change, SessionLookup, SessionState};
+use crate::model::{Device, Event, Job, JobCommand, TreeValue};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{AnyPool, Row};
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
-use std::str::FromStr;
 
 /// Storage failures.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database refused or failed.
+    /// The database refused or failed (PostgreSQL, and opening SQLite).
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// SQLite refused or failed.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The transaction that held this change list (with others: group commit) failed to commit,
+    /// so none of it is stored.
+    #[error("group commit failed: {0}")]
+    CommitFailed(String),
+    /// A SQLite file could not be opened.
+    #[error("opening {}: {source}", path.display())]
+    Open {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: rusqlite::Error,
+    },
+    /// A storage thread could not be started.
+    #[error("starting a storage thread: {0}")]
+    Thread(std::io::Error),
+    /// The store was closed (or its thread stopped) before answering.
+    #[error("the store is closed")]
+    Closed,
     /// A migration failed.
     #[error("migration: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
@@ -86,6 +109,39 @@ pub trait Store: Send + Sync {
     fn apply<'a>(&'a self, changes: &'a [Change]) -> StoreFuture<'a, ()>;
     /// Deletes sessions idle since before `before_ms`; returns how many.
     fn expire_sessions(&self, before_ms: i64) -> StoreFuture<'_, u64>;
+
+    /// What the engine needs for one DM message, in one call: the session stored under `token`
+    /// (none: a new session), then the device it belongs to (the session's, else `source`, the
+    /// message's SyncHdr Source) and that device's pending jobs. Backends override this to read
+    /// all three in one round trip.
+    fn message_context<'a>(&'a self, token: Option<&'a str>, source: &'a str) -> StoreFuture<'a, MessageContext> {
+        Box::pin(async move {
+            let session = match token {
+                None => SessionLookup::New,
+                Some(token) => match self.session(token).await? {
+                    Some(state) => SessionLookup::Found(Box::new(state)),
+                    None => SessionLookup::Missing,
+                },
+            };
+            let dev_id = match &session {
+                SessionLookup::Found(state) => state.dev_id.clone(),
+                _ => source.to_string(),
+            };
+            let (device, jobs) = tokio::try_join!(self.device(&dev_id), self.pending_jobs(&dev_id))?;
+            Ok(MessageContext { session, device, jobs })
+        })
+    }
+}
+
+/// What [`Store::message_context`] returns: the stored inputs of the session engine for one message.
+#[derive(Debug)]
+pub struct MessageContext {
+    /// The session the message's token names.
+    pub session: SessionLookup,
+    /// The device (the session's, else the message's Source), when known.
+    pub device: Option<Device>,
+    /// Its queued and running jobs, oldest first.
+    pub jobs: Vec<Job>,
 }
 
 /// The database kind behind a [`SqlStore`].
@@ -97,82 +153,23 @@ pub enum Backend {
     Postgres,
 }
 
-/// [`Store`] on SQLite or PostgreSQL through sqlx's `Any` driver: one set of statements
-/// (`$n` parameters, `ON CONFLICT`, `RETURNING` work on both), one migration set per backend.
-#[derive(Debug, Clone)]
-pub struct SqlStore {
-    /// Reads.
-    pool: AnyPool,
-    /// Writes: on SQLite one connection, so writers queue in the pool instead of sleeping in
-    /// SQLite's busy handler (WAL lets the readers go on meanwhile); on PostgreSQL the same pool.
-    writer: AnyPool,
-    /// The queue of the group-commit writer ([`write_loop`]).
-    writes: tokio::sync::mpsc::UnboundedSender<WriteRequest>,
-    backend: Backend,
-}
-
-const DEVICE_COLUMNS: &str = "dev_id, server_id, client_auth, client_user, client_secret, client_nonce, client_spent, \
-     server_auth, server_user, server_secret, server_nonce, devinfo, created_ms, last_session_ms";
-
-impl SqlStore {
-    /// Opens (creating when missing) the database at `url` (`sqlite://PATH` or `postgres://...`)
-    /// and brings its schema up to date.
-    pub async fn open(url: &str) -> Result<SqlStore, StoreError> {
-        sqlx::any::install_default_drivers();
-        let (backend, url) = if let Some(rest) = url.strip_prefix("sqlite:") {
-            let sep = if rest.contains('?') { '&' } else { '?' };
-            let url = if rest.contains("mode=") { url.to_string() } else { format!("{url}{sep}mode=rwc") };
-            (Backend::Sqlite, url)
+impl Backend {
+    /// The backend a database URL names (`sqlite:PATH`, `sqlite://PATH`, `postgres://...`,
+    /// `postgresql://...`).
+    pub fn of_url(url: &str) -> Result<Backend, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            (Backend::Postgres, url.to_string())
+            Ok(Backend::Postgres)
         } else {
-            return Err(StoreError::UnsupportedUrl(url.to_string()));
-        };
-        let options = AnyConnectOptions::from_str(&url)?;
-        let connect = |max: u32| {
-            AnyPoolOptions::new().max_connections(max).after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL with synchronous=NORMAL: durable across process crashes, few fsyncs.
-                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
-                    }
-                    Ok(())
-                })
-            })
-        };
-        let (pool, writer) = match backend {
-            Backend::Sqlite => {
-                let writer = connect(1).connect_with(options.clone()).await?;
-                (connect(4).connect_with(options).await?, writer)
-            }
-            Backend::Postgres => {
-                let pool = connect(16).connect_with(options).await?;
-                (pool.clone(), pool)
-            }
-        };
-        let (writes, requests) = tokio::sync::mpsc::unbounded_channel();
-        let store = SqlStore { pool, writer: writer.clone(), writes, backend };
-        store.migrator().run(&store.writer).await?;
-        tokio::spawn(write_loop(writer, requests));
-        Ok(store)
+            Err(StoreError::UnsupportedUrl(url.to_string()))
+        }
     }
 
-    /// The backend in use.
-    pub fn backend(&self) -> Backend {
-        self.backend
-    }
-
-    /// Closes the pool (waits for connections to be returned).
-    pub async fn close(&self) {
-        self.pool.close().await;
-        self.writer.close().await;
-    }
-
-    fn migrator(&self) -> Migrator {
-        let sql = match self.backend {
+    /// The schema migrations of this backend, run by sqlx's migrator at open (so both backends
+    /// keep sqlx's `_sqlx_migrations` bookkeeping, whichever driver serves the data).
+    fn migrator(self) -> Migrator {
+        let sql = match self {
             Backend::Sqlite => include_str!("../migrations/sqlite/0001_init.sql"),
             Backend::Postgres => include_str!("../migrations/postgres/0001_init.sql"),
         };
@@ -191,486 +188,124 @@ impl SqlStore {
     }
 }
 
-fn corrupt(what: &str, err: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(format!("{what}: {err}"))
+/// The [`Store`] a database URL names: SQLite or PostgreSQL.
+#[derive(Debug)]
+pub struct SqlStore {
+    inner: Inner,
 }
 
-fn device_from_row(row: &AnyRow) -> Result<Device, StoreError> {
-    let kind = |col: &str| -> Result<AuthKind, StoreError> {
-        let text: String = row.try_get(col)?;
-        AuthKind::parse(&text).ok_or_else(|| corrupt(col, text))
-    };
-    let spent: String = row.try_get("client_spent")?;
-    let devinfo: String = row.try_get("devinfo")?;
-    Ok(Device {
-        dev_id: row.try_get("dev_id")?,
-        server_id: row.try_get("server_id")?,
-        client: AccountAuth {
-            kind: kind("client_auth")?,
-            user: row.try_get("client_user")?,
-            secret: row.try_get("client_secret")?,
-            nonce: row.try_get("client_nonce")?,
-            spent: spent.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
-        },
-        server: AccountAuth {
-            kind: kind("server_auth")?,
-            user: row.try_get("server_user")?,
-            secret: row.try_get("server_secret")?,
-            nonce: row.try_get("server_nonce")?,
-            spent: Vec::new(),
-        },
-        devinfo: serde_json::from_str(&devinfo).map_err(|e| corrupt("devinfo", e))?,
-        created_ms: row.try_get("created_ms")?,
-        last_session_ms: row.try_get("last_session_ms")?,
-    })
+#[derive(Debug)]
+enum Inner {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
 }
 
-fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {
-    let state: String = row.try_get("state")?;
-    let commands: String = row.try_get("commands")?;
-    Ok(Job {
-        id: row.try_get("id")?,
-        dev_id: row.try_get("dev_id")?,
-        state: JobState::parse(&state).ok_or_else(|| corrupt("job state", &state))?,
-        commands: serde_json::from_str(&commands).map_err(|e| corrupt("job commands", e))?,
-        created_ms: row.try_get("created_ms")?,
-        updated_ms: row.try_get("updated_ms")?,
-    })
-}
+impl SqlStore {
+    /// Opens (creating when missing) the database at `url` (`sqlite://PATH` or `postgres://...`)
+    /// and brings its schema up to date.
+    pub async fn open(url: &str) -> Result<SqlStore, StoreError> {
+        let inner = match Backend::of_url(url)? {
+            Backend::Sqlite => Inner::Sqlite(sqlite::SqliteStore::open(url).await?),
+            Backend::Postgres => Inner::Postgres(postgres::PgStore::open(url).await?),
+        };
+        Ok(SqlStore { inner })
+    }
 
-fn event_from_row(row: &AnyRow) -> Result<Event, StoreError> {
-    let code: i64 = row.try_get("code")?;
-    Ok(Event {
-        id: row.try_get("id")?,
-        dev_id: row.try_get("dev_id")?,
-        code: u16::try_from(code).map_err(|e| corrupt("event code", e))?,
-        media_type: row.try_get("media_type")?,
-        format: row.try_get("format")?,
-        mark: row.try_get("mark")?,
-        source: row.try_get("source")?,
-        correlator: row.try_get("correlator")?,
-        data: row.try_get("data")?,
-        received_ms: row.try_get("received_ms")?,
-    })
-}
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        match self.inner {
+            Inner::Sqlite(_) => Backend::Sqlite,
+            Inner::Postgres(_) => Backend::Postgres,
+        }
+    }
 
-fn json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("records serialize")
-}
+    /// Closes the database: waits for queued writes and for connections to be returned.
+    pub async fn close(&self) {
+        match &self.inner {
+            Inner::Sqlite(store) => store.close().await,
+            Inner::Postgres(store) => store.close().await,
+        }
+    }
 
-fn is_unique_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+    fn inner(&self) -> &dyn Store {
+        match &self.inner {
+            Inner::Sqlite(store) => store,
+            Inner::Postgres(store) => store,
+        }
+    }
 }
 
 impl Store for SqlStore {
     fn device<'a>(&'a self, dev_id: &'a str) -> StoreFuture<'a, Option<Device>> {
-        Box::pin(async move {
-            let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE dev_id = $1");
-            let row = sqlx::query(&sql).bind(dev_id).fetch_optional(&self.pool).await?;
-            row.as_ref().map(device_from_row).transpose()
-        })
+        self.inner().device(dev_id)
     }
-
     fn insert_devices<'a>(&'a self, devices: &'a [Device]) -> StoreFuture<'a, ()> {
-        Box::pin(async move {
-            let mut tx = self.writer.begin().await?;
-            let sql = format!(
-                "INSERT INTO devices ({DEVICE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-            );
-            for d in devices {
-                let result = sqlx::query(&sql)
-                    .bind(&d.dev_id)
-                    .bind(&d.server_id)
-                    .bind(d.client.kind.as_str())
-                    .bind(&d.client.user)
-                    .bind(&d.client.secret)
-                    .bind(&d.client.nonce)
-                    .bind(d.client.spent.join(","))
-                    .bind(d.server.kind.as_str())
-                    .bind(&d.server.user)
-                    .bind(&d.server.secret)
-                    .bind(&d.server.nonce)
-                    .bind(json(&d.devinfo))
-                    .bind(d.created_ms)
-                    .bind(d.last_session_ms)
-                    .execute(&mut *tx)
-                    .await;
-                match result {
-                    Err(e) if is_unique_violation(&e) => return Err(StoreError::Conflict(d.dev_id.clone())),
-                    other => other?,
-                };
-            }
-            tx.commit().await?;
-            Ok(())
-        })
+        self.inner().insert_devices(devices)
     }
-
-    fn update_device<'a>(&'a self, d: &'a Device) -> StoreFuture<'a, bool> {
-        Box::pin(async move {
-            let result = sqlx::query(
-                "UPDATE devices SET server_id = $2, client_auth = $3, client_user = $4, client_secret = $5, \
-                 client_nonce = $6, client_spent = $7, server_auth = $8, server_user = $9, server_secret = $10, \
-                 server_nonce = $11 WHERE dev_id = $1",
-            )
-            .bind(&d.dev_id)
-            .bind(&d.server_id)
-            .bind(d.client.kind.as_str())
-            .bind(&d.client.user)
-            .bind(&d.client.secret)
-            .bind(&d.client.nonce)
-            .bind(d.client.spent.join(","))
-            .bind(d.server.kind.as_str())
-            .bind(&d.server.user)
-            .bind(&d.server.secret)
-            .bind(&d.server.nonce)
-            .execute(&self.writer)
-            .await?;
-            Ok(result.rows_affected() > 0)
-        })
+    fn update_device<'a>(&'a self, device: &'a Device) -> StoreFuture<'a, bool> {
+        self.inner().update_device(device)
     }
-
     fn delete_device<'a>(&'a self, dev_id: &'a str) -> StoreFuture<'a, bool> {
-        Box::pin(async move {
-            let mut tx = self.writer.begin().await?;
-            for table in ["device_groups", "tree_values", "jobs", "events", "sessions"] {
-                sqlx::query(&format!("DELETE FROM {table} WHERE dev_id = $1")).bind(dev_id).execute(&mut *tx).await?;
-            }
-            let result = sqlx::query("DELETE FROM devices WHERE dev_id = $1").bind(dev_id).execute(&mut *tx).await?;
-            tx.commit().await?;
-            Ok(result.rows_affected() > 0)
-        })
+        self.inner().delete_device(dev_id)
     }
-
-    fn devices<'a>(&'a self, q: &'a DeviceQuery) -> StoreFuture<'a, Vec<Device>> {
-        Box::pin(async move {
-            let pattern = q.search.as_ref().map(|s| format!("%{}%", s.replace(['%', '_'], "")));
-            let sql = format!(
-                "SELECT {DEVICE_COLUMNS} FROM devices d WHERE ($1 IS NULL OR d.dev_id LIKE $1 OR d.devinfo LIKE $1) \
-                 AND ($2 IS NULL OR EXISTS (SELECT 1 FROM device_groups g WHERE g.name = $2 AND g.dev_id = d.dev_id)) \
-                 ORDER BY d.dev_id LIMIT $3 OFFSET $4"
-            );
-            let rows = sqlx::query(&sql)
-                .bind(pattern)
-                .bind(q.group.clone())
-                .bind(q.limit.unwrap_or(100).clamp(1, 100_000))
-                .bind(q.offset.unwrap_or(0).max(0))
-                .fetch_all(&self.pool)
-                .await?;
-            rows.iter().map(device_from_row).collect()
-        })
+    fn devices<'a>(&'a self, query: &'a DeviceQuery) -> StoreFuture<'a, Vec<Device>> {
+        self.inner().devices(query)
     }
-
     fn tree<'a>(&'a self, dev_id: &'a str) -> StoreFuture<'a, Vec<TreeValue>> {
-        Box::pin(async move {
-            let rows =
-                sqlx::query("SELECT uri, format, data, updated_ms FROM tree_values WHERE dev_id = $1 ORDER BY uri")
-                    .bind(dev_id)
-                    .fetch_all(&self.pool)
-                    .await?;
-            rows.iter()
-                .map(|r| {
-                    Ok(TreeValue {
-                        uri: r.try_get("uri")?,
-                        format: r.try_get("format")?,
-                        data: r.try_get("data")?,
-                        updated_ms: r.try_get("updated_ms")?,
-                    })
-                })
-                .collect()
-        })
+        self.inner().tree(dev_id)
     }
-
     fn add_to_group<'a>(&'a self, group: &'a str, dev_ids: &'a [String]) -> StoreFuture<'a, ()> {
-        Box::pin(async move {
-            let mut tx = self.writer.begin().await?;
-            for dev_id in dev_ids {
-                sqlx::query("INSERT INTO device_groups (name, dev_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                    .bind(group)
-                    .bind(dev_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            Ok(())
-        })
+        self.inner().add_to_group(group, dev_ids)
     }
-
     fn group_members<'a>(&'a self, group: &'a str) -> StoreFuture<'a, Vec<String>> {
-        Box::pin(async move {
-            let rows = sqlx::query("SELECT dev_id FROM device_groups WHERE name = $1 ORDER BY dev_id")
-                .bind(group)
-                .fetch_all(&self.pool)
-                .await?;
-            rows.iter().map(|r| Ok(r.try_get("dev_id")?)).collect()
-        })
+        self.inner().group_members(group)
     }
-
     fn groups(&self) -> StoreFuture<'_, Vec<(String, i64)>> {
-        Box::pin(async move {
-            let rows = sqlx::query("SELECT name, COUNT(*) AS members FROM device_groups GROUP BY name ORDER BY name")
-                .fetch_all(&self.pool)
-                .await?;
-            rows.iter().map(|r| Ok((r.try_get("name")?, r.try_get("members")?))).collect()
-        })
+        self.inner().groups()
     }
-
     fn create_job<'a>(&'a self, dev_id: &'a str, commands: &'a [JobCommand], now_ms: i64) -> StoreFuture<'a, Job> {
-        Box::pin(async move {
-            let row = sqlx::query(
-                "INSERT INTO jobs (dev_id, state, commands, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $4) \
-                 RETURNING id",
-            )
-            .bind(dev_id)
-            .bind(JobState::Queued.as_str())
-            .bind(json(&commands))
-            .bind(now_ms)
-            .fetch_one(&self.writer)
-            .await?;
-            Ok(Job {
-                id: row.try_get("id")?,
-                dev_id: dev_id.to_string(),
-                state: JobState::Queued,
-                commands: commands.to_vec(),
-                created_ms: now_ms,
-                updated_ms: now_ms,
-            })
-        })
+        self.inner().create_job(dev_id, commands, now_ms)
     }
-
     fn job(&self, id: i64) -> StoreFuture<'_, Option<Job>> {
-        Box::pin(async move {
-            let row = sqlx::query("SELECT id, dev_id, state, commands, created_ms, updated_ms FROM jobs WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-            row.as_ref().map(job_from_row).transpose()
-        })
+        self.inner().job(id)
     }
-
     fn jobs<'a>(&'a self, dev_id: Option<&'a str>, limit: i64) -> StoreFuture<'a, Vec<Job>> {
-        Box::pin(async move {
-            let rows = sqlx::query(
-                "SELECT id, dev_id, state, commands, created_ms, updated_ms FROM jobs \
-                 WHERE ($1 IS NULL OR dev_id = $1) ORDER BY id DESC LIMIT $2",
-            )
-            .bind(dev_id)
-            .bind(limit.clamp(1, 100_000))
-            .fetch_all(&self.pool)
-            .await?;
-            rows.iter().map(job_from_row).collect()
-        })
+        self.inner().jobs(dev_id, limit)
     }
-
     fn pending_jobs<'a>(&'a self, dev_id: &'a str) -> StoreFuture<'a, Vec<Job>> {
-        Box::pin(async move {
-            let rows = sqlx::query(
-                "SELECT id, dev_id, state, commands, created_ms, updated_ms FROM jobs \
-                 WHERE dev_id = $1 AND state IN ('queued', 'running') ORDER BY id",
-            )
-            .bind(dev_id)
-            .fetch_all(&self.pool)
-            .await?;
-            rows.iter().map(job_from_row).collect()
-        })
+        self.inner().pending_jobs(dev_id)
     }
-
     fn events<'a>(&'a self, dev_id: Option<&'a str>, limit: i64) -> StoreFuture<'a, Vec<Event>> {
-        Box::pin(async move {
-            let rows = sqlx::query(
-                "SELECT id, dev_id, code, media_type, format, mark, source, correlator, data, received_ms FROM events \
-                 WHERE ($1 IS NULL OR dev_id = $1) ORDER BY id DESC LIMIT $2",
-            )
-            .bind(dev_id)
-            .bind(limit.clamp(1, 100_000))
-            .fetch_all(&self.pool)
-            .await?;
-            rows.iter().map(event_from_row).collect()
-        })
+        self.inner().events(dev_id, limit)
     }
-
     fn session<'a>(&'a self, token: &'a str) -> StoreFuture<'a, Option<SessionState>> {
-        Box::pin(async move {
-            let row = sqlx::query("SELECT state FROM sessions WHERE token = $1")
-                .bind(token)
-                .fetch_optional(&self.pool)
-                .await?;
-            match row {
-                None => Ok(None),
-                Some(r) => {
-                    let text: String = r.try_get("state")?;
-                    serde_json::from_str(&text).map(Some).map_err(|e| corrupt("session state", e))
-                }
-            }
-        })
+        self.inner().session(token)
     }
-
     fn apply<'a>(&'a self, changes: &'a [Change]) -> StoreFuture<'a, ()> {
-        Box::pin(async move {
-            if changes.is_empty() {
-                return Ok(());
-            }
-            let (done, result) = tokio::sync::oneshot::channel();
-            if self.writes.send((changes.to_vec(), done)).is_err() {
-                return Err(StoreError::Database(sqlx::Error::PoolClosed));
-            }
-            result.await.map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))?
-        })
+        self.inner().apply(changes)
     }
-
     fn expire_sessions(&self, before_ms: i64) -> StoreFuture<'_, u64> {
-        Box::pin(async move {
-            let result =
-                sqlx::query("DELETE FROM sessions WHERE updated_ms < $1").bind(before_ms).execute(&self.writer).await?;
-            Ok(result.rows_affected())
-        })
+        self.inner().expire_sessions(before_ms)
+    }
+    fn message_context<'a>(&'a self, token: Option<&'a str>, source: &'a str) -> StoreFuture<'a, MessageContext> {
+        self.inner().message_context(token, source)
     }
 }
 
-/// One message's changes and where to report their outcome.
-type WriteRequest = (Vec<Change>, tokio::sync::oneshot::Sender<Result<(), StoreError>>);
+/// The device columns, in the order both backends read and write them.
+const DEVICE_COLUMNS: &str = "dev_id, server_id, client_auth, client_user, client_secret, client_nonce, client_spent, \
+     server_auth, server_user, server_secret, server_nonce, devinfo, created_ms, last_session_ms";
 
-/// Applies queued change lists, as many as are waiting (up to [`MAX_GROUP`]) in one transaction:
-/// group commit, so that a busy server commits a few hundred times a second instead of once per
-/// message. A failed group is retried list by list, so each caller gets its own outcome.
-async fn write_loop(writer: AnyPool, mut requests: tokio::sync::mpsc::UnboundedReceiver<WriteRequest>) {
-    const MAX_GROUP: usize = 256;
-    while let Some(first) = requests.recv().await {
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match requests.try_recv() {
-                Ok(next) => group.push(next),
-                Err(_) => break,
-            }
-        }
-        let all: Vec<&Change> = group.iter().flat_map(|(changes, _)| changes.iter()).collect();
-        if group.len() == 1 || write_transaction(&writer, all).await.is_err() {
-            for (changes, done) in group {
-                let _ = done.send(write_transaction(&writer, changes.iter().collect()).await);
-            }
-        } else {
-            for (_, done) in group {
-                let _ = done.send(Ok(()));
-            }
-        }
-    }
+/// The columns of a job, in the order both backends read them.
+const JOB_COLUMNS: &str = "id, dev_id, state, commands, created_ms, updated_ms";
+
+/// The columns of an event, in the order both backends read them.
+const EVENT_COLUMNS: &str = "id, dev_id, code, media_type, format, mark, source, correlator, data, received_ms";
+
+fn corrupt(what: &str, err: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {err}"))
 }
 
-/// Applies changes in one transaction.
-async fn write_transaction(writer: &AnyPool, changes: Vec<&Change>) -> Result<(), StoreError> {
-    let mut tx = writer.begin().await?;
-    for change in changes {
-        match change {
-            Change::DeviceEnrolled(d) => {
-                let sql = format!(
-                    "INSERT INTO devices ({DEVICE_COLUMNS}) VALUES \
-                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING"
-                );
-                sqlx::query(&sql)
-                    .bind(&d.dev_id)
-                    .bind(&d.server_id)
-                    .bind(d.client.kind.as_str())
-                    .bind(&d.client.user)
-                    .bind(&d.client.secret)
-                    .bind(&d.client.nonce)
-                    .bind(d.client.spent.join(","))
-                    .bind(d.server.kind.as_str())
-                    .bind(&d.server.user)
-                    .bind(&d.server.secret)
-                    .bind(&d.server.nonce)
-                    .bind(json(&d.devinfo))
-                    .bind(d.created_ms)
-                    .bind(d.last_session_ms)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            Change::ClientNonces { dev_id, current, spent } => {
-                sqlx::query("UPDATE devices SET client_nonce = $2, client_spent = $3 WHERE dev_id = $1")
-                    .bind(dev_id)
-                    .bind(current)
-                    .bind(spent.join(","))
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            Change::ServerNonce { dev_id, nonce } => {
-                sqlx::query("UPDATE devices SET server_nonce = $2 WHERE dev_id = $1")
-                    .bind(dev_id)
-                    .bind(nonce)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            Change::DevInfo { dev_id, values } => {
-                sqlx::query("UPDATE devices SET devinfo = $2 WHERE dev_id = $1")
-                    .bind(dev_id)
-                    .bind(json(values))
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            Change::Tree { dev_id, values } => {
-                for v in values {
-                    sqlx::query(
-                        "INSERT INTO tree_values (dev_id, uri, format, data, updated_ms) VALUES ($1, $2, $3, $4, $5) \
-                         ON CONFLICT (dev_id, uri) DO UPDATE SET format = excluded.format, data = excluded.data, \
-                         updated_ms = excluded.updated_ms",
-                    )
-                    .bind(dev_id)
-                    .bind(&v.uri)
-                    .bind(&v.format)
-                    .bind(&v.data)
-                    .bind(v.updated_ms)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-            }
-            Change::Event(e) => {
-                sqlx::query(
-                    "INSERT INTO events (dev_id, code, media_type, format, mark, source, correlator, data, \
-                     received_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(&e.dev_id)
-                .bind(i64::from(e.code))
-                .bind(e.media_type.clone())
-                .bind(e.format.clone())
-                .bind(e.mark.clone())
-                .bind(e.source.clone())
-                .bind(e.correlator.clone())
-                .bind(&e.data)
-                .bind(e.received_ms)
-                .execute(&mut *tx)
-                .await?;
-            }
-            Change::Job(job) => {
-                sqlx::query("UPDATE jobs SET state = $2, commands = $3, updated_ms = $4 WHERE id = $1")
-                    .bind(job.id)
-                    .bind(job.state.as_str())
-                    .bind(json(&job.commands))
-                    .bind(job.updated_ms)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            Change::SaveSession(state) => {
-                sqlx::query(
-                    "INSERT INTO sessions (token, dev_id, state, updated_ms) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (token) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms",
-                )
-                .bind(&state.token)
-                .bind(&state.dev_id)
-                .bind(json(state))
-                .bind(state.last_ms)
-                .execute(&mut *tx)
-                .await?;
-            }
-            Change::EndSession { token } => {
-                sqlx::query("DELETE FROM sessions WHERE token = $1").bind(token).execute(&mut *tx).await?;
-            }
-            Change::SessionCompleted { dev_id, at_ms } => {
-                sqlx::query("UPDATE devices SET last_session_ms = $2 WHERE dev_id = $1")
-                    .bind(dev_id)
-                    .bind(*at_ms)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-    }
-    tx.commit().await?;
-    Ok(())
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("records serialize")
 }

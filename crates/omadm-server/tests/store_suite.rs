@@ -3,7 +3,7 @@
 //! Without that URL the PostgreSQL variants fail when `OMADM_REQUIRE_POSTGRES=1`, else say they
 //! were skipped.
 
-use omadm_server::engine::{Change, SessionState};
+use omadm_server::engine::{Change, SessionLookup, SessionState};
 use omadm_server::model::{AccountAuth, AuthKind, Device, Event, JobCommand, JobState, Operation, TreeValue};
 use omadm_server::store::{DeviceQuery, SqlStore, Store, StoreError};
 use sqlx::Executor;
@@ -98,7 +98,8 @@ on_both_backends!(
     devices_groups_and_search,
     jobs_events_tree_and_sessions,
     nothing_is_lost_on_reopen,
-    concurrent_writes_commit_in_groups_and_fail_alone
+    concurrent_writes_commit_in_groups_and_fail_alone,
+    message_context_reads_session_device_and_jobs
 );
 
 async fn devices_groups_and_search(db: Db) {
@@ -281,4 +282,113 @@ async fn nothing_is_lost_on_reopen(db: Db) {
 #[tokio::test]
 async fn unsupported_urls_are_refused() {
     assert!(matches!(SqlStore::open("mysql://x").await, Err(StoreError::UnsupportedUrl(_))));
+}
+
+async fn message_context_reads_session_device_and_jobs(db: Db) {
+    let store = SqlStore::open(&db.url()).await.expect("open");
+    store.insert_devices(&[device("IMEI:1", "Acme"), device("IMEI:2", "Globex")]).await.expect("insert");
+    let job = store
+        .create_job("IMEI:1", &[JobCommand::new(Operation::Get, Some("./DevInfo/Mod".into()))], 10)
+        .await
+        .expect("job");
+    store.apply(&[Change::SaveSession(session_state("tok"))]).await.expect("apply");
+
+    // A new session: the device named by the message's Source.
+    let new = store.message_context(None, "IMEI:2").await.expect("context");
+    assert!(matches!(new.session, SessionLookup::New));
+    assert_eq!(new.device, Some(device("IMEI:2", "Globex")));
+    assert!(new.jobs.is_empty());
+
+    // A stored session: its device, whatever the Source says, with that device's jobs.
+    let found = store.message_context(Some("tok"), "IMEI:2").await.expect("context");
+    match found.session {
+        SessionLookup::Found(state) => assert_eq!(*state, session_state("tok")),
+        other => panic!("expected the stored session, got {other:?}"),
+    }
+    assert_eq!(found.device, Some(device("IMEI:1", "Acme")));
+    assert_eq!(found.jobs, vec![job]);
+
+    // An unknown token, and an unknown device.
+    let missing = store.message_context(Some("gone"), "IMEI:404").await.expect("context");
+    assert!(matches!(missing.session, SessionLookup::Missing));
+    assert_eq!((missing.device, missing.jobs.len()), (None, 0));
+    store.close().await;
+}
+
+/// The environment variable that turns [`crash_child`] into the writer process of
+/// [`sqlite_killed_mid_write_keeps_every_message_whole`].
+const CRASH_DB: &str = "OMADM_STORE_CRASH_DB";
+
+/// The writer process of the crash test: commits one message, says so, then writes messages
+/// (a session and a tree value each) from 32 tasks until it is killed (or 30 s pass).
+#[tokio::test]
+#[ignore = "a child process of sqlite_killed_mid_write_keeps_every_message_whole"]
+async fn crash_child() {
+    use std::io::Write;
+    let Ok(url) = std::env::var(CRASH_DB) else { return };
+    let store = std::sync::Arc::new(SqlStore::open(&url).await.expect("open"));
+    store.insert_devices(&[device("IMEI:1", "Acme")]).await.expect("insert");
+    store.apply(&crash_message("committed")).await.expect("apply");
+    // libtest may have written `test crash_child ... ` on the same line.
+    println!("COMMITTED");
+    std::io::stdout().flush().expect("flush");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut writers = Vec::new();
+    for task in 0..32 {
+        let store = store.clone();
+        writers.push(tokio::spawn(async move {
+            for n in 0.. {
+                if tokio::time::Instant::now() > deadline {
+                    break;
+                }
+                store.apply(&crash_message(&format!("w{task}-{n}"))).await.expect("apply");
+            }
+        }));
+    }
+    for writer in writers {
+        writer.await.expect("writer");
+    }
+}
+
+/// One message of the crash test: a session and a tree value named after it.
+fn crash_message(name: &str) -> Vec<Change> {
+    let value = TreeValue { uri: format!("./T/{name}"), format: "chr".into(), data: name.into(), updated_ms: 1 };
+    vec![Change::SaveSession(session_state(name)), Change::Tree { dev_id: "IMEI:1".into(), values: vec![value] }]
+}
+
+/// Crash safety on SQLite: a process killed (SIGKILL) while it commits messages leaves every
+/// committed message whole and nothing of the ones in flight; the file opens again.
+#[test]
+fn sqlite_killed_mid_write_keeps_every_message_whole() {
+    use std::io::BufRead;
+    let db = sqlite();
+    let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", "crash_child", "--ignored", "--nocapture", "--test-threads=1"])
+        .env(CRASH_DB, db.url())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the writer process");
+    let stdout = child.stdout.take().expect("stdout");
+    let committed =
+        std::io::BufReader::new(stdout).lines().map_while(Result::ok).any(|line| line.ends_with("COMMITTED"));
+    assert!(committed, "the writer process did not commit its first message");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let store = SqlStore::open(&db.url()).await.expect("the killed writer's file opens");
+        assert!(store.session("committed").await.expect("read").is_some(), "a committed message survives");
+        let tree: std::collections::BTreeSet<String> =
+            store.tree("IMEI:1").await.expect("tree").into_iter().map(|v| v.data).collect();
+        store.close().await;
+        let Db::Sqlite(dir) = &db else { unreachable!("an SQLite database") };
+        let conn = rusqlite::Connection::open(dir.path().join("omadm.db")).expect("open");
+        let mut statement = conn.prepare("SELECT token FROM sessions").expect("prepare");
+        let sessions: std::collections::BTreeSet<String> =
+            statement.query_map([], |row| row.get(0)).expect("query").map(|t| t.expect("token")).collect();
+        assert!(sessions.len() > 1, "the writer committed messages before it was killed");
+        assert_eq!(sessions, tree, "every message is whole: its session and its tree value, or neither");
+    });
 }

@@ -1,0 +1,750 @@
+//! [`SqliteStore`]: the [`Store`] on SQLite, with every connection owned by one OS thread.
+//!
+//! SQLite calls are synchronous and fast (microseconds), so what costs is handing work between
+//! threads. Here each [`Store`] call is one closure sent to a connection's thread and answered
+//! through a oneshot channel: one hand-off per call, whatever number of statements it runs.
+//!
+//! - One writer thread owns the only writing connection. It takes whatever change lists have
+//!   queued up (up to [`MAX_GROUP`]) and commits them in one transaction (group commit), each in
+//!   its own savepoint, so that a list that fails is rolled back alone and only its caller sees
+//!   the error. The REST API's writes run on the same thread, in arrival order.
+//! - [`READER_THREADS`] reader threads serve reads from one shared queue; WAL lets them read
+//!   while the writer commits, and a read after a write's answer sees that write.
+//!
+//! The schema is brought up to date by sqlx's migrator at open (the same `_sqlx_migrations`
+//! bookkeeping as ever), then the file is handed to the threads.
+
+use super::{
+    corrupt, json, Backend, DeviceQuery, MessageContext, Store, StoreError, StoreFuture, DEVICE_COLUMNS, EVENT_COLUMNS,
+    JOB_COLUMNS,
+};
+use crate::engine::{Change, SessionLookup, SessionState};
+use crate::model::{AccountAuth, AuthKind, Device, Event, Job, JobCommand, JobState, TreeValue};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+use sqlx::ConnectOptions;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// Reader threads: one per core of the machines the server is sized for (2 cores).
+pub const READER_THREADS: usize = 2;
+
+/// The most change lists one group commit holds.
+pub const MAX_GROUP: usize = 256;
+
+/// Prepared statements kept per connection: every statement this module runs fits.
+const STATEMENT_CACHE: usize = 64;
+
+/// How long a connection waits for a lock held by another process (a second server, the CLI).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Work for a connection's thread; `None` tells the thread to stop.
+type Task = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// Where the writer thread reports a change list's outcome.
+type Answer = oneshot::Sender<Result<(), StoreError>>;
+
+/// What the writer thread is asked to do.
+enum WriteRequest {
+    /// Apply one DM message's changes (group-committed with the others queued).
+    Apply(Vec<Change>, Answer),
+    /// Run one write of its own (the REST API's), in its own transaction.
+    Run(Task),
+    /// Finish what is queued before this, then stop.
+    Stop,
+}
+
+/// [`Store`] on a SQLite file: one writer thread (group commit), [`READER_THREADS`] reader
+/// threads, each owning its connection.
+#[derive(Debug)]
+pub struct SqliteStore {
+    writes: mpsc::Sender<WriteRequest>,
+    reads: mpsc::Sender<Option<Task>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating when missing) the SQLite database at `url` (`sqlite:PATH` or
+    /// `sqlite://PATH`), brings its schema up to date and starts the connection threads.
+    pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true);
+        let path = options.get_filename().to_path_buf();
+        let mut migration = options.connect().await?;
+        Backend::Sqlite.migrator().run(&mut migration).await?;
+        sqlx::Connection::close(migration).await?;
+        tokio::task::spawn_blocking(move || SqliteStore::start(&path)).await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Opens the connections and starts their threads.
+    fn start(path: &Path) -> Result<SqliteStore, StoreError> {
+        let writer = connect(path, false)?;
+        let mut readers = Vec::with_capacity(READER_THREADS);
+        for _ in 0..READER_THREADS {
+            readers.push(connect(path, true)?);
+        }
+        let (writes, write_queue) = mpsc::channel();
+        let (reads, read_queue) = mpsc::channel::<Option<Task>>();
+        let read_queue = Arc::new(Mutex::new(read_queue));
+        let spawn = |name: String, body: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new().name(name).spawn(body).map_err(StoreError::Thread)
+        };
+        let mut threads = vec![spawn("omadm-sqlite-writer".into(), Box::new(move || write_loop(writer, write_queue)))?];
+        for (i, conn) in readers.into_iter().enumerate() {
+            let queue = read_queue.clone();
+            threads.push(spawn(format!("omadm-sqlite-reader-{i}"), Box::new(move || read_loop(conn, &queue)))?);
+        }
+        Ok(SqliteStore { writes, reads, threads: Mutex::new(threads) })
+    }
+
+    /// Finishes the queued writes, stops the threads and closes the connections.
+    pub async fn close(&self) {
+        let _ = self.writes.send(WriteRequest::Stop);
+        for _ in 0..READER_THREADS {
+            let _ = self.reads.send(None);
+        }
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        let _ = tokio::task::spawn_blocking(move || {
+            for thread in threads {
+                let _ = thread.join();
+            }
+        })
+        .await;
+    }
+
+    /// Runs `read` on a reader thread.
+    async fn read<T, F>(&self, read: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (done, answer) = oneshot::channel();
+        let task: Task = Box::new(move |conn| {
+            let _ = done.send(read(conn));
+        });
+        self.reads.send(Some(task)).map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs `write` on the writer thread, after the writes queued before it.
+    async fn write<T, F>(&self, write: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (done, answer) = oneshot::channel();
+        let task: Task = Box::new(move |conn| {
+            let _ = done.send(write(conn));
+        });
+        self.writes.send(WriteRequest::Run(task)).map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+/// Opens one connection: WAL with `synchronous=NORMAL` (durable across process crashes, one
+/// fsync per checkpoint rather than per commit), foreign keys on; readers are `query_only`.
+fn connect(path: &Path, reader: bool) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| open_failed(path, e))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get::<_, String>(0))?;
+    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+    if reader {
+        conn.execute_batch("PRAGMA query_only = ON;")?;
+    }
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+fn open_failed(path: &Path, source: rusqlite::Error) -> StoreError {
+    StoreError::Open { path: PathBuf::from(path), source }
+}
+
+/// Runs `task`; a panic in it is logged and drops only its own answer (the caller sees
+/// [`StoreError::Closed`]), the thread goes on.
+fn run_guarded(task: impl FnOnce()) {
+    if catch_unwind(AssertUnwindSafe(task)).is_err() {
+        tracing::error!("a storage task panicked; its caller gets an error");
+    }
+}
+
+/// A reader thread: serves the shared queue until told to stop or the store is dropped.
+fn read_loop(mut conn: Connection, queue: &Mutex<mpsc::Receiver<Option<Task>>>) {
+    loop {
+        let next = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
+        match next {
+            Ok(Some(task)) => run_guarded(|| task(&mut conn)),
+            Ok(None) | Err(_) => return,
+        }
+    }
+}
+
+/// The writer thread: group-commits queued change lists, runs the other writes in order.
+fn write_loop(mut conn: Connection, queue: mpsc::Receiver<WriteRequest>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let mut group = Vec::new();
+        for request in batch {
+            match request {
+                WriteRequest::Apply(changes, done) => group.push((changes, done)),
+                WriteRequest::Run(task) => {
+                    commit_group(&mut conn, std::mem::take(&mut group));
+                    run_guarded(|| task(&mut conn));
+                }
+                WriteRequest::Stop => {
+                    commit_group(&mut conn, group);
+                    return;
+                }
+            }
+        }
+        commit_group(&mut conn, group);
+    }
+}
+
+/// Commits change lists in one transaction and tells each caller its own outcome.
+fn commit_group(conn: &mut Connection, group: Vec<(Vec<Change>, Answer)>) {
+    if group.is_empty() {
+        return;
+    }
+    let lists: Vec<&[Change]> = group.iter().map(|(changes, _)| changes.as_slice()).collect();
+    let mut outcomes = Vec::with_capacity(group.len());
+    run_guarded(|| outcomes = group_transaction(conn, &lists));
+    for ((_, done), outcome) in group.into_iter().zip(outcomes) {
+        let _ = done.send(outcome);
+    }
+}
+
+/// Applies each change list in a savepoint of one transaction: a list that fails is rolled back
+/// alone. If the transaction itself fails, every list gets [`StoreError::CommitFailed`].
+fn group_transaction(conn: &mut Connection, lists: &[&[Change]]) -> Vec<Result<(), StoreError>> {
+    let mut outcomes = Vec::with_capacity(lists.len());
+    let committed = (|| -> Result<(), rusqlite::Error> {
+        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for changes in lists {
+            let savepoint = tx.savepoint()?;
+            match apply_changes(&savepoint, changes) {
+                Ok(()) => {
+                    savepoint.commit()?;
+                    outcomes.push(Ok(()));
+                }
+                // Dropping the savepoint rolls this list back.
+                Err(err) => outcomes.push(Err(err)),
+            }
+        }
+        tx.commit()
+    })();
+    match committed {
+        Ok(()) => outcomes,
+        Err(err) => lists.iter().map(|_| Err(StoreError::CommitFailed(err.to_string()))).collect(),
+    }
+}
+
+/// Runs one message's changes on `conn` (inside the caller's transaction).
+fn apply_changes(conn: &Connection, changes: &[Change]) -> Result<(), StoreError> {
+    for change in changes {
+        match change {
+            Change::DeviceEnrolled(d) => {
+                let sql = format!(
+                    "INSERT INTO devices ({DEVICE_COLUMNS}) VALUES \
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) ON CONFLICT DO NOTHING"
+                );
+                insert_device(conn, &sql, d)?;
+            }
+            Change::ClientNonces { dev_id, current, spent } => {
+                conn.prepare_cached("UPDATE devices SET client_nonce = ?2, client_spent = ?3 WHERE dev_id = ?1")?
+                    .execute((dev_id, current, spent.join(",")))?;
+            }
+            Change::ServerNonce { dev_id, nonce } => {
+                conn.prepare_cached("UPDATE devices SET server_nonce = ?2 WHERE dev_id = ?1")?
+                    .execute((dev_id, nonce))?;
+            }
+            Change::DevInfo { dev_id, values } => {
+                conn.prepare_cached("UPDATE devices SET devinfo = ?2 WHERE dev_id = ?1")?
+                    .execute((dev_id, json(values)))?;
+            }
+            Change::Tree { dev_id, values } => {
+                let mut upsert = conn.prepare_cached(
+                    "INSERT INTO tree_values (dev_id, uri, format, data, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5) \
+                     ON CONFLICT (dev_id, uri) DO UPDATE SET format = excluded.format, data = excluded.data, \
+                     updated_ms = excluded.updated_ms",
+                )?;
+                for v in values {
+                    upsert.execute((dev_id, &v.uri, &v.format, &v.data, v.updated_ms))?;
+                }
+            }
+            Change::Event(e) => {
+                conn.prepare_cached(
+                    "INSERT INTO events (dev_id, code, media_type, format, mark, source, correlator, data, \
+                     received_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )?
+                .execute((
+                    &e.dev_id,
+                    i64::from(e.code),
+                    &e.media_type,
+                    &e.format,
+                    &e.mark,
+                    &e.source,
+                    &e.correlator,
+                    &e.data,
+                    e.received_ms,
+                ))?;
+            }
+            Change::Job(job) => {
+                conn.prepare_cached("UPDATE jobs SET state = ?2, commands = ?3, updated_ms = ?4 WHERE id = ?1")?
+                    .execute((job.id, job.state.as_str(), json(&job.commands), job.updated_ms))?;
+            }
+            Change::SaveSession(state) => {
+                conn.prepare_cached(
+                    "INSERT INTO sessions (token, dev_id, state, updated_ms) VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT (token) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms",
+                )?
+                .execute((&state.token, &state.dev_id, json(state), state.last_ms))?;
+            }
+            Change::EndSession { token } => {
+                conn.prepare_cached("DELETE FROM sessions WHERE token = ?1")?.execute([token])?;
+            }
+            Change::SessionCompleted { dev_id, at_ms } => {
+                conn.prepare_cached("UPDATE devices SET last_session_ms = ?2 WHERE dev_id = ?1")?
+                    .execute((dev_id, at_ms))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Inserts one device row with `sql` (an INSERT of [`DEVICE_COLUMNS`] as `?1`..`?14`).
+fn insert_device(conn: &Connection, sql: &str, d: &Device) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(rusqlite::params![
+        d.dev_id,
+        d.server_id,
+        d.client.kind.as_str(),
+        d.client.user,
+        d.client.secret,
+        d.client.nonce,
+        d.client.spent.join(","),
+        d.server.kind.as_str(),
+        d.server.user,
+        d.server.secret,
+        d.server.nonce,
+        json(&d.devinfo),
+        d.created_ms,
+        d.last_session_ms,
+    ])
+}
+
+fn is_unique_violation(err: &rusqlite::Error) -> bool {
+    matches!(
+        err,
+        rusqlite::Error::SqliteFailure(e, _)
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+    )
+}
+
+/// A device from a row of [`DEVICE_COLUMNS`].
+fn device_from_row(row: &rusqlite::Row<'_>) -> Result<Device, StoreError> {
+    let kind = |index: usize, col: &str| -> Result<AuthKind, StoreError> {
+        let text: String = row.get(index)?;
+        AuthKind::parse(&text).ok_or_else(|| corrupt(col, text))
+    };
+    let spent: String = row.get(6)?;
+    let devinfo: String = row.get(11)?;
+    Ok(Device {
+        dev_id: row.get(0)?,
+        server_id: row.get(1)?,
+        client: AccountAuth {
+            kind: kind(2, "client_auth")?,
+            user: row.get(3)?,
+            secret: row.get(4)?,
+            nonce: row.get(5)?,
+            spent: spent.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+        },
+        server: AccountAuth {
+            kind: kind(7, "server_auth")?,
+            user: row.get(8)?,
+            secret: row.get(9)?,
+            nonce: row.get(10)?,
+            spent: Vec::new(),
+        },
+        devinfo: serde_json::from_str(&devinfo).map_err(|e| corrupt("devinfo", e))?,
+        created_ms: row.get(12)?,
+        last_session_ms: row.get(13)?,
+    })
+}
+
+/// A job from a row of [`JOB_COLUMNS`].
+fn job_from_row(row: &rusqlite::Row<'_>) -> Result<Job, StoreError> {
+    let state: String = row.get(2)?;
+    let commands: String = row.get(3)?;
+    Ok(Job {
+        id: row.get(0)?,
+        dev_id: row.get(1)?,
+        state: JobState::parse(&state).ok_or_else(|| corrupt("job state", &state))?,
+        commands: serde_json::from_str(&commands).map_err(|e| corrupt("job commands", e))?,
+        created_ms: row.get(4)?,
+        updated_ms: row.get(5)?,
+    })
+}
+
+/// An event from a row of [`EVENT_COLUMNS`].
+fn event_from_row(row: &rusqlite::Row<'_>) -> Result<Event, StoreError> {
+    let code: i64 = row.get(2)?;
+    Ok(Event {
+        id: row.get(0)?,
+        dev_id: row.get(1)?,
+        code: u16::try_from(code).map_err(|e| corrupt("event code", e))?,
+        media_type: row.get(3)?,
+        format: row.get(4)?,
+        mark: row.get(5)?,
+        source: row.get(6)?,
+        correlator: row.get(7)?,
+        data: row.get(8)?,
+        received_ms: row.get(9)?,
+    })
+}
+
+/// Runs a query and decodes every row with `decode`.
+fn query_all<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    decode: fn(&rusqlite::Row<'_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let mut rows = statement.query(params)?;
+    let mut all = Vec::new();
+    while let Some(row) = rows.next()? {
+        all.push(decode(row)?);
+    }
+    Ok(all)
+}
+
+fn read_device(conn: &Connection, dev_id: &str) -> Result<Option<Device>, StoreError> {
+    let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE dev_id = ?1");
+    Ok(query_all(conn, &sql, [dev_id], device_from_row)?.pop())
+}
+
+fn read_pending_jobs(conn: &Connection, dev_id: &str) -> Result<Vec<Job>, StoreError> {
+    let sql =
+        format!("SELECT {JOB_COLUMNS} FROM jobs WHERE dev_id = ?1 AND state IN ('queued', 'running') ORDER BY id");
+    query_all(conn, &sql, [dev_id], job_from_row)
+}
+
+fn read_session(conn: &Connection, token: &str) -> Result<Option<SessionState>, StoreError> {
+    let text: Option<String> = conn
+        .prepare_cached("SELECT state FROM sessions WHERE token = ?1")?
+        .query_row([token], |row| row.get(0))
+        .optional()?;
+    text.map(|text| serde_json::from_str(&text).map_err(|e| corrupt("session state", e))).transpose()
+}
+
+impl Store for SqliteStore {
+    fn device<'a>(&'a self, dev_id: &'a str) -> StoreFuture<'a, Option<Device>> {
+        let dev_id = dev_id.to_string();
+        Box::pin(self.read(move |conn| read_device(conn, &dev_id)))
+    }
+
+    fn insert_devices<'a>(&'a self, devices: &'a [Device]) -> StoreFuture<'a, ()> {
+        let devices = devices.to_vec();
+        Box::pin(self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let sql = format!(
+                "INSERT INTO devices ({DEVICE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+            );
+            for d in &devices {
+                match insert_device(&tx, &sql, d) {
+                    Err(e) if is_unique_violation(&e) => return Err(StoreError::Conflict(d.dev_id.clone())),
+                    other => other?,
+                };
+            }
+            tx.commit()?;
+            Ok(())
+        }))
+    }
+
+    fn update_device<'a>(&'a self, d: &'a Device) -> StoreFuture<'a, bool> {
+        let d = d.clone();
+        Box::pin(self.write(move |conn| {
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE devices SET server_id = ?2, client_auth = ?3, client_user = ?4, client_secret = ?5, \
+                     client_nonce = ?6, client_spent = ?7, server_auth = ?8, server_user = ?9, server_secret = ?10, \
+                     server_nonce = ?11 WHERE dev_id = ?1",
+                )?
+                .execute(rusqlite::params![
+                    d.dev_id,
+                    d.server_id,
+                    d.client.kind.as_str(),
+                    d.client.user,
+                    d.client.secret,
+                    d.client.nonce,
+                    d.client.spent.join(","),
+                    d.server.kind.as_str(),
+                    d.server.user,
+                    d.server.secret,
+                    d.server.nonce,
+                ])?;
+            Ok(changed > 0)
+        }))
+    }
+
+    fn delete_device<'a>(&'a self, dev_id: &'a str) -> StoreFuture<'a, bool> {
+        let dev_id = dev_id.to_string();
+        Box::pin(self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for table in ["device_groups", "tree_values", "jobs", "events", "sessions"] {
+                tx.prepare_cached(&format!("DELETE FROM {table} WHERE dev_id = ?1"))?.execute([&dev_id])?;
+            }
+            let deleted = tx.prepare_cached("DELETE FROM devices WHERE dev_id = ?1")?.execute([&dev_id])?;
+            tx.commit()?;
+            Ok(deleted > 0)
+        }))
+    }
+
+    fn devices<'a>(&'a self, q: &'a DeviceQuery) -> StoreFuture<'a, Vec<Device>> {
+        let pattern = q.search.as_ref().map(|s| format!("%{}%", s.replace(['%', '_'], "")));
+        let group = q.group.clone();
+        let limit = q.limit.unwrap_or(100).clamp(1, 100_000);
+        let offset = q.offset.unwrap_or(0).max(0);
+        Box::pin(self.read(move |conn| {
+            let sql = format!(
+                "SELECT {DEVICE_COLUMNS} FROM devices d WHERE (?1 IS NULL OR d.dev_id LIKE ?1 OR d.devinfo LIKE ?1) \
+                 AND (?2 IS NULL OR EXISTS (SELECT 1 FROM device_groups g WHERE g.name = ?2 AND g.dev_id = d.dev_id)) \
+                 ORDER BY d.dev_id LIMIT ?3 OFFSET ?4"
+            );
+            query_all(conn, &sql, (pattern, group, limit, offset), device_from_row)
+        }))
+    }
+
+    fn tree<'a>(&'a self, dev_id: &'a str) -> StoreFuture<'a, Vec<TreeValue>> {
+        let dev_id = dev_id.to_string();
+        Box::pin(self.read(move |conn| {
+            query_all(
+                conn,
+                "SELECT uri, format, data, updated_ms FROM tree_values WHERE dev_id = ?1 ORDER BY uri",
+                [dev_id],
+                |row| {
+                    Ok(TreeValue { uri: row.get(0)?, format: row.get(1)?, data: row.get(2)?, updated_ms: row.get(3)? })
+                },
+            )
+        }))
+    }
+
+    fn add_to_group<'a>(&'a self, group: &'a str, dev_ids: &'a [String]) -> StoreFuture<'a, ()> {
+        let group = group.to_string();
+        let dev_ids = dev_ids.to_vec();
+        Box::pin(self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO device_groups (name, dev_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                )?;
+                for dev_id in &dev_ids {
+                    insert.execute((&group, dev_id))?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        }))
+    }
+
+    fn group_members<'a>(&'a self, group: &'a str) -> StoreFuture<'a, Vec<String>> {
+        let group = group.to_string();
+        Box::pin(self.read(move |conn| {
+            query_all(conn, "SELECT dev_id FROM device_groups WHERE name = ?1 ORDER BY dev_id", [group], |row| {
+                Ok(row.get(0)?)
+            })
+        }))
+    }
+
+    fn groups(&self) -> StoreFuture<'_, Vec<(String, i64)>> {
+        Box::pin(self.read(|conn| {
+            query_all(
+                conn,
+                "SELECT name, COUNT(*) AS members FROM device_groups GROUP BY name ORDER BY name",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+        }))
+    }
+
+    fn create_job<'a>(&'a self, dev_id: &'a str, commands: &'a [JobCommand], now_ms: i64) -> StoreFuture<'a, Job> {
+        let dev_id = dev_id.to_string();
+        let commands = commands.to_vec();
+        Box::pin(self.write(move |conn| {
+            let id: i64 = conn
+                .prepare_cached(
+                    "INSERT INTO jobs (dev_id, state, commands, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?4) \
+                     RETURNING id",
+                )?
+                .query_row((&dev_id, JobState::Queued.as_str(), json(&commands), now_ms), |row| row.get(0))?;
+            Ok(Job { id, dev_id, state: JobState::Queued, commands, created_ms: now_ms, updated_ms: now_ms })
+        }))
+    }
+
+    fn job(&self, id: i64) -> StoreFuture<'_, Option<Job>> {
+        Box::pin(self.read(move |conn| {
+            let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1");
+            Ok(query_all(conn, &sql, [id], job_from_row)?.pop())
+        }))
+    }
+
+    fn jobs<'a>(&'a self, dev_id: Option<&'a str>, limit: i64) -> StoreFuture<'a, Vec<Job>> {
+        let dev_id = dev_id.map(str::to_string);
+        let limit = limit.clamp(1, 100_000);
+        Box::pin(self.read(move |conn| {
+            let sql =
+                format!("SELECT {JOB_COLUMNS} FROM jobs WHERE (?1 IS NULL OR dev_id = ?1) ORDER BY id DESC LIMIT ?2");
+            query_all(conn, &sql, (dev_id, limit), job_from_row)
+        }))
+    }
+
+    fn pending_jobs<'a>(&'a self, dev_id: &'a str) -> StoreFuture<'a, Vec<Job>> {
+        let dev_id = dev_id.to_string();
+        Box::pin(self.read(move |conn| read_pending_jobs(conn, &dev_id)))
+    }
+
+    fn events<'a>(&'a self, dev_id: Option<&'a str>, limit: i64) -> StoreFuture<'a, Vec<Event>> {
+        let dev_id = dev_id.map(str::to_string);
+        let limit = limit.clamp(1, 100_000);
+        Box::pin(self.read(move |conn| {
+            let sql = format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE (?1 IS NULL OR dev_id = ?1) ORDER BY id DESC LIMIT ?2"
+            );
+            query_all(conn, &sql, (dev_id, limit), event_from_row)
+        }))
+    }
+
+    fn session<'a>(&'a self, token: &'a str) -> StoreFuture<'a, Option<SessionState>> {
+        let token = token.to_string();
+        Box::pin(self.read(move |conn| read_session(conn, &token)))
+    }
+
+    fn apply<'a>(&'a self, changes: &'a [Change]) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            if changes.is_empty() {
+                return Ok(());
+            }
+            let (done, answer) = oneshot::channel();
+            self.writes.send(WriteRequest::Apply(changes.to_vec(), done)).map_err(|_| StoreError::Closed)?;
+            answer.await.map_err(|_| StoreError::Closed)?
+        })
+    }
+
+    fn expire_sessions(&self, before_ms: i64) -> StoreFuture<'_, u64> {
+        Box::pin(self.write(move |conn| {
+            let deleted = conn.prepare_cached("DELETE FROM sessions WHERE updated_ms < ?1")?.execute([before_ms])?;
+            Ok(deleted as u64)
+        }))
+    }
+
+    /// Session, device and pending jobs in one read transaction on one reader thread (one
+    /// consistent snapshot, one hand-off).
+    fn message_context<'a>(&'a self, token: Option<&'a str>, source: &'a str) -> StoreFuture<'a, MessageContext> {
+        let token = token.map(str::to_string);
+        let source = source.to_string();
+        Box::pin(self.read(move |conn| {
+            let tx = conn.transaction()?;
+            let session = match &token {
+                None => SessionLookup::New,
+                Some(token) => match read_session(&tx, token)? {
+                    Some(state) => SessionLookup::Found(Box::new(state)),
+                    None => SessionLookup::Missing,
+                },
+            };
+            let dev_id = match &session {
+                SessionLookup::Found(state) => state.dev_id.as_str(),
+                _ => source.as_str(),
+            };
+            let device = read_device(&tx, dev_id)?;
+            let jobs = read_pending_jobs(&tx, dev_id)?;
+            tx.commit()?;
+            Ok(MessageContext { session, device, jobs })
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open_migrated() -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.db");
+        let conn = Connection::open(&path).expect("open");
+        conn.execute_batch(include_str!("../../migrations/sqlite/0001_init.sql")).expect("schema");
+        conn.execute_batch("PRAGMA foreign_keys = ON;").expect("pragma");
+        (dir, conn)
+    }
+
+    fn save(token: &str) -> Change {
+        Change::SaveSession(SessionState {
+            token: token.into(),
+            session_id: "1".into(),
+            dev_id: "IMEI:1".into(),
+            server_uri: "http://x/dm".into(),
+            ver_proto: "DM/1.2".into(),
+            wbxml: false,
+            max_msg_size: 4096,
+            max_obj_size: None,
+            client_msg: 1,
+            server_msg: 1,
+            last_ms: 7,
+            authenticated: true,
+            auth_failures: 0,
+            challenge_nonce: None,
+            server_accepted: false,
+            server_nonce: None,
+            server_retries: 0,
+            outstanding: Vec::new(),
+            chunk_out: None,
+            chunk_in: None,
+            last_reply: None,
+        })
+    }
+
+    fn stored_tokens(conn: &Connection) -> Vec<String> {
+        query_all(conn, "SELECT token FROM sessions ORDER BY token", [], |row| Ok(row.get(0)?)).expect("tokens")
+    }
+
+    #[test]
+    fn a_failing_list_is_rolled_back_alone_within_the_group() {
+        let (_dir, mut conn) = open_migrated();
+        let orphan = Change::Tree {
+            dev_id: "IMEI:none".into(),
+            values: vec![TreeValue { uri: "./X".into(), format: "chr".into(), data: "x".into(), updated_ms: 1 }],
+        };
+        // The middle list saves its session first, then fails on the foreign key: the session
+        // it saved must not survive, and its neighbours must.
+        let lists: [&[Change]; 3] = [&[save("a")], &[save("b"), orphan], &[save("c")]];
+        let outcomes = group_transaction(&mut conn, &lists);
+        assert!(outcomes[0].is_ok() && outcomes[2].is_ok(), "{outcomes:?}");
+        assert!(matches!(outcomes[1], Err(StoreError::Sqlite(_))), "{outcomes:?}");
+        assert_eq!(stored_tokens(&conn), vec!["a".to_string(), "c".to_string()]);
+    }
+
+    #[test]
+    fn a_failed_commit_fails_every_list_of_the_group() {
+        let (_dir, mut conn) = open_migrated();
+        // An open transaction makes BEGIN fail: the group as a whole cannot commit.
+        conn.execute_batch("BEGIN;").expect("begin");
+        let lists: [&[Change]; 2] = [&[save("a")], &[save("b")]];
+        let outcomes = group_transaction(&mut conn, &lists);
+        assert!(outcomes.iter().all(|o| matches!(o, Err(StoreError::CommitFailed(_)))), "{outcomes:?}");
+        conn.execute_batch("ROLLBACK;").expect("rollback");
+        assert!(stored_tokens(&conn).is_empty());
+    }
+}
