@@ -14,7 +14,7 @@
 use crate::api;
 use crate::engine::{Engine, Exchange, SessionLookup};
 use crate::metrics::HttpErrorKind;
-use crate::store::Store;
+use crate::store::{MessageContext, Store};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -129,21 +129,15 @@ async fn dm_message(
             return plain(StatusCode::BAD_REQUEST, format!("not a SyncML DM message: {err}"));
         }
     };
-    let session = match &query.session {
-        None => SessionLookup::New,
-        Some(token) => match app.store.session(token).await {
-            Ok(Some(state)) => SessionLookup::Found(Box::new(state)),
-            Ok(None) => SessionLookup::Missing,
+    let source = &message.header.source.loc_uri;
+    let MessageContext { session, device, jobs } =
+        match app.store.message_context(query.session.as_deref(), source).await {
+            Ok(context) => context,
             Err(err) => return storage_failure(&app, err),
-        },
-    };
+        };
     let dev_id = match &session {
         SessionLookup::Found(state) => state.dev_id.clone(),
-        _ => message.header.source.loc_uri.clone(),
-    };
-    let (device, jobs) = match tokio::try_join!(app.store.device(&dev_id), app.store.pending_jobs(&dev_id)) {
-        Ok(found) => found,
-        Err(err) => return storage_failure(&app, err),
+        _ => source.clone(),
     };
     let hmac = headers.get(HMAC_HEADER_NAME).and_then(|v| v.to_str().ok());
     let exchange = Exchange {
