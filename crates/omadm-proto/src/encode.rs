@@ -22,6 +22,12 @@ pub(crate) trait Sink {
     fn data_text(&mut self, text: &str) -> Result<()> {
         self.text(text)
     }
+    /// Writes an element holding only (non-empty) character data, the most common element.
+    fn leaf(&mut self, tag: Tag, text: &str) -> Result<()> {
+        self.start(tag)?;
+        self.text(text)?;
+        self.end()
+    }
     /// Writes binary data.
     fn binary(&mut self, bytes: &[u8]) -> Result<()>;
     /// Closes the innermost open element.
@@ -39,9 +45,7 @@ fn leaf<S: Sink>(s: &mut S, tag: Tag, text: &str) -> Result<()> {
     if text.is_empty() {
         s.empty(tag)
     } else {
-        s.start(tag)?;
-        s.text(text)?;
-        s.end()
+        s.leaf(tag, text)
     }
 }
 

@@ -54,7 +54,18 @@ impl VerDtd {
 
     /// The XML namespace of the SyncML root for this version (`SYNCML:SYNCML1.2`).
     pub fn namespace(&self) -> String {
-        format!("SYNCML:SYNCML{}", self.as_str())
+        self.namespace_cow().into_owned()
+    }
+
+    /// [`VerDtd::namespace`], without allocating for the known versions (the XML encoder writes
+    /// it into every message).
+    pub(crate) fn namespace_cow(&self) -> std::borrow::Cow<'static, str> {
+        match self {
+            VerDtd::V1_0 => "SYNCML:SYNCML1.0".into(),
+            VerDtd::V1_1 => "SYNCML:SYNCML1.1".into(),
+            VerDtd::V1_2 => "SYNCML:SYNCML1.2".into(),
+            VerDtd::Other(version) => format!("SYNCML:SYNCML{version}").into(),
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use crate::error::Result;
 use crate::message::SyncMl;
 use crate::tags::{Page, Tag};
 use base64::Engine as _;
+use std::borrow::Cow;
 
 /// Options of the XML encoder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +44,7 @@ struct Open {
 struct XmlSink<'o> {
     out: String,
     stack: Vec<Open>,
-    root_namespace: String,
+    root_namespace: Cow<'static, str>,
     options: &'o XmlOptions,
 }
 
@@ -66,7 +67,7 @@ impl XmlSink<'_> {
         self.out.push('<');
         self.out.push_str(tag.name);
         let namespace = match self.stack.last() {
-            None => Some(self.root_namespace.as_str()),
+            None => Some(&*self.root_namespace),
             Some(parent) if parent.page != tag.page => tag.page.namespace(),
             Some(_) => None,
         };
@@ -129,6 +130,17 @@ impl Sink for XmlSink<'_> {
 
     fn text(&mut self, text: &str) -> Result<()> {
         escape_into(&mut self.out, text, false);
+        Ok(())
+    }
+
+    /// Start tag, text and end tag in one go, without the open-element stack.
+    fn leaf(&mut self, tag: Tag, text: &str) -> Result<()> {
+        self.open_tag(tag);
+        self.out.push('>');
+        escape_into(&mut self.out, text, false);
+        self.out.push_str("</");
+        self.out.push_str(tag.name);
+        self.out.push('>');
         Ok(())
     }
 
@@ -239,9 +251,10 @@ fn escape_into(out: &mut String, text: &str, attribute: bool) {
 /// Encodes a message as XML bytes.
 pub(crate) fn encode(message: &SyncMl, options: &XmlOptions) -> Vec<u8> {
     let mut sink = XmlSink {
-        out: String::with_capacity(1024),
+        // Room for a typical DM message (1–2 KB of XML) without growing.
+        out: String::with_capacity(2048),
         stack: Vec::with_capacity(16),
-        root_namespace: message.header.ver_dtd.namespace(),
+        root_namespace: message.header.ver_dtd.namespace_cow(),
         options,
     };
     if options.declaration {
@@ -258,7 +271,7 @@ pub(crate) fn encode(message: &SyncMl, options: &XmlOptions) -> Vec<u8> {
 
 /// Writes a generic element as a standalone XML document.
 pub(crate) fn encode_element(element: &Element, options: &XmlOptions) -> Vec<u8> {
-    let mut sink = XmlSink { out: String::new(), stack: Vec::new(), root_namespace: String::new(), options };
+    let mut sink = XmlSink { out: String::new(), stack: Vec::new(), root_namespace: Cow::Borrowed(""), options };
     if options.declaration {
         sink.out.push_str(DECLARATION);
         sink.newline(0);
