@@ -152,9 +152,9 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
     /// slice of the input (for values that are parsed, not kept).
     fn trimmed_text(&mut self) -> Result<Cow<'a, str>> {
         Ok(match self.text()? {
-            Cow::Borrowed(s) => Cow::Borrowed(s.trim()),
-            Cow::Owned(s) if s.trim().len() == s.len() => Cow::Owned(s),
-            Cow::Owned(s) => Cow::Owned(s.trim().to_string()),
+            Cow::Borrowed(s) => Cow::Borrowed(trim(s)),
+            Cow::Owned(s) if trim(&s).len() == s.len() => Cow::Owned(s),
+            Cow::Owned(s) => Cow::Owned(trim(&s).to_string()),
         })
     }
 
@@ -713,6 +713,17 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
     }
 }
 
+/// [`str::trim`], answered from the first and last bytes for the common value that has no
+/// whitespace at either end (printable ASCII there cannot start or end any whitespace).
+fn trim(s: &str) -> &str {
+    let printable = |b: Option<&u8>| b.is_some_and(|b| (0x21..0x7F).contains(b));
+    if printable(s.as_bytes().first()) && printable(s.as_bytes().last()) {
+        s
+    } else {
+        s.trim()
+    }
+}
+
 /// Media types whose `+wbxml` form carries a nested WBXML document (TNDS, DDF, DevInf).
 pub(crate) const EMBEDDED_DOCUMENT_TYPES: [&str; 3] =
     ["application/vnd.syncml.dmtnds", "application/vnd.syncml.dmddf", "application/vnd.syncml-devinf"];
@@ -800,6 +811,13 @@ fn normalize_command_type(meta: Option<&mut Meta>, items: &[Item]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trim_matches_str_trim() {
+        for s in ["", "a", " a", "a ", "\u{A0}a\u{A0}", "a\u{2003}", "\u{85}x", "é", " é ", "\t1\n", "x y"] {
+            assert_eq!(trim(s), s.trim(), "{s:?}");
+        }
+    }
 
     #[test]
     fn embedded_types_normalize_to_xml() {
