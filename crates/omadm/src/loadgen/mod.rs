@@ -7,7 +7,15 @@
 //! queued, and `--concurrency` workers run one session per device, each worker for its own share
 //! of the devices with one management tree it re-targets per device (DevId and account). Nonces a
 //! session ends with are kept for the device's next session, as a real device keeps them.
+//!
+//! Around every measured stretch it reads the server's `GET /api/stats` ([`server_stats`]) for
+//! server-side figures. `--hold-open N` first holds N sessions open at once and reports the
+//! server's memory per open session ([`hold`]); `--echo-url` afterwards replays the run's typical
+//! session as bare HTTP round trips against an echo server ([`echo`]) and gives the ratio.
 
+mod echo;
+mod hold;
+mod server_stats;
 mod stats;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -23,7 +31,9 @@ use omadm_server::client::ApiClient;
 use omadm_tree::objects::{install, standard_config, DeviceDescription};
 use omadm_tree::{MemStore, NodeRecord, ServerId, Tree, Uri, UriLimits};
 use serde_json::json;
-use stats::{Recorder, RunShape};
+use server_stats::Accumulator;
+use stats::{EchoComparison, HoldOpenFigures, Recorder, RunShape, SetupFigures};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -73,7 +83,7 @@ pub struct LoadgenArgs {
     /// Simulated devices.
     #[arg(long, default_value_t = 100)]
     devices: u64,
-    /// Seconds to run.
+    /// Seconds to run (0: no timed run, with --hold-open only).
     #[arg(long, default_value_t = 10)]
     duration: u64,
     /// Sessions in flight at once [default: the number of devices, at most 64].
@@ -97,12 +107,28 @@ pub struct LoadgenArgs {
     /// Print the whole summary as JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Before the timed run, hold this many sessions open at once (Package 2 received, not
+    /// answered) and report the server's memory per open session.
+    #[arg(long, value_name = "N")]
+    hold_open: Option<u64>,
+    /// After the timed run, make the same round trips (count, body sizes, concurrency, duration)
+    /// against this bare HTTP echo server and report omadm's rate as a share of its rate.
+    #[arg(long, value_name = "URL")]
+    echo_url: Option<String>,
 }
 
 /// What one simulated device keeps between sessions.
 struct SimDevice {
+    /// Its place among the run's devices.
+    index: u64,
     dev_id: String,
     account: Account,
+}
+
+/// One worker's devices and the management tree it re-targets at each of them.
+struct Worker {
+    share: Vec<SimDevice>,
+    tree: Tree<MemStore>,
 }
 
 /// Everything the workers share.
@@ -128,6 +154,12 @@ pub fn run(args: LoadgenArgs) -> Result<ExitCode> {
     if args.devices == 0 {
         bail!("--devices must be at least 1");
     }
+    if args.hold_open.is_some_and(|n| n == 0 || n > args.devices) {
+        bail!("--hold-open must be 1 to --devices ({})", args.devices);
+    }
+    if args.duration == 0 && (args.hold_open.is_none() || args.echo_url.is_some()) {
+        bail!("--duration 0 (no timed run) goes only with --hold-open and without --echo-url");
+    }
     let concurrency = args.concurrency.unwrap_or(args.devices.min(64)).clamp(1, args.devices);
     let api_base = match &args.api {
         Some(a) => a.clone(),
@@ -148,36 +180,100 @@ pub fn run(args: LoadgenArgs) -> Result<ExitCode> {
     });
     let run_id = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis());
     let group = format!("loadgen-{run_id}");
-    let devices = runtime.block_on(provision(&api, &args, &run_id, &group))?;
-    eprintln!("omadm loadgen: provisioned {} devices in group {group}", devices.len());
+    let held_group = format!("loadgen-{run_id}-held");
+    let provision_started = Instant::now();
+    let devices = runtime.block_on(provision(&api, &args, &run_id, &group, &held_group))?;
+    let provision_s = provision_started.elapsed().as_secs_f64();
+    eprintln!("omadm loadgen: provisioned {} devices in group {group} in {provision_s:.1} s", devices.len());
+    let stats_available = runtime.block_on(server_stats::read(&api))?.is_some();
+    if !stats_available {
+        eprintln!(
+            "omadm loadgen: the server has no {} (an older server): no server-side figures",
+            server_stats::STATS_PATH
+        );
+    }
+    let stats = |runtime: &tokio::runtime::Runtime| -> Result<Option<server_stats::Reading>> {
+        if stats_available {
+            runtime.block_on(server_stats::read(&api))
+        } else {
+            Ok(None)
+        }
+    };
 
     // Each worker owns every concurrency-th device.
-    let mut shares: Vec<Vec<SimDevice>> = (0..concurrency).map(|_| Vec::new()).collect();
+    let mut workers = (0..concurrency).map(|_| Worker::new()).collect::<Result<Vec<_>>>()?;
     for (i, d) in devices.into_iter().enumerate() {
-        shares[i % concurrency as usize].push(d);
+        workers[i % concurrency as usize].share.push(d);
     }
-    let duration = Duration::from_secs(args.duration.max(1));
+
+    let hold_open = match args.hold_open {
+        Some(n) => {
+            let job = json!({ "group": held_group, "commands": round_commands(0) });
+            runtime
+                .block_on(api.call(Method::POST, "/api/jobs", Some(&job)))
+                .context("queueing the held sessions' jobs")?;
+            let before = stats(&runtime)?;
+            let started = Instant::now();
+            let opened = runtime.block_on(open_held(workers, &shared, &args.url, n))?;
+            let open_s = started.elapsed().as_secs_f64();
+            let during = stats(&runtime)?;
+            let held: u64 = opened.iter().map(|(_, held)| held.len() as u64).sum();
+            eprintln!("omadm loadgen: {held} sessions held open after {open_s:.2} s; finishing them");
+            let (back, finished, finish_errors) = runtime.block_on(finish_held(opened, &shared))?;
+            workers = back;
+            let rss = |r: &Option<server_stats::Reading>| r.and_then(|r| r.rss_kb);
+            let bytes_per_session = match (rss(&before), rss(&during)) {
+                (Some(b), Some(d)) if held > 0 => Some(((d as f64 - b as f64) * 1024.0 / held as f64).round()),
+                _ => None,
+            };
+            Some(HoldOpenFigures {
+                requested: n,
+                held,
+                open_s: (open_s * 1000.0).round() / 1000.0,
+                server_open_before: before.map(|r| r.open),
+                server_open_held: during.map(|r| r.open),
+                rss_before_kb: rss(&before),
+                rss_held_kb: rss(&during),
+                bytes_per_session,
+                finished,
+                finish_errors,
+            })
+        }
+        None => None,
+    };
+
+    let duration = Duration::from_secs(args.duration);
+    shared.completed.store(0, Ordering::Relaxed);
+    shared.failed.store(0, Ordering::Relaxed);
     let started = Instant::now();
     let deadline = started + duration;
-    let progress = runtime.spawn(report_progress(Arc::clone(&shared), started));
+    let progress = runtime.spawn(report_progress(Arc::clone(&shared), started, "sessions"));
     let mut total = Recorder::default();
+    let mut server = Accumulator::default();
     let mut measured = Duration::ZERO;
+    let mut queueing = Duration::ZERO;
     let mut round = 0;
     while Instant::now() < deadline {
         round += 1;
         let body = json!({ "group": group, "commands": round_commands(round) });
+        let queue_start = Instant::now();
         runtime.block_on(api.call(Method::POST, "/api/jobs", Some(&body))).context("queueing the round's jobs")?;
+        queueing += queue_start.elapsed();
+        let before = stats(&runtime)?;
         let round_start = Instant::now();
-        let handles: Vec<_> = std::mem::take(&mut shares)
+        let handles: Vec<_> = std::mem::take(&mut workers)
             .into_iter()
-            .map(|share| runtime.spawn(worker(share, Arc::clone(&shared), args.url.clone(), deadline)))
+            .map(|w| runtime.spawn(w.timed(Arc::clone(&shared), args.url.clone(), deadline)))
             .collect();
         for h in handles {
-            let (share, recorder) = runtime.block_on(h).context("a load worker panicked")??;
-            shares.push(share);
+            let (worker, recorder) = runtime.block_on(h).context("a load worker panicked")??;
+            workers.push(worker);
             total.merge(recorder);
         }
         measured += round_start.elapsed();
+        if let (Some(before), Some(after)) = (before, stats(&runtime)?) {
+            server.add(before, after);
+        }
     }
     progress.abort();
     let shape = RunShape {
@@ -188,13 +284,127 @@ pub fn run(args: LoadgenArgs) -> Result<ExitCode> {
         wbxml: args.wbxml,
         auth: args.auth.api_name().to_string(),
     };
-    let summary = total.summarize(shape, measured);
+    let mut summary = total.summarize(shape.clone(), measured);
+    summary.setup = Some(SetupFigures {
+        provision_s: (provision_s * 1000.0).round() / 1000.0,
+        rounds: round,
+        queue_job_s: if round == 0 { 0.0 } else { (queueing.as_secs_f64() / round as f64 * 1000.0).round() / 1000.0 },
+    });
+    summary.server = server.figures(measured);
+    summary.hold_open = hold_open;
+    if let Some(echo_url) = &args.echo_url {
+        let trips = summary.round_trips.clone();
+        if trips.is_empty() {
+            bail!("no session completed, so there is no session shape for the echo baseline to replay");
+        }
+        let echo = runtime.block_on(echo_run(&shared, echo_url, trips.clone(), concurrency, duration));
+        let echo_summary = echo.summarize(RunShape { url: echo_url.clone(), ..shape }, duration);
+        let ratio = 100.0 * summary.sessions_per_s / echo_summary.sessions_per_s.max(1e-9);
+        summary.echo = Some(EchoComparison {
+            shape: trips,
+            summary: Box::new(echo_summary),
+            ratio_percent: (ratio * 10.0).round() / 10.0,
+        });
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         print!("{}", summary.render());
     }
-    Ok(if summary.error_total == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    let clean = summary.error_total == 0
+        && summary.echo.as_ref().is_none_or(|e| e.summary.error_total == 0)
+        && summary.hold_open.as_ref().is_none_or(|h| h.held == h.requested && h.finish_errors == 0);
+    Ok(if clean { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Workers with the sessions they hold open.
+type Holding = Vec<(Worker, Vec<hold::Held>)>;
+
+/// Opens `n` sessions at once (the devices of the held group, which come first) and holds them
+/// after Package 2.
+async fn open_held(workers: Vec<Worker>, shared: &Arc<Shared>, url: &str, n: u64) -> Result<Holding> {
+    shared.completed.store(0, Ordering::Relaxed);
+    shared.failed.store(0, Ordering::Relaxed);
+    let progress = tokio::spawn(report_progress(Arc::clone(shared), Instant::now(), "held"));
+    let handles: Vec<_> = workers
+        .into_iter()
+        .map(|mut w| {
+            let (shared, url) = (Arc::clone(shared), url.to_string());
+            tokio::spawn(async move {
+                let (held, errors) = hold::open(&shared, &mut w.tree, &mut w.share, |d| d.index < n, &url).await;
+                (w, held, errors)
+            })
+        })
+        .collect();
+    let mut opened = Vec::new();
+    let mut open_errors: BTreeMap<String, u64> = BTreeMap::new();
+    for h in handles {
+        let (worker, held, errors) = h.await.context("a hold worker panicked")?;
+        opened.push((worker, held));
+        for (kind, count) in errors {
+            *open_errors.entry(kind).or_default() += count;
+        }
+    }
+    progress.abort();
+    if !open_errors.is_empty() {
+        eprintln!("omadm loadgen: sessions that did not open: {open_errors:?}");
+    }
+    Ok(opened)
+}
+
+/// Finishes the held sessions; returns the workers, the sessions finished and those that failed.
+async fn finish_held(opened: Holding, shared: &Arc<Shared>) -> Result<(Vec<Worker>, u64, u64)> {
+    let handles: Vec<_> = opened
+        .into_iter()
+        .map(|(mut w, held)| {
+            let shared = Arc::clone(shared);
+            tokio::spawn(async move {
+                let (finished, errors) = hold::finish(&shared, &mut w.tree, &mut w.share, held).await;
+                (w, finished, errors)
+            })
+        })
+        .collect();
+    let mut workers = Vec::new();
+    let (mut finished, mut failed) = (0, 0);
+    for h in handles {
+        let (worker, done, errors) = h.await.context("a hold worker panicked")?;
+        workers.push(worker);
+        finished += done;
+        if !errors.is_empty() {
+            eprintln!("omadm loadgen: held sessions that did not finish: {errors:?}");
+        }
+        failed += errors.values().sum::<u64>();
+    }
+    Ok((workers, finished, failed))
+}
+
+/// The echo baseline: `concurrency` workers replay `trips` as round-trip sessions for `duration`.
+async fn echo_run(
+    shared: &Arc<Shared>,
+    url: &str,
+    trips: Vec<stats::RoundTripShape>,
+    concurrency: u64,
+    duration: Duration,
+) -> Recorder {
+    shared.completed.store(0, Ordering::Relaxed);
+    shared.failed.store(0, Ordering::Relaxed);
+    let started = Instant::now();
+    let progress = tokio::spawn(report_progress(Arc::clone(shared), started, "echo sessions"));
+    let trips = Arc::new(trips);
+    let handles: Vec<_> = (0..concurrency)
+        .map(|_| {
+            tokio::spawn(echo::worker(Arc::clone(shared), url.to_string(), Arc::clone(&trips), started + duration))
+        })
+        .collect();
+    let mut total = Recorder::default();
+    for h in handles {
+        match h.await {
+            Ok(recorder) => total.merge(recorder),
+            Err(_) => total.session_failed("echo: a worker panicked", 0),
+        }
+    }
+    progress.abort();
+    total
 }
 
 /// `http://host:port` of a URL.
@@ -204,14 +414,22 @@ fn origin_of(url: &str) -> Result<String> {
     Ok(format!("{}://{host}", &url[..url.len() - rest.len() - 3]))
 }
 
-/// Creates the devices (bulk, 1,000 per request) in one group, both directions authenticated.
-async fn provision(api: &ApiClient, args: &LoadgenArgs, run_id: &str, group: &str) -> Result<Vec<SimDevice>> {
+/// Creates the devices (bulk, 1,000 per request) in one group, both directions authenticated;
+/// the first `--hold-open` of them also in `held_group`.
+async fn provision(
+    api: &ApiClient,
+    args: &LoadgenArgs,
+    run_id: &str,
+    group: &str,
+    held_group: &str,
+) -> Result<Vec<SimDevice>> {
     let mut devices = Vec::with_capacity(args.devices as usize);
     let scheme = args.auth.scheme();
     for i in 0..args.devices {
         let dev_id = format!("LOADGEN:{run_id}-{i}");
         let (client_secret, server_secret) = (format!("c-{run_id}-{i}"), format!("s-{run_id}-{i}"));
         devices.push(SimDevice {
+            index: i,
             account: Account {
                 server_id: ServerId::new("omadm".to_string()).map_err(|e| anyhow!("{e}"))?,
                 server_uri: args.url.clone(),
@@ -233,7 +451,7 @@ async fn provision(api: &ApiClient, args: &LoadgenArgs, run_id: &str, group: &st
                     "server_auth": args.auth.api_name(),
                     "server_user": "omadm",
                     "server_secret": d.account.server.as_ref().map(|s| String::from_utf8_lossy(s.credentials.secret.as_bytes()).into_owned()),
-                    "groups": [group],
+                    "groups": if args.hold_open.is_some_and(|n| d.index < n) { json!([group, held_group]) } else { json!([group]) },
                 })
             })
             .collect();
@@ -242,8 +460,8 @@ async fn provision(api: &ApiClient, args: &LoadgenArgs, run_id: &str, group: &st
     Ok(devices)
 }
 
-/// Prints one progress line a second to stderr.
-async fn report_progress(shared: Arc<Shared>, started: Instant) {
+/// Prints one progress line a second to stderr, counting `what`.
+async fn report_progress(shared: Arc<Shared>, started: Instant, what: &'static str) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
     loop {
@@ -251,67 +469,87 @@ async fn report_progress(shared: Arc<Shared>, started: Instant) {
         let secs = started.elapsed().as_secs_f64();
         let done = shared.completed.load(Ordering::Relaxed);
         eprintln!(
-            "omadm loadgen: {secs:>5.1} s  sessions {done} ({:.0}/s)  errors {}",
+            "omadm loadgen: {secs:>5.1} s  {what} {done} ({:.0}/s)  errors {}",
             done as f64 / secs,
             shared.failed.load(Ordering::Relaxed)
         );
     }
 }
 
-/// One worker: a session for each of its devices in turn, until the deadline.
-async fn worker(
-    mut share: Vec<SimDevice>,
-    shared: Arc<Shared>,
-    url: String,
-    deadline: Instant,
-) -> Result<(Vec<SimDevice>, Recorder)> {
-    let mut recorder = Recorder::default();
-    let description = DeviceDescription {
-        dev_id: "LOADGEN:unset".into(),
-        man: "omadm".into(),
-        model: "omadm-loadgen".into(),
-        dm_version: "1.2".into(),
-        lang: "en-US".into(),
-        dev_type: "simulator".into(),
-        oem: "omadm".into(),
-        fw_version: env!("CARGO_PKG_VERSION").into(),
-        sw_version: env!("CARGO_PKG_VERSION").into(),
-        hw_version: "1.0".into(),
-        large_objects: true,
-        uri_limits: UriLimits { max_depth: 0, max_tot_len: 0, max_seg_len: 0 },
-    };
-    let mut tree = Tree::open(MemStore::new(), standard_config()).map_err(|e| anyhow!("opening a tree: {e}"))?;
-    install(&mut tree, &description).map_err(|e| anyhow!("installing the standard objects: {e}"))?;
+impl Worker {
+    /// A worker with no devices yet and a tree holding the standard objects of a simulated device.
+    fn new() -> Result<Worker> {
+        let description = DeviceDescription {
+            dev_id: "LOADGEN:unset".into(),
+            man: "omadm".into(),
+            model: "omadm-loadgen".into(),
+            dm_version: "1.2".into(),
+            lang: "en-US".into(),
+            dev_type: "simulator".into(),
+            oem: "omadm".into(),
+            fw_version: env!("CARGO_PKG_VERSION").into(),
+            sw_version: env!("CARGO_PKG_VERSION").into(),
+            hw_version: "1.0".into(),
+            large_objects: true,
+            uri_limits: UriLimits { max_depth: 0, max_tot_len: 0, max_seg_len: 0 },
+        };
+        let mut tree = Tree::open(MemStore::new(), standard_config()).map_err(|e| anyhow!("opening a tree: {e}"))?;
+        install(&mut tree, &description).map_err(|e| anyhow!("installing the standard objects: {e}"))?;
+        Ok(Worker { share: Vec::new(), tree })
+    }
+
+    /// A session for each of the worker's devices in turn, until the deadline.
+    async fn timed(mut self, shared: Arc<Shared>, url: String, deadline: Instant) -> Result<(Worker, Recorder)> {
+        let mut recorder = Recorder::default();
+        for device in &mut self.share {
+            if Instant::now() >= deadline {
+                break;
+            }
+            retarget(&mut self.tree, device)?;
+            let started = Instant::now();
+            let (messages, result) = one_session(&shared, &mut self.tree, device, &url, &mut recorder).await;
+            match result {
+                Ok(()) => {
+                    recorder.session_completed(started.elapsed(), messages);
+                    shared.completed.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(kind) => {
+                    recorder.session_failed(&kind, messages);
+                    shared.failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            keep_nonces(&mut self.tree, device);
+        }
+        Ok((self, recorder))
+    }
+}
+
+/// Re-targets a worker's tree at `device`: its DevId and its account (with nonces).
+fn retarget(tree: &mut Tree<MemStore>, device: &mut SimDevice) -> Result<()> {
     let dev_id_uri = Uri::parse("./DevInfo/DevId").map_err(|e| anyhow!("{e}"))?;
-    for device in &mut share {
-        if Instant::now() >= deadline {
-            break;
-        }
-        // Re-target the worker's tree at this device: its DevId and its account (with nonces).
-        let mut tx = tree.begin();
-        tx.put_node(&dev_id_uri, NodeRecord::leaf(Format::Chr, "text/plain", device.dev_id.as_bytes().to_vec()))?;
-        tx.commit()?;
-        device.account.install(&mut tree, "omadm")?;
-        let started = Instant::now();
-        let (messages, result) = one_session(&shared, &mut tree, device, &url, &mut recorder).await;
-        match result {
-            Ok(()) => {
-                recorder.session_completed(started.elapsed(), messages);
-                shared.completed.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(kind) => {
-                recorder.session_failed(&kind, messages);
-                shared.failed.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        if let Ok(account) = Account::load(&mut tree, "omadm") {
-            device.account.client.nonce = account.client.nonce;
-            if let (Some(mine), Some(theirs)) = (device.account.server.as_mut(), account.server) {
-                mine.nonce = theirs.nonce;
-            }
+    let mut tx = tree.begin();
+    tx.put_node(&dev_id_uri, NodeRecord::leaf(Format::Chr, "text/plain", device.dev_id.as_bytes().to_vec()))?;
+    tx.commit()?;
+    device.account.install(tree, "omadm")?;
+    Ok(())
+}
+
+/// Keeps the nonces a session left in the tree for the device's next session.
+fn keep_nonces(tree: &mut Tree<MemStore>, device: &mut SimDevice) {
+    if let Ok(account) = Account::load(tree, "omadm") {
+        device.account.client.nonce = account.client.nonce;
+        if let (Some(mine), Some(theirs)) = (device.account.server.as_mut(), account.server) {
+            mine.nonce = theirs.nonce;
         }
     }
-    Ok((share, recorder))
+}
+
+/// The client engine's settings for a session of `device`.
+fn session_config(shared: &Shared, device: &SimDevice, url: &str) -> SessionConfig {
+    let mut cfg = SessionConfig::new(device.dev_id.clone(), device.account.clone());
+    cfg.encoding = shared.encoding;
+    cfg.account.server_uri = url.to_string();
+    cfg
 }
 
 /// Runs one session, timing each round trip; returns the messages sent and, on failure, a short
@@ -323,10 +561,7 @@ async fn one_session(
     url: &str,
     recorder: &mut Recorder,
 ) -> (u64, Result<(), String>) {
-    let mut cfg = SessionConfig::new(device.dev_id.clone(), device.account.clone());
-    cfg.encoding = shared.encoding;
-    cfg.account.server_uri = url.to_string();
-    let (mut session, mut out) = match Session::start(cfg, tree) {
+    let (mut session, mut out) = match Session::start(session_config(shared, device, url), tree) {
         Ok(started) => started,
         Err(e) => return (0, Err(format!("client: {e}"))),
     };
@@ -339,7 +574,7 @@ async fn one_session(
             Ok(reply) => reply,
             Err(e) => return (messages, Err(transport_kind(&e.to_string()))),
         };
-        recorder.round_trip(2 * messages as u32 - 1, sent.elapsed());
+        recorder.round_trip(2 * messages as u32 - 1, sent.elapsed(), out.body.len(), reply.body.len());
         let incoming =
             Incoming { body: &reply.body, content_type: reply.content_type.as_deref(), hmac: reply.hmac.as_deref() };
         match session.handle_reply(incoming, tree, &mut ui) {

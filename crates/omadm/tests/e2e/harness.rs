@@ -233,3 +233,58 @@ pub fn free_port() -> u16 {
 pub fn client(args: &[String], dir: &Path) -> Output {
     Command::new(omadm_bin()).current_dir(dir).arg("client").args(args).output().expect("run omadm client")
 }
+
+/// A bare HTTP/1.1 echo server on a free port, in threads of this process: it answers each POST
+/// with its body cut or repeated to the `?reply=N` size, as `omadm-bench`'s `echo_server` example
+/// does, for `omadm loadgen --echo-url`. Lives until the test process ends.
+pub fn start_echo_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an echo port");
+    let url = format!("http://{}/", listener.local_addr().expect("address"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || echo_connection(stream));
+        }
+    });
+    url
+}
+
+fn echo_connection(mut stream: TcpStream) {
+    use std::io::Write as _;
+    let mut pending: Vec<u8> = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let head_end = loop {
+            if let Some(i) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => pending.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&pending[..head_end]).to_string();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        while pending.len() < head_end + length {
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => pending.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let body: Vec<u8> = pending.drain(..head_end + length).skip(head_end).collect();
+        let target = head.split_whitespace().nth(1).unwrap_or("/");
+        let size = target.split_once("reply=").and_then(|(_, n)| n.parse().ok()).unwrap_or(body.len());
+        let reply: Vec<u8> =
+            if body.is_empty() { vec![b' '; size] } else { body.iter().copied().cycle().take(size).collect() };
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/vnd.syncml.dm+xml\r\ncontent-length: {}\r\n\r\n",
+            reply.len()
+        );
+        if stream.write_all(answer.as_bytes()).and_then(|()| stream.write_all(&reply)).is_err() {
+            return;
+        }
+    }
+}

@@ -286,6 +286,62 @@ fn atomic_exec_ui_alert_generic_alert_large_object_and_a_restart_lose_nothing() 
 }
 
 #[test]
+fn an_asynchronous_exec_answers_202_and_its_1226_arrives_after_a_client_restart() {
+    let server = Server::start(&Backend::Sqlite, false, "async-exec");
+    let device = Device::provision(&server, "md5", "async-exec");
+    let mark = server.dir.join("update-ran");
+    let profile = server.dir.join("async.toml");
+    std::fs::write(
+        &profile,
+        format!(
+            "[[node]]\nuri = \"./Vendor/Update\"\nformat = \"null\"\nacl = \"Get=*&Exec=*\"\n\n\
+             [[exec]]\nuri = \"./Vendor/Update\"\nasync = true\nalert_type = \"org.example.update.result\"\n\
+             command = [\"/bin/sh\", \"-c\", \"sleep 1; echo \\\"$OMADM_EXEC_CORRELATOR\\\" > '{}'\"]\n",
+            mark.display()
+        ),
+    )
+    .unwrap();
+    let profile = profile.display().to_string();
+    let exec = create_job(&server, &device.dev_id, &["--exec", "./Vendor/Update"]);
+
+    // Session 1: the Exec is answered 202 at once; the process waits for the action before it
+    // exits (--once) and leaves its completion next to the tree store.
+    let out = device.session(&server, false, &["--profile", &profile]);
+    let shown = server.operator(&["jobs", "show", &exec]);
+    assert!(shown.contains("Exec ./Vendor/Update: 202"), "exec:\n{shown}");
+    let correlator = std::fs::read_to_string(&mark).expect("the action ran").trim().to_string();
+    assert!(!correlator.is_empty(), "the action saw the Correlator");
+    let pending = PathBuf::from(format!("{}.pending-alerts.json", device.store.display()));
+    let kept = std::fs::read_to_string(&pending).expect("the completion is kept next to the store");
+    assert!(kept.contains(&correlator) && kept.contains("200"), "{kept}");
+    let events_of = || api(&server, Method::GET, &format!("/api/events?dev_id={}", device.dev_id), None);
+    assert_eq!(
+        events_of()["events"].as_array().map(Vec::len),
+        Some(0),
+        "nothing reported yet: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Session 2, a new client process: Package 1 carries the 1226 with the Correlator.
+    device.session(&server, false, &["--profile", &profile]);
+    let events = events_of();
+    let list = events["events"].as_array().cloned().unwrap_or_default();
+    assert_eq!(list.len(), 1, "{events}");
+    let event = &list[0];
+    assert_eq!(event["code"].as_u64(), Some(1226));
+    assert_eq!(event["correlator"].as_str(), Some(correlator.as_str()));
+    assert_eq!(event["data"].as_str(), Some("200"));
+    assert_eq!(event["media_type"].as_str(), Some("org.example.update.result"));
+    assert_eq!(event["source"].as_str(), Some("./Vendor/Update"));
+    let kept = std::fs::read_to_string(&pending).unwrap();
+    assert!(!kept.contains(&correlator), "acknowledged, so forgotten: {kept}");
+
+    // Session 3: nothing is reported twice.
+    device.session(&server, false, &["--profile", &profile]);
+    assert_eq!(events_of()["events"].as_array().map(Vec::len), Some(1));
+}
+
+#[test]
 fn loadgen_runs_authenticated_sessions_with_queued_work_and_prints_a_parsable_summary() {
     let server = Server::start(&Backend::Sqlite, false, "loadgen");
     for (auth, wbxml) in [("md5", false), ("hmac", true)] {
@@ -321,4 +377,54 @@ fn loadgen_runs_authenticated_sessions_with_queued_work_and_prints_a_parsable_su
     let summary: Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
     assert_eq!(summary["error_total"], 0);
     assert!(summary["session_latency"]["count"].as_u64().unwrap() >= 2);
+}
+
+#[test]
+fn loadgen_reports_server_figures_holds_sessions_open_and_compares_with_an_echo_server() {
+    let server = Server::start(&Backend::Sqlite, false, "loadgen-instruments");
+    let echo = start_echo_server();
+    let out = std::process::Command::new(omadm_bin())
+        .args(["loadgen", "--url", &server.dm_url(), "--devices", "8", "--duration", "1", "--concurrency", "3"])
+        .args(["--hold-open", "5", "--echo-url", &echo, "--json", "--api-token", API_TOKEN])
+        .output()
+        .expect("run omadm loadgen");
+    let context = format!(
+        "{}\n{}\nserver log:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        server.log_text()
+    );
+    assert!(out.status.success(), "loadgen failed: {context}");
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
+
+    // Server-side figures over the measured time agree with what the devices saw.
+    let server_side = &summary["server"];
+    assert_eq!(server_side["messages"], summary["messages"], "{context}");
+    assert_eq!(server_side["sessions_completed"], summary["sessions"], "{context}");
+    assert_eq!(server_side["http_errors"], 0, "{context}");
+    assert!(server_side["rss_after_kb"].as_u64().is_some_and(|kb| kb > 1000), "{context}");
+    assert!(server_side["cpu_ms_per_session"].is_f64(), "{context}");
+
+    // Five sessions held open at once, seen open by the server, then finished.
+    let held = &summary["hold_open"];
+    assert_eq!((held["requested"].as_u64(), held["held"].as_u64()), (Some(5), Some(5)), "{context}");
+    let open = |key: &str| held[key].as_u64().expect("an open-session count");
+    assert_eq!(open("server_open_held") - open("server_open_before"), 5, "{context}");
+    assert!(held["bytes_per_session"].is_f64(), "{context}");
+    assert_eq!((held["finished"].as_u64(), held["finish_errors"].as_u64()), (Some(5), Some(0)), "{context}");
+
+    // The echo baseline replayed the typical session: same round trips, same body sizes.
+    let echo_run = &summary["echo"];
+    let shape = echo_run["shape"].as_array().expect("a session shape");
+    assert!(shape.len() >= 2, "Package 1 and Package 3 at least: {context}");
+    assert_eq!(echo_run["shape"], summary["round_trips"], "{context}");
+    assert_eq!(echo_run["summary"]["error_total"], 0, "{context}");
+    let echo_sessions = echo_run["summary"]["sessions"].as_u64().unwrap();
+    assert!(echo_sessions > 0, "{context}");
+    assert_eq!(echo_run["summary"]["messages"].as_u64().unwrap(), echo_sessions * shape.len() as u64, "{context}");
+    assert_eq!(echo_run["summary"]["round_trips"], summary["round_trips"], "same sizes each way: {context}");
+    let ratio = echo_run["ratio_percent"].as_f64().unwrap();
+    let expected =
+        100.0 * summary["sessions_per_s"].as_f64().unwrap() / echo_run["summary"]["sessions_per_s"].as_f64().unwrap();
+    assert!((ratio - expected).abs() < 0.1, "{ratio} vs {expected}: {context}");
 }
