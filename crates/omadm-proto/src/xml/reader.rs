@@ -127,7 +127,7 @@ impl<'a> XmlSource<'a> {
     }
 
     fn skip_space(&mut self) {
-        while self.peek(0).is_some_and(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n')) {
+        while self.peek(0).is_some_and(is_space) {
             self.pos += 1;
         }
     }
@@ -188,6 +188,17 @@ impl<'a> XmlSource<'a> {
 
     /// Reads an end tag at `pos` (just after its `</`).
     fn end_tag(&mut self) -> Result<Event<'a>> {
+        // The usual case first: the name of the innermost open element, then `>`.
+        if let Some(&open) = self.open.last() {
+            let after = self.pos + open.len();
+            if self.text.as_bytes().get(self.pos..after) == Some(open.as_bytes())
+                && self.text.as_bytes().get(after) == Some(&b'>')
+            {
+                self.open.pop();
+                self.pos = after + 1;
+                return Ok(Event::End);
+            }
+        }
         let qname = self.name()?;
         self.skip_space();
         if self.peek(0) != Some(b'>') {
@@ -225,16 +236,23 @@ impl<'a> XmlSource<'a> {
                 return Ok(Event::Eof);
             };
             if first != b'<' {
-                let len = bytes[self.pos..].iter().position(|&b| b == b'<').unwrap_or(bytes.len() - self.pos);
-                let raw = &text[self.pos..self.pos + len];
-                let before_start_tag = bytes.get(self.pos + len + 1).is_some_and(|b| !matches!(b, b'/' | b'!' | b'?'));
-                if acc.is_none() && before_start_tag && is_blank(raw.as_bytes()) {
-                    self.pos += len;
+                let start = self.pos;
+                let past_space = start + bytes[start..].iter().take_while(|&&b| is_space(b)).count();
+                let before_start_tag = bytes.get(past_space) == Some(&b'<')
+                    && bytes.get(past_space + 1).is_some_and(|b| !b"/!?".contains(b));
+                if acc.is_none() && before_start_tag {
+                    self.pos = past_space;
                     continue;
                 }
-                let piece = unescape(Cow::Borrowed(raw)).map_err(|k| self.error(k))?;
+                let (end, has_reference) = scan_text(bytes, past_space);
+                let raw = &text[start..end];
+                let piece = if has_reference {
+                    unescape(Cow::Borrowed(raw)).map_err(|k| self.error(k))?
+                } else {
+                    Cow::Borrowed(raw)
+                };
                 self.push_text(&mut acc, piece)?;
-                self.pos += len;
+                self.pos = end;
                 continue;
             }
             match self.peek(1) {
@@ -290,16 +308,21 @@ impl<'a> EventSource<'a> for XmlSource<'a> {
         }
         let bytes = self.text.as_bytes();
         let start = self.pos;
-        let len = bytes[start..].iter().position(|&b| b == b'<').unwrap_or(bytes.len() - start);
-        if bytes.get(start + len + 1) != Some(&b'/') {
+        let (end, has_reference) = scan_text(bytes, start);
+        if bytes.get(end + 1) != Some(&b'/') {
             return Ok(None); // a tag, comment, CDATA section, ... or the end of the input
         }
         let mut text = None;
-        if len > 0 {
-            let piece = unescape(Cow::Borrowed(&self.text[start..start + len])).map_err(|k| self.error(k))?;
+        if end > start {
+            let raw = &self.text[start..end];
+            let piece = if has_reference {
+                unescape(Cow::Borrowed(raw)).map_err(|k| self.error(k))?
+            } else {
+                Cow::Borrowed(raw)
+            };
             self.push_text(&mut text, piece)?;
         }
-        self.pos = start + len + 2;
+        self.pos = end + 2;
         self.end_tag()?;
         Ok(Some(text.unwrap_or_default()))
     }
@@ -322,9 +345,22 @@ static NAME_END: [bool; 256] = {
     table
 };
 
-/// True if raw text is XML whitespace only.
-fn is_blank(raw: &[u8]) -> bool {
-    raw.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+/// True for the XML whitespace characters (XML 1.0 §2.3 `S`).
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// Scans character data from `from` to the next `<` (or the end of the input): where it ends,
+/// and whether it holds a `&` (so whether it needs unescaping at all).
+fn scan_text(bytes: &[u8], from: usize) -> (usize, bool) {
+    let mut has_reference = false;
+    for (i, &b) in bytes.iter().enumerate().skip(from) {
+        if b == b'<' {
+            return (i, has_reference);
+        }
+        has_reference |= b == b'&';
+    }
+    (bytes.len(), has_reference)
 }
 
 /// The part of a qualified name after its prefix (`syncml:Data` → `Data`).
