@@ -115,7 +115,10 @@ impl<'a> XmlSource<'a> {
     fn name(&mut self) -> Result<&'a str> {
         let bytes = self.text.as_bytes();
         let start = self.pos;
-        let len = bytes[start..].iter().position(|&b| NAME_END[usize::from(b)]).unwrap_or(bytes.len() - start);
+        let len = bytes[start..]
+            .iter()
+            .position(|&b| NAME_BYTE[usize::from(b)] & ENDS_NAME != 0)
+            .unwrap_or(bytes.len() - start);
         self.pos += len;
         if self.pos >= bytes.len() {
             return Err(self.error(ErrorKind::UnexpectedEof));
@@ -126,6 +129,43 @@ impl<'a> XmlSource<'a> {
         Ok(&self.text[start..self.pos])
     }
 
+    /// Reads an element's qualified name at `pos`, returning it and its local part (after any
+    /// prefix), which must be an XML name ([`crate::element::is_xml_name`]). ASCII names are
+    /// checked by table while they are scanned; any other is checked again character by character.
+    fn element_name(&mut self) -> Result<(&'a str, &'a str)> {
+        let bytes = self.text.as_bytes();
+        let start = self.pos;
+        let (mut local, mut need, mut valid) = (start, STARTS_NAME, true);
+        let mut end = start;
+        loop {
+            let Some(&b) = bytes.get(end) else {
+                self.pos = end;
+                return Err(self.error(ErrorKind::UnexpectedEof));
+            };
+            let class = NAME_BYTE[usize::from(b)];
+            if class & ENDS_NAME != 0 {
+                break;
+            }
+            if b == b':' {
+                (local, need, valid) = (end + 1, STARTS_NAME, true);
+            } else {
+                valid &= class & need != 0;
+                need = CONTINUES_NAME;
+            }
+            end += 1;
+        }
+        self.pos = end;
+        if end == start {
+            return Err(self.malformed("a tag or attribute without a name"));
+        }
+        let name = &self.text[local..end];
+        // `need` is still STARTS_NAME when the local part is empty.
+        if !(valid && need == CONTINUES_NAME) && !crate::element::is_xml_name(name) {
+            return Err(self.malformed(format!("element name {name:?} is not an XML name")));
+        }
+        Ok((&self.text[start..end], name))
+    }
+
     fn skip_space(&mut self) {
         while self.peek(0).is_some_and(is_space) {
             self.pos += 1;
@@ -134,7 +174,7 @@ impl<'a> XmlSource<'a> {
 
     /// Reads a start tag at `pos` (just after its `<`).
     fn start_tag(&mut self) -> Result<Event<'a>> {
-        let qname = self.name()?;
+        let (qname, name) = self.element_name()?;
         let mut namespace = None;
         loop {
             self.skip_space();
@@ -175,10 +215,6 @@ impl<'a> XmlSource<'a> {
         }
         if self.open.len() >= self.limits.max_depth {
             return Err(self.error(ErrorKind::Limit(format!("element nesting deeper than {}", self.limits.max_depth))));
-        }
-        let name = local_name(qname);
-        if !crate::element::is_xml_name(name) {
-            return Err(self.malformed(format!("element name {name:?} is not an XML name")));
         }
         if !self.pending_end {
             self.open.push(qname);
@@ -332,15 +368,31 @@ impl<'a> EventSource<'a> for XmlSource<'a> {
     }
 }
 
-/// For each byte, whether it ends a name in a tag: XML whitespace, `/`, `>`, `=`, or `<` (which
+/// [`NAME_BYTE`] bit: the byte ends a name in a tag: XML whitespace, `/`, `>`, `=`, or `<` (which
 /// cannot be in a name, and must not be swallowed by one).
-static NAME_END: [bool; 256] = {
-    let mut table = [false; 256];
-    let ends = [b' ', b'\t', b'\r', b'\n', b'/', b'>', b'=', b'<'];
-    let mut i = 0;
-    while i < ends.len() {
-        table[ends[i] as usize] = true;
-        i += 1;
+const ENDS_NAME: u8 = 1;
+/// [`NAME_BYTE`] bit: the byte may start an XML name (an ASCII letter or `_`).
+const STARTS_NAME: u8 = 2;
+/// [`NAME_BYTE`] bit: the byte may continue an XML name (also digits, `-` and `.`).
+const CONTINUES_NAME: u8 = 4;
+
+/// The class of each byte in a tag's names; 0 for bytes that are none of the above (the colon,
+/// other punctuation, and every non-ASCII byte).
+static NAME_BYTE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        table[b] = if matches!(c, b' ' | b'\t' | b'\r' | b'\n' | b'/' | b'>' | b'=' | b'<') {
+            ENDS_NAME
+        } else if c.is_ascii_alphabetic() || c == b'_' {
+            STARTS_NAME | CONTINUES_NAME
+        } else if c.is_ascii_digit() || c == b'-' || c == b'.' {
+            CONTINUES_NAME
+        } else {
+            0
+        };
+        b += 1;
     }
     table
 };
@@ -361,14 +413,6 @@ fn scan_text(bytes: &[u8], from: usize) -> (usize, bool) {
         has_reference |= b == b'&';
     }
     (bytes.len(), has_reference)
-}
-
-/// The part of a qualified name after its prefix (`syncml:Data` → `Data`).
-fn local_name(qname: &str) -> &str {
-    match qname.bytes().rposition(|b| b == b':') {
-        Some(colon) => &qname[colon + 1..],
-        None => qname,
-    }
 }
 
 /// Resolves the name of a reference (`amp`, `#38`, `#x26`) to its character.
@@ -524,6 +568,9 @@ mod tests {
             assert!(err.offset.is_some(), "{xml}: {err}");
         }
         assert_eq!(events("<p:a/>").unwrap(), vec![start("a"), Event::End]);
+        assert_eq!(events("<p:q:a_1/>").unwrap(), vec![start("a_1"), Event::End]);
+        assert_eq!(events("<p:été></p:été>").unwrap(), vec![start("été"), Event::End]);
+        assert!(events("<é:1/>").unwrap_err().to_string().contains("is not an XML name"));
     }
 
     #[test]
