@@ -160,7 +160,8 @@ impl<'a> XmlSource<'a> {
         }
         let name = &self.text[local..end];
         // `need` is still STARTS_NAME when the local part is empty.
-        if !(valid && need == CONTINUES_NAME) && !crate::element::is_xml_name(name) {
+        let checked = valid && need == CONTINUES_NAME;
+        if !checked && !crate::element::is_xml_name(name) {
             return Err(self.malformed(format!("element name {name:?} is not an XML name")));
         }
         Ok((&self.text[start..end], name))
