@@ -405,6 +405,23 @@ impl<'a> EventSource<'a> for WbxmlSource<'a> {
         if self.pending.take().is_some() {
             return Ok(Some(Cow::Borrowed("")));
         }
+        // The usual leaf: one inline string, then the end.
+        if self.input.get(self.pos) == Some(&global::STR_I) {
+            let body = &self.input[self.pos + 1..];
+            if let Some(nul) = body.iter().position(|&b| b == 0) {
+                if body.get(nul + 1) == Some(&global::END) && nul <= self.limits.max_string_len && !self.open.is_empty()
+                {
+                    self.pos += 1;
+                    let text = self.decode_text(&body[..nul])?;
+                    self.pos += nul + 2;
+                    self.open.pop();
+                    if self.open.is_empty() {
+                        self.finished_root();
+                    }
+                    return Ok(Some(text));
+                }
+            }
+        }
         let start = self.pos;
         let text = self.text()?;
         if self.input.get(self.pos) == Some(&global::END) && self.open.pop().is_some() {
