@@ -41,6 +41,33 @@ pub(crate) trait Sink {
     fn rewrites_document_types(&self) -> bool;
 }
 
+/// The decimal digits of a number, written on the stack: status and alert codes and Meta sizes
+/// are leaves of most messages, and formatting them through `to_string` allocates.
+struct Decimal {
+    digits: [u8; 20],
+    start: usize,
+}
+
+impl Decimal {
+    fn new(mut n: u64) -> Decimal {
+        let mut digits = [b'0'; 20]; // u64::MAX has 20 digits
+        let mut start = digits.len();
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                return Decimal { digits, start };
+            }
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        // Only ASCII digits were written: the check cannot fail.
+        std::str::from_utf8(&self.digits[self.start..]).unwrap_or_default()
+    }
+}
+
 fn leaf<S: Sink>(s: &mut S, tag: Tag, text: &str) -> Result<()> {
     if text.is_empty() {
         s.empty(tag)
@@ -142,7 +169,7 @@ fn metinf<S: Sink>(s: &mut S, m: &Meta, document_data: bool) -> Result<()> {
     }
     opt_leaf(s, metinf_tag!("Mark"), m.mark.as_deref())?;
     if let Some(size) = m.size {
-        leaf(s, metinf_tag!("Size"), &size.to_string())?;
+        leaf(s, metinf_tag!("Size"), Decimal::new(size).as_str())?;
     }
     if let Some(a) = &m.anchor {
         s.start(metinf_tag!("Anchor"))?;
@@ -153,10 +180,10 @@ fn metinf<S: Sink>(s: &mut S, m: &Meta, document_data: bool) -> Result<()> {
     opt_leaf(s, metinf_tag!("Version"), m.version.as_deref())?;
     opt_leaf(s, metinf_tag!("NextNonce"), m.next_nonce.as_deref())?;
     if let Some(n) = m.max_msg_size {
-        leaf(s, metinf_tag!("MaxMsgSize"), &n.to_string())?;
+        leaf(s, metinf_tag!("MaxMsgSize"), Decimal::new(n).as_str())?;
     }
     if let Some(n) = m.max_obj_size {
-        leaf(s, metinf_tag!("MaxObjSize"), &n.to_string())?;
+        leaf(s, metinf_tag!("MaxObjSize"), Decimal::new(n).as_str())?;
     }
     for emi in &m.emi {
         leaf(s, metinf_tag!("EMI"), emi)?;
@@ -165,10 +192,10 @@ fn metinf<S: Sink>(s: &mut S, m: &Meta, document_data: bool) -> Result<()> {
         s.start(metinf_tag!("Mem"))?;
         flag(s, metinf_tag!("SharedMem"), mem.shared_mem)?;
         if let Some(n) = mem.free_mem {
-            leaf(s, metinf_tag!("FreeMem"), &n.to_string())?;
+            leaf(s, metinf_tag!("FreeMem"), Decimal::new(n).as_str())?;
         }
         if let Some(n) = mem.free_id {
-            leaf(s, metinf_tag!("FreeID"), &n.to_string())?;
+            leaf(s, metinf_tag!("FreeID"), Decimal::new(n).as_str())?;
         }
         s.end()?;
     }
@@ -230,7 +257,7 @@ fn alert<S: Sink>(s: &mut S, a: &Alert) -> Result<()> {
         cred(s, cr)?;
     }
     if let Some(code) = a.code {
-        leaf(s, syncml_tag!("Data"), &code.to_string())?;
+        leaf(s, syncml_tag!("Data"), Decimal::new(code.code().into()).as_str())?;
     }
     opt_leaf(s, syncml_tag!("Correlator"), a.correlator.as_deref())?;
     for it in &a.items {
@@ -305,7 +332,7 @@ fn status<S: Sink>(s: &mut S, st: &Status) -> Result<()> {
         meta(s, &ch.meta, false)?;
         s.end()?;
     }
-    leaf(s, syncml_tag!("Data"), &st.code.to_string())?;
+    leaf(s, syncml_tag!("Data"), Decimal::new(st.code.code().into()).as_str())?;
     for it in &st.items {
         item(s, it, None)?;
     }
@@ -352,4 +379,14 @@ fn item<S: Sink>(s: &mut S, it: &Item, command_meta: Option<&Meta>) -> Result<()
     }
     flag(s, syncml_tag!("MoreData"), it.more_data)?;
     s.end()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn decimal_digits() {
+        for n in [0, 7, 10, 200, 1226, 65_535, u64::from(u32::MAX) + 1, u64::MAX] {
+            assert_eq!(super::Decimal::new(n).as_str(), n.to_string());
+        }
+    }
 }
