@@ -3,6 +3,8 @@
 //! quick simulators. `--once` runs one session and exits 0 only when it completed; otherwise the
 //! device polls its server every `--poll` seconds. The log shows each package, command and status.
 
+mod async_exec;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -25,6 +27,8 @@ use omadm_tree::{
     Acl, ExecHandler, MemStore, NodeRecord, RedbStore, ServerId, Store, Tree, TreeResult, Uri, UriLimits,
 };
 use serde::Deserialize;
+
+use async_exec::{completions_path, Completions, DEFAULT_ALERT_TYPE};
 
 /// The default server URL (shared with `omadm server`'s default listen address and DM path).
 const DEFAULT_SERVER: &str = "http://127.0.0.1:8080/dm";
@@ -216,6 +220,12 @@ struct ExecProfile {
     /// 200, anything else 500. Without one the Exec only logs and answers 200.
     #[serde(default)]
     command: Vec<String>,
+    /// Answer 202 at once and report the program's outcome later, in a generic alert (1226) with
+    /// the Exec's Correlator and the result (200 or 500) as data, in the next session.
+    #[serde(default, rename = "async")]
+    asynchronous: bool,
+    /// The Meta Type of that 1226 (default `org.omadm.client.exec.result`).
+    alert_type: Option<String>,
 }
 
 /// DevInfo/DevDetail values.
@@ -405,9 +415,17 @@ fn device_main<S: Store>(args: &ClientArgs, settings: &Settings, store: S) -> Re
     };
     install(&mut tree, &description).context("installing DevInfo, DevDetail, DMAcc and Inbox")?;
     install_profile_nodes(&mut tree, &settings.nodes)?;
+    let completions = Completions::open(settings.store.as_deref().map(completions_path))?;
     for e in &settings.execs {
         let uri = Uri::parse(&e.uri).map_err(|err| anyhow!("[[exec]] uri `{}`: {err}", e.uri))?;
-        tree.set_exec_handler(uri, Box::new(CommandExec { uri: e.uri.clone(), command: e.command.clone() }));
+        let completion = e.asynchronous.then(|| AsyncCompletion {
+            list: completions.clone(),
+            alert_type: e.alert_type.clone().unwrap_or_else(|| DEFAULT_ALERT_TYPE.into()),
+        });
+        tree.set_exec_handler(
+            uri,
+            Box::new(CommandExec { uri: e.uri.clone(), command: e.command.clone(), completion }),
+        );
     }
     let mut alerts = settings.generic_alerts.clone();
     if let Some(path) = &settings.bootstrap {
@@ -451,8 +469,15 @@ fn device_main<S: Store>(args: &ClientArgs, settings: &Settings, store: S) -> Re
             }
             None => (stored_account(&mut tree, settings)?, Trigger::ClientInitiated),
         };
-        let alerts = std::mem::take(&mut alerts);
-        let result = runtime.block_on(one_session(&mut tree, settings, account, trigger, alerts, ui.as_mut(), &http));
+        let mut session_alerts = std::mem::take(&mut alerts);
+        session_alerts.extend(completions.ready());
+        let (result, delivered) =
+            runtime.block_on(one_session(&mut tree, settings, account, trigger, session_alerts, ui.as_mut(), &http));
+        completions.forget_delivered(&delivered)?;
+        if args.once && completions.running() > 0 {
+            eprintln!("omadm client: waiting for {} asynchronous Exec action(s) to end", completions.running());
+            completions.wait_idle();
+        }
         match (&result, args.once) {
             (Ok(Outcome::Completed), true) => {
                 eprintln!("omadm client: session completed");
@@ -476,6 +501,8 @@ fn describe(outcome: &Outcome) -> &'static str {
     }
 }
 
+/// Runs one session; returns how it ended and the generic alerts the server acknowledged in it
+/// (also when it failed later).
 async fn one_session<S: Store>(
     tree: &mut Tree<S>,
     settings: &Settings,
@@ -484,7 +511,7 @@ async fn one_session<S: Store>(
     alerts: Vec<GenericAlert>,
     ui: &mut (dyn UserInteraction + Send),
     http: &HttpTransport,
-) -> Result<Outcome> {
+) -> (Result<Outcome>, Vec<GenericAlert>) {
     let mut cfg = SessionConfig::new(settings.dev_id.clone(), account);
     cfg.trigger = trigger;
     cfg.alerts = alerts;
@@ -495,8 +522,12 @@ async fn one_session<S: Store>(
     }
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_secs());
     cfg.session_id = format!("{:X}", secs % 0xFFFF + 1);
-    let (mut session, first) = Session::start(cfg, tree)?;
-    Ok(run_session(&mut session, first, tree, ui, http).await?)
+    let (mut session, first) = match Session::start(cfg, tree) {
+        Ok(started) => started,
+        Err(e) => return (Err(e.into()), Vec::new()),
+    };
+    let outcome = run_session(&mut session, first, tree, ui, http).await.map_err(anyhow::Error::from);
+    (outcome, session.delivered_alerts().to_vec())
 }
 
 /// The stored account of the configured ServerID.
@@ -665,6 +696,53 @@ fn install_profile_nodes<S: Store>(tree: &mut Tree<S>, nodes: &[NodeProfile]) ->
 struct CommandExec {
     uri: String,
     command: Vec<String>,
+    /// Set for `async = true`: where the outcome is recorded for a later 1226.
+    completion: Option<AsyncCompletion>,
+}
+
+/// Where an asynchronous action's outcome goes.
+struct AsyncCompletion {
+    list: Completions,
+    alert_type: String,
+}
+
+/// The DM status of a finished program: 200 when it exited 0, else 500.
+fn exit_code(uri: &str, status: std::io::Result<std::process::ExitStatus>) -> StatusCode {
+    match status {
+        Ok(status) if status.success() => StatusCode::Ok,
+        Ok(status) => {
+            tracing::warn!(%uri, %status, "the Exec command failed");
+            StatusCode::CommandFailed
+        }
+        Err(e) => {
+            tracing::warn!(%uri, error = %e, "the Exec command could not run");
+            StatusCode::CommandFailed
+        }
+    }
+}
+
+impl CommandExec {
+    /// Starts the program with the Exec data on its standard input.
+    fn spawn(
+        &self,
+        program: &str,
+        args: &[String],
+        data: &[u8],
+        correlator: Option<&str>,
+    ) -> std::io::Result<std::process::Child> {
+        let mut child = std::process::Command::new(program)
+            .args(args)
+            .env("OMADM_EXEC_URI", &self.uri)
+            .env("OMADM_EXEC_CORRELATOR", correlator.unwrap_or(""))
+            .stdin(std::process::Stdio::piped())
+            .spawn()?;
+        if let Some(mut stdin) = child.stdin.take() {
+            use std::io::Write as _;
+            // a program that does not read its input is not an error
+            let _ = stdin.write_all(data);
+        }
+        Ok(child)
+    }
 }
 
 impl ExecHandler for CommandExec {
@@ -673,31 +751,31 @@ impl ExecHandler for CommandExec {
         let Some((program, args)) = self.command.split_first() else {
             return Ok(StatusCode::Ok);
         };
-        let run = || -> std::io::Result<std::process::ExitStatus> {
-            let mut child = std::process::Command::new(program)
-                .args(args)
-                .env("OMADM_EXEC_URI", &self.uri)
-                .env("OMADM_EXEC_CORRELATOR", correlator.unwrap_or(""))
-                .stdin(std::process::Stdio::piped())
-                .spawn()?;
-            if let Some(mut stdin) = child.stdin.take() {
-                use std::io::Write as _;
-                // a program that does not read its input is not an error
-                let _ = stdin.write_all(data);
-            }
-            child.wait()
+        let child = self.spawn(program, args, data, correlator);
+        let Some(completion) = &self.completion else {
+            return Ok(exit_code(&self.uri, child.and_then(|mut c| c.wait())));
         };
-        match run() {
-            Ok(status) if status.success() => Ok(StatusCode::Ok),
-            Ok(status) => {
-                tracing::warn!(uri = %self.uri, %status, "the Exec command failed");
-                Ok(StatusCode::CommandFailed)
-            }
+        let mut child = match child {
+            Ok(child) => child,
+            Err(e) => return Ok(exit_code(&self.uri, Err(e))),
+        };
+        let id = match completion.list.start(&self.uri, correlator, &completion.alert_type) {
+            Ok(id) => id,
             Err(e) => {
-                tracing::warn!(uri = %self.uri, error = %e, "the Exec command could not run");
-                Ok(StatusCode::CommandFailed)
+                // Without a record the outcome could never be reported: run it to the end now.
+                tracing::warn!(uri = %self.uri, "cannot record the asynchronous Exec ({e:#}): running it synchronously");
+                return Ok(exit_code(&self.uri, child.wait()));
             }
-        }
+        };
+        let (list, uri) = (completion.list.clone(), self.uri.clone());
+        std::thread::spawn(move || {
+            let code = exit_code(&uri, child.wait());
+            tracing::info!(%uri, code = code.code(), "asynchronous Exec ended: reported in the next session");
+            if let Err(e) = list.finish(id, code) {
+                tracing::warn!(%uri, "recording the end of an asynchronous Exec failed: {e:#}");
+            }
+        });
+        Ok(StatusCode::AcceptedForProcessing)
     }
 }
 
