@@ -47,7 +47,9 @@ pub(crate) struct WbxmlSource<'a> {
     /// The code page of each open element (for implied namespaces).
     open: Vec<u8>,
     limits: Limits,
-    pending: Option<Event<'a>>,
+    /// The end of an element without content (a tag token without the content bit), returned
+    /// after its start.
+    pending_end: bool,
     /// The root element has ended.
     root_closed: bool,
 }
@@ -130,7 +132,7 @@ impl<'a> WbxmlSource<'a> {
             page: 0,
             open: Vec::with_capacity(16),
             limits: *limits,
-            pending: None,
+            pending_end: false,
             root_closed: false,
         })
     }
@@ -382,7 +384,7 @@ impl<'a> WbxmlSource<'a> {
             }
             self.open.push(self.page);
         } else {
-            self.pending = Some(Event::End);
+            self.pending_end = true;
             if self.open.is_empty() {
                 self.finished_root();
             }
@@ -394,15 +396,16 @@ impl<'a> WbxmlSource<'a> {
 impl<'a> EventSource<'a> for WbxmlSource<'a> {
     #[inline(always)]
     fn next_event(&mut self) -> Result<Event<'a>> {
-        if let Some(ev) = self.pending.take() {
-            return Ok(ev);
+        if self.pending_end {
+            self.pending_end = false;
+            return Ok(Event::End);
         }
         self.read()
     }
 
     fn leaf_text(&mut self) -> Result<Option<Cow<'a, str>>> {
-        // The only pending event is the end of an element without content.
-        if self.pending.take().is_some() {
+        if self.pending_end {
+            self.pending_end = false;
             return Ok(Some(Cow::Borrowed("")));
         }
         // The usual leaf: one inline string, then the end.
