@@ -199,6 +199,11 @@ pub enum Action {
 /// How many bytes of a TNDS document are produced at a time while streaming it.
 const TNDS_READ: usize = 4096;
 
+/// How many bytes of a `?list=TNDS` document one streaming pass keeps for the messages to come:
+/// each pass re-reads the document from its start, so keeping several messages' worth bounds
+/// the passes (and the work, which grows with the square of the document) for a constant memory.
+const TNDS_AHEAD: usize = 64 * 1024;
+
 /// The smallest first chunk of a large object worth sending after other commands in a message;
 /// with less room the object starts in the next message.
 const MIN_SHARED_CHUNK: usize = 256;
@@ -211,7 +216,8 @@ struct PendingValue {
     source: String,
     meta: Meta,
     /// The bytes as they travel (text, or raw binary under WBXML): the whole value, or for a
-    /// streamed `?list=TNDS` the window starting at `offset`.
+    /// streamed `?list=TNDS` the read-ahead buffer starting at `offset` (at most
+    /// [`TNDS_AHEAD`] bytes, possibly empty).
     bytes: Vec<u8>,
     text: bool,
     /// How many bytes of `bytes` already went out in chunks.
@@ -930,14 +936,24 @@ impl Session {
                 Pending::Tnds(_) => {
                     let Some(Pending::Tnds(mut t)) = self.pending.pop_front() else { break };
                     let window = limit.min(t.total - t.offset);
-                    let mut v = t.clone();
-                    v.bytes = self.tnds_window(tree, &t.source, t.offset, window)?;
+                    if t.bytes.len() < window {
+                        t.bytes = self.tnds_window(tree, &t.source, t.offset, window.max(TNDS_AHEAD))?;
+                    }
+                    let v = PendingValue {
+                        msg_ref: t.msg_ref.clone(),
+                        cmd_ref: t.cmd_ref.clone(),
+                        source: t.source.clone(),
+                        meta: t.meta.clone(),
+                        bytes: t.bytes[..window.min(t.bytes.len())].to_vec(),
+                        ..t
+                    };
                     match self.place_value(&mut msg, &tail, &v, next_id, limit, fixed)? {
                         ValueStep::Whole => next_id += 1,
                         ValueStep::Chunk { taken, last } => {
                             next_id += 1;
                             if !last {
                                 t.offset += taken;
+                                t.bytes.drain(..taken.min(t.bytes.len()));
                                 self.pending.push_front(Pending::Tnds(t));
                                 chunk_sent = true;
                             }
@@ -1141,25 +1157,53 @@ impl Session {
             items: Vec::new(),
         };
         msg.body.commands.push(Command::Results(results.clone()));
-        let mut added = 0usize;
-        let mut exhausted = true;
+        // Items are read in order and the message is measured at 1, 2, 4, ... items; once it
+        // overflows, the largest count that fits is found between the last two measurements
+        // (a few encodings per message instead of one per item).
+        let mut candidates: Vec<Item> = Vec::new();
+        let fits = |msg: &mut SyncMl, items: &[Item]| -> Result<bool, ClientError> {
+            if let Some(Command::Results(r)) = msg.body.commands.last_mut() {
+                r.items = items.to_vec();
+            }
+            Ok(self.size_with(msg, tail)? <= limit)
+        };
+        let (mut good, mut probe, mut over) = (0usize, 1usize, None);
         if let GetResult::List(iter) = tx.get(&caller, &target)? {
             let fields = iter.fields();
             for node in iter.skip(skip) {
-                let node = node?;
-                let item = listed_item(&node, fields.has_value(), self.encoding);
-                results.items.push(item);
-                if let Some(Command::Results(r)) = msg.body.commands.last_mut() {
-                    *r = results.clone();
+                candidates.push(listed_item(&node?, fields.has_value(), self.encoding));
+                if candidates.len() == probe {
+                    if fits(msg, &candidates)? {
+                        good = probe;
+                        probe *= 2;
+                    } else {
+                        over = Some(probe);
+                        break;
+                    }
                 }
-                if self.size_with(msg, tail)? > limit {
-                    results.items.pop();
-                    exhausted = false;
-                    break;
-                }
-                added += 1;
             }
         }
+        if over.is_none() && candidates.len() > good {
+            if fits(msg, &candidates)? {
+                good = candidates.len();
+            } else {
+                over = Some(candidates.len());
+            }
+        }
+        if let Some(mut too_many) = over {
+            while too_many - good > 1 {
+                let mid = good + (too_many - good) / 2;
+                if fits(msg, &candidates[..mid])? {
+                    good = mid;
+                } else {
+                    too_many = mid;
+                }
+            }
+        }
+        let exhausted = over.is_none();
+        candidates.truncate(good);
+        let added = good;
+        results.items = candidates;
         drop(tx);
         if results.items.is_empty() {
             msg.body.commands.pop();
@@ -1667,12 +1711,17 @@ impl Session {
                 }),
             )),
             GetResult::Tnds(list) => {
-                // One pass to learn the size (Meta Size of the first chunk); the bytes themselves
-                // are streamed again, window by window, as the messages go out.
+                // One pass to learn the size (Meta Size of the first chunk), keeping the first
+                // bytes; the rest is streamed again, a read-ahead buffer at a time, as the
+                // messages go out.
                 let mut stream = list.into_stream(TndsEncoding::Xml);
                 let mut total = 0usize;
+                let mut ahead = Vec::new();
                 while let Some(chunk) = stream.next_chunk(TNDS_READ).map_err(|e| e.status())? {
                     total += chunk.len();
+                    if ahead.len() < TNDS_AHEAD {
+                        ahead.extend_from_slice(&chunk[..chunk.len().min(TNDS_AHEAD - ahead.len())]);
+                    }
                 }
                 if self.server_max_obj.is_some_and(|max| total as u64 > max) {
                     return Err(StatusCode::RequestEntityTooLarge);
@@ -1686,7 +1735,7 @@ impl Session {
                         media_type: Some("application/vnd.syncml.dmtnds+xml".into()),
                         ..Meta::default()
                     },
-                    bytes: Vec::new(),
+                    bytes: ahead,
                     text: true,
                     sent: 0,
                     offset: 0,

@@ -352,3 +352,89 @@ fn a_tnds_get_of_a_big_tree_streams_out_as_a_large_object() {
     let text = String::from_utf8(doc).unwrap();
     assert!(text.contains("value-199") && text.contains("N000"));
 }
+
+/// A tree of 5,000 leaves under `./Vendor/Big` (100 interior nodes of 50 leaves each).
+fn big_tree() -> (Tree<MemStore>, Session) {
+    let (mut tree, s) = session_with(1 << 20);
+    tree.run(|tx| {
+        for i in 0..5_000 {
+            let mut rec = NodeRecord::leaf(Format::Chr, "text/plain", format!("value-{i}").into_bytes());
+            rec.acl = omadm_tree::Acl::parse("Get=*").unwrap();
+            tx.put_node(&Uri::parse(&format!("./Vendor/Big/G{:02}/N{i:04}", i / 50)).unwrap(), rec)?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    (tree, s)
+}
+
+/// Answers every client message with a header Status and 1222 until its package ends; returns
+/// every message the client sent (asserting each fits `limit`).
+fn drain(s: &mut Session, tree: &mut Tree<MemStore>, srv: &mut FakeServer, get: Command, limit: usize) -> Vec<SyncMl> {
+    let body = srv.xml(vec![hdr_status("1", 212), get], true);
+    let mut action = s.handle_reply(Incoming::body(&body), tree, &mut NoUi).unwrap();
+    let mut sent = Vec::new();
+    while let Action::Send(o) = action {
+        assert!(sent.len() < 2_000, "runaway continuation");
+        assert!(o.body.len() <= limit, "message {} is {} bytes, over {limit}", sent.len() + 1, o.body.len());
+        let m = decode(&o);
+        let done = m.body.is_final;
+        let id = m.header.msg_id.clone();
+        sent.push(m);
+        if done {
+            break;
+        }
+        let body = srv.xml(vec![hdr_status(&id, 200), alert("2", 1222, &[])], false);
+        action = s.handle_reply(Incoming::body(&body), tree, &mut NoUi).unwrap();
+    }
+    sent
+}
+
+#[test]
+fn a_5000_node_tree_goes_out_as_struct_results_in_messages_that_each_fit() {
+    const LIMIT: usize = 4096;
+    // ?list=Struct: one Results item per node, spread over messages (not a large object).
+    let (mut tree, mut s) = big_tree();
+    let mut srv = FakeServer::new("42");
+    srv.max_msg_size = Some(LIMIT as u64);
+    let sent = drain(&mut s, &mut tree, &mut srv, get("3", "./Vendor/Big?list=Struct"), LIMIT);
+    let mut uris = Vec::new();
+    for m in &sent {
+        for r in results(m) {
+            assert_eq!(r.cmd_ref, "3");
+            assert!(r.items.iter().all(|i| !i.more_data), "Struct items are never chunked");
+            uris.extend(r.items.iter().map(|i| i.source.as_ref().unwrap().loc_uri.clone()));
+        }
+    }
+    assert_eq!(uris.len(), 5_101, "the root, 100 groups and 5,000 leaves, each once");
+    let unique: std::collections::BTreeSet<_> = uris.iter().collect();
+    assert_eq!(unique.len(), uris.len());
+    assert!(sent.len() > 20, "{} messages", sent.len());
+}
+
+#[test]
+fn a_5000_node_tree_goes_out_as_one_tnds_large_object_in_messages_that_each_fit() {
+    const LIMIT: usize = 4096;
+    // ?list=TNDS+Value: one document, a MoreData large object with Meta Size on its first chunk.
+    let (mut tree, mut s) = big_tree();
+    let mut srv = FakeServer::new("42");
+    srv.max_msg_size = Some(LIMIT as u64);
+    let sent = drain(&mut s, &mut tree, &mut srv, get("3", "./Vendor/Big?list=TNDS+Value"), LIMIT);
+    let mut doc = Vec::new();
+    let mut declared = None;
+    let chunks: Vec<Item> = sent.iter().flat_map(results).flat_map(|r| r.items).collect();
+    for (i, item) in chunks.iter().enumerate() {
+        if i == 0 {
+            declared = item.meta.as_ref().and_then(|m| m.size);
+        }
+        assert_eq!(item.more_data, i + 1 < chunks.len(), "MoreData on every chunk but the last");
+        doc.extend_from_slice(item.data.as_ref().unwrap().as_bytes().unwrap());
+    }
+    assert!(chunks.len() > 20, "{} chunks", chunks.len());
+    assert_eq!(declared, Some(doc.len() as u64), "Meta Size = the whole document");
+    let el = omadm_proto::xml::parse_element(&doc, &Limits::default()).expect("one TNDS document");
+    assert_eq!(el.name, "MgmtTree");
+    let text = String::from_utf8(doc).unwrap();
+    assert_eq!(text.matches("<NodeName>N").count(), 5_000);
+    assert!(text.contains("value-4999"));
+}
