@@ -274,7 +274,7 @@ impl<'a> XmlSource<'a> {
             };
             if first != b'<' {
                 let start = self.pos;
-                let past_space = start + bytes[start..].iter().take_while(|&&b| is_space(b)).count();
+                let past_space = skip_spaces(bytes, start);
                 let before_start_tag = bytes.get(past_space) == Some(&b'<')
                     && bytes.get(past_space + 1).is_some_and(|b| !b"/!?".contains(b));
                 if acc.is_none() && before_start_tag {
@@ -401,6 +401,21 @@ static NAME_BYTE: [u8; 256] = {
 /// True for the XML whitespace characters (XML 1.0 §2.3 `S`).
 fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// The first position at or after `from` that holds no XML whitespace. Runs of eight spaces (the
+/// indentation of pretty-printed messages) are skipped a word at a time.
+fn skip_spaces(bytes: &[u8], from: usize) -> usize {
+    let mut at = from;
+    loop {
+        match bytes.get(at..at + 8) {
+            Some(b"        ") => at += 8,
+            _ => match bytes.get(at) {
+                Some(&b) if is_space(b) => at += 1,
+                _ => return at,
+            },
+        }
+    }
 }
 
 /// Scans character data from `from` to the next `<` (or the end of the input): where it ends,
@@ -550,6 +565,15 @@ mod tests {
                 Event::End
             ]
         );
+    }
+
+    #[test]
+    fn spaces_are_skipped_in_words_and_bytes() {
+        let text = b"\n                   \t x";
+        assert_eq!(skip_spaces(text, 0), 22);
+        assert_eq!(skip_spaces(text, 22), 22);
+        assert_eq!(skip_spaces(b"   ", 0), 3);
+        assert_eq!(skip_spaces(b"", 0), 0);
     }
 
     #[test]
