@@ -202,10 +202,16 @@ async fn create_devices(State(app): State<Arc<App>>, Json(specs): Json<Vec<Devic
     }
     let devices = specs.iter().map(|s| device_from_spec(&app, s).map(|(d, _)| d)).collect::<ApiResult<Vec<_>>>()?;
     app.store.insert_devices(&devices).await?;
-    for spec in specs.iter().filter(|s| !s.groups.is_empty()) {
+    // One membership write per group, not per device: a 1,000-device request naming one group
+    // is one transaction instead of 1,000.
+    let mut members: std::collections::BTreeMap<&str, Vec<String>> = std::collections::BTreeMap::new();
+    for (spec, device) in specs.iter().zip(&devices) {
         for group in &spec.groups {
-            app.store.add_to_group(group, std::slice::from_ref(&spec.dev_id)).await?;
+            members.entry(group.as_str()).or_default().push(device.dev_id.clone());
         }
+    }
+    for (group, dev_ids) in &members {
+        app.store.add_to_group(group, dev_ids).await?;
     }
     Ok((StatusCode::CREATED, Json(json!({ "created": devices.len() }))).into_response())
 }
@@ -449,10 +455,7 @@ async fn create_jobs(State(app): State<Arc<App>>, Json(r): Json<JobRequest>) -> 
         }
         _ => return Err(bad_request("give exactly one of dev_id and group")),
     };
-    let mut jobs = Vec::new();
-    for dev_id in &targets {
-        jobs.push(app.store.create_job(dev_id, &commands, now_ms()).await?);
-    }
+    let jobs = app.store.create_jobs(&targets, &commands, now_ms()).await?;
     Ok((StatusCode::CREATED, Json(json!({ "jobs": jobs }))).into_response())
 }
 

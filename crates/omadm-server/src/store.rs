@@ -131,6 +131,26 @@ pub trait Store: Send + Sync {
             Ok(MessageContext { session, device, jobs })
         })
     }
+
+    // ---- Bulk job creation (issue 7: a group job for 100,000 devices) ----
+
+    /// Queues the same job for many devices, in `dev_ids` order. The default queues them one by
+    /// one with [`Store::create_job`]; a backend should override it with one transaction (on
+    /// SQLite, 100,000 single-job commits take about 10 s and write gigabytes of WAL).
+    fn create_jobs<'a>(
+        &'a self,
+        dev_ids: &'a [String],
+        commands: &'a [JobCommand],
+        now_ms: i64,
+    ) -> StoreFuture<'a, Vec<Job>> {
+        Box::pin(async move {
+            let mut jobs = Vec::with_capacity(dev_ids.len());
+            for dev_id in dev_ids {
+                jobs.push(self.create_job(dev_id, commands, now_ms).await?);
+            }
+            Ok(jobs)
+        })
+    }
 }
 
 /// What [`Store::message_context`] returns: the stored inputs of the session engine for one message.

@@ -858,3 +858,30 @@ async fn stats_count_messages_sessions_and_errors() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn bulk_provisioning_puts_each_device_in_its_groups() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(settings(&dir)).await.expect("start");
+    let api = api(&server);
+    let bulk = json!([
+        { "dev_id": "G:1", "client_secret": "s", "groups": ["red"] },
+        { "dev_id": " G:2 ", "client_secret": "s", "groups": ["red", "blue"] },
+        { "dev_id": "G:3", "client_secret": "s" },
+    ]);
+    api.call(Method::POST, "/api/devices/bulk", Some(&bulk)).await.expect("bulk");
+    let red = api.call(Method::GET, "/api/groups/red", None).await.expect("red");
+    assert_eq!(red["members"], json!(["G:1", "G:2"]), "members under their trimmed DevId");
+    let blue = api.call(Method::GET, "/api/groups/blue", None).await.expect("blue");
+    assert_eq!(blue["members"], json!(["G:2"]));
+    let groups = api.call(Method::GET, "/api/groups", None).await.expect("groups");
+    assert_eq!(groups["groups"].as_array().map(Vec::len), Some(2));
+    // A group job: one queued job per member, in member order.
+    let job = json!({ "group": "red", "commands": [{ "op": "get", "target": "./DevInfo/Man" }] });
+    let created = api.call(Method::POST, "/api/jobs", Some(&job)).await.expect("group job");
+    let jobs = created["jobs"].as_array().expect("jobs");
+    assert_eq!(jobs.iter().map(|j| j["dev_id"].clone()).collect::<Vec<_>>(), [json!("G:1"), json!("G:2")]);
+    assert!(jobs.iter().all(|j| j["state"] == "queued"));
+    assert_ne!(jobs[0]["id"], jobs[1]["id"]);
+    server.stop().await;
+}
