@@ -91,7 +91,8 @@ pub enum UiArg {
 /// Arguments of `omadm client`.
 #[derive(Args, Debug)]
 pub struct ClientArgs {
-    /// TOML profile: dev_id, store, ui, ui_script, wbxml, ca, bootstrap, poll_secs, [device] values, [[account]]s.
+    /// TOML profile: dev_id, store, ui, ui_script, wbxml, ca, client_cert, client_key, bootstrap,
+    /// poll_secs, [device] values, [[account]]s, [[node]]s, [[exec]]s.
     #[arg(long)]
     profile: Option<PathBuf>,
     /// Run one session and exit: 0 when it completed, non-zero otherwise.
@@ -185,6 +186,10 @@ struct Profile {
     wbxml: Option<bool>,
     dm13: Option<bool>,
     ca: Option<PathBuf>,
+    /// A client certificate (PEM) for TLS client authentication, with `client_key`.
+    client_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    client_key: Option<PathBuf>,
     bootstrap: Option<PathBuf>,
     poll_secs: Option<u64>,
     #[serde(default)]
@@ -344,9 +349,14 @@ fn settings(args: &ClientArgs) -> Result<Settings> {
         .or_else(|| account.as_ref().and_then(|a| a.server_id.clone()))
         .unwrap_or_else(|| DEFAULT_SERVER_ID.into());
     let mut http = HttpConfig { ca_file: args.ca.clone().or(profile.ca), ..HttpConfig::default() };
-    if let (Some(c), Some(k)) = (&args.client_cert, &args.client_key) {
-        http.client_cert = Some((c.clone(), k.clone()));
-    }
+    http.client_cert = match (args.client_cert.clone(), args.client_key.clone()) {
+        (Some(c), Some(k)) => Some((c, k)),
+        _ => match (profile.client_cert, profile.client_key) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            _ => bail!("the profile needs both client_cert and client_key (or neither)"),
+        },
+    };
     if let Some(t) = args.timeout {
         http.timeout = Duration::from_secs(t.max(1));
     }

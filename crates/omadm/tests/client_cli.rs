@@ -1,6 +1,7 @@
 //! `omadm client` as a user runs it, against a scripted DM server on a local socket: `--once`
 //! exit codes, the flags (auth both ways, `--wbxml`, `--store`, `--notification`, `--bootstrap`,
-//! `--ui scripted`, `--profile`), and a readable log.
+//! `--ui scripted`, `--profile`), and a readable log; and a client certificate (flags and profile)
+//! against a real `omadm server` that requires one.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -399,4 +400,101 @@ fn without_once_the_device_polls_its_server() {
     child.wait().unwrap();
     assert!(still_running, "the device stays up between sessions");
     assert!(sessions() >= 2, "a second session after the poll interval");
+}
+
+/// A CA and two certificates it issued (the server's for localhost, a device's), as PEM files.
+fn mutual_tls_files(dir: &Path) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(DnType::CommonName, "omadm test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    // The server's RespURI names 127.0.0.1, so its certificate holds both names.
+    for (name, subjects) in [("server", vec!["localhost", "127.0.0.1"]), ("device", vec![DEV_ID])] {
+        let key = KeyPair::generate().unwrap();
+        let names = subjects.into_iter().map(str::to_string).collect::<Vec<_>>();
+        let cert = CertificateParams::new(names).unwrap().signed_by(&key, &ca, &ca_key).unwrap();
+        std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+        std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
+    }
+}
+
+/// `omadm server` on HTTPS requiring a client certificate from the test CA; devices enrol on
+/// first contact with MD5 and `enrol-secret`.
+struct MutualTlsServer {
+    child: std::process::Child,
+    url: String,
+}
+
+impl MutualTlsServer {
+    fn start(dir: &Path) -> MutualTlsServer {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let log = std::fs::File::create(dir.join("server.log")).unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_omadm"))
+            .current_dir(dir)
+            .args(["server", "--listen", &format!("127.0.0.1:{port}"), "--api-token", "token"])
+            .arg("--db")
+            .arg(format!("sqlite://{}", dir.join("omadm.db").display()))
+            .arg("--tls-cert")
+            .arg(dir.join("server.pem"))
+            .arg("--tls-key")
+            .arg(dir.join("server.key"))
+            .env("OMADM_TLS_CLIENT_CA", dir.join("ca.pem"))
+            .env("OMADM_ENROL_AUTH", "md5")
+            .env("OMADM_ENROL_SECRET", "enrol-secret")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let mut server = MutualTlsServer { child, url: format!("https://localhost:{port}/dm") };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            let exited = server.child.try_wait().unwrap();
+            assert!(exited.is_none() && std::time::Instant::now() < deadline, "omadm server did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        server
+    }
+}
+
+impl Drop for MutualTlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_client_certificate_from_flags_or_the_profile_gets_through_to_an_omadm_server_that_requires_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    mutual_tls_files(d);
+    let server = MutualTlsServer::start(d);
+    let path = |name: &str| d.join(name).display().to_string();
+    let (ca, cert, key) = (path("ca.pem"), path("device.pem"), path("device.key"));
+    let common =
+        ["--once", "--server", &server.url, "--dev-id", DEV_ID, "--ca", &ca, "--client-secret", "enrol-secret"];
+
+    let mut with_flags = common.to_vec();
+    with_flags.extend(["--client-cert", &cert, "--client-key", &key]);
+    let out = omadm(&with_flags, d);
+    assert!(out.status.success(), "with --client-cert: {}", stderr(&out));
+
+    let profile = d.join("device.toml");
+    std::fs::write(&profile, format!("client_cert = {cert:?}\nclient_key = {key:?}\n")).unwrap();
+    let mut with_profile = common.to_vec();
+    with_profile.extend(["--profile", profile.to_str().unwrap()]);
+    let out = omadm(&with_profile, d);
+    assert!(out.status.success(), "with the profile's client_cert: {}", stderr(&out));
+
+    let out = omadm(&common, d);
+    assert!(!out.status.success(), "without a client certificate the server refuses the connection");
+    assert!(stderr(&out).to_ascii_lowercase().contains("certificate"), "{}", stderr(&out));
+
+    std::fs::write(&profile, format!("client_cert = {cert:?}\n")).unwrap();
+    let out = omadm(&with_profile, d);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("client_key"), "{}", stderr(&out));
 }
