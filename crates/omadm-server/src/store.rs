@@ -310,6 +310,14 @@ impl Store for SqlStore {
     fn message_context<'a>(&'a self, token: Option<&'a str>, source: &'a str) -> StoreFuture<'a, MessageContext> {
         self.inner().message_context(token, source)
     }
+    fn create_jobs<'a>(
+        &'a self,
+        dev_ids: &'a [String],
+        commands: &'a [JobCommand],
+        now_ms: i64,
+    ) -> StoreFuture<'a, Vec<Job>> {
+        self.inner().create_jobs(dev_ids, commands, now_ms)
+    }
 }
 
 /// The device columns, in the order both backends read and write them.

@@ -99,7 +99,8 @@ on_both_backends!(
     jobs_events_tree_and_sessions,
     nothing_is_lost_on_reopen,
     concurrent_writes_commit_in_groups_and_fail_alone,
-    message_context_reads_session_device_and_jobs
+    message_context_reads_session_device_and_jobs,
+    bulk_jobs_are_queued_in_order
 );
 
 async fn devices_groups_and_search(db: Db) {
@@ -391,4 +392,24 @@ fn sqlite_killed_mid_write_keeps_every_message_whole() {
         assert!(sessions.len() > 1, "the writer committed messages before it was killed");
         assert_eq!(sessions, tree, "every message is whole: its session and its tree value, or neither");
     });
+}
+
+async fn bulk_jobs_are_queued_in_order(db: Db) {
+    let store = SqlStore::open(&db.url()).await.expect("open");
+    // More devices than one transaction of the SQLite backend takes.
+    let devices: Vec<Device> = (0..2500).map(|i| device(&format!("IMEI:{i:05}"), "Acme")).collect();
+    store.insert_devices(&devices).await.expect("insert");
+    let dev_ids: Vec<String> = devices.iter().rev().map(|d| d.dev_id.clone()).collect();
+    let commands = vec![JobCommand::new(Operation::Get, Some("./DevInfo/Mod".into()))];
+    let jobs = store.create_jobs(&dev_ids, &commands, 10).await.expect("jobs");
+    assert_eq!(jobs.iter().map(|j| j.dev_id.clone()).collect::<Vec<_>>(), dev_ids, "in the order given");
+    assert!(jobs.windows(2).all(|w| w[0].id < w[1].id), "ids increase");
+    for job in [&jobs[0], &jobs[1234], &jobs[2499]] {
+        assert_eq!(store.pending_jobs(&job.dev_id).await.expect("pending"), vec![job.clone()]);
+    }
+    match store.create_jobs(&["IMEI:none".to_string()], &commands, 11).await {
+        Err(_) => {}
+        Ok(jobs) => panic!("a job for an unknown device was queued: {jobs:?}"),
+    }
+    store.close().await;
 }

@@ -40,6 +40,9 @@ use tokio::sync::{mpsc, oneshot};
 /// The most change lists one group commit holds.
 pub const MAX_GROUP: usize = 256;
 
+/// Jobs queued per transaction by [`Store::create_jobs`] (a group job for 100,000 devices).
+const JOBS_PER_TRANSACTION: usize = 1000;
+
 /// Prepared statements kept per connection: every statement this module runs fits.
 const STATEMENT_CACHE: usize = 64;
 
@@ -567,6 +570,54 @@ impl Store for SqliteStore {
                 .query_row((&dev_id, JobState::Queued.as_str(), json(&commands), now_ms), |row| row.get(0))?;
             Ok(Job { id, dev_id, state: JobState::Queued, commands, created_ms: now_ms, updated_ms: now_ms })
         }))
+    }
+
+    /// One transaction per [`JOBS_PER_TRANSACTION`] jobs: few commits, and DM messages' group
+    /// commits still get the writer between chunks.
+    fn create_jobs<'a>(
+        &'a self,
+        dev_ids: &'a [String],
+        commands: &'a [JobCommand],
+        now_ms: i64,
+    ) -> StoreFuture<'a, Vec<Job>> {
+        Box::pin(async move {
+            let encoded = std::sync::Arc::new(json(&commands));
+            let mut jobs = Vec::with_capacity(dev_ids.len());
+            for chunk in dev_ids.chunks(JOBS_PER_TRANSACTION) {
+                let chunk = chunk.to_vec();
+                let encoded = encoded.clone();
+                let ids = self
+                    .write(move |conn| {
+                        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                        let mut ids = Vec::with_capacity(chunk.len());
+                        {
+                            let mut insert = tx.prepare_cached(
+                                "INSERT INTO jobs (dev_id, state, commands, created_ms, updated_ms) \
+                                 VALUES (?1, ?2, ?3, ?4, ?4) RETURNING id",
+                            )?;
+                            for dev_id in &chunk {
+                                let id: i64 = insert.query_row(
+                                    (dev_id, JobState::Queued.as_str(), encoded.as_str(), now_ms),
+                                    |row| row.get(0),
+                                )?;
+                                ids.push((dev_id.clone(), id));
+                            }
+                        }
+                        tx.commit()?;
+                        Ok(ids)
+                    })
+                    .await?;
+                jobs.extend(ids.into_iter().map(|(dev_id, id)| Job {
+                    id,
+                    dev_id,
+                    state: JobState::Queued,
+                    commands: commands.to_vec(),
+                    created_ms: now_ms,
+                    updated_ms: now_ms,
+                }));
+            }
+            Ok(jobs)
+        })
     }
 
     fn job(&self, id: i64) -> StoreFuture<'_, Option<Job>> {
