@@ -212,9 +212,15 @@ pub fn run(args: LoadgenArgs) -> Result<ExitCode> {
             runtime
                 .block_on(api.call(Method::POST, "/api/jobs", Some(&job)))
                 .context("queueing the held sessions' jobs")?;
+            // Two halves: the second half's memory is what each further open session costs,
+            // whatever the allocator kept or gave back from provisioning before.
             let before = stats(&runtime)?;
             let started = Instant::now();
-            let opened = runtime.block_on(open_held(workers, &shared, &args.url, n))?;
+            let holding = workers.into_iter().map(|w| (w, Vec::new())).collect();
+            let holding = runtime.block_on(open_held(holding, &shared, &args.url, 0..n / 2))?;
+            let at_half = stats(&runtime)?;
+            let held_half: u64 = holding.iter().map(|(_, held)| held.len() as u64).sum();
+            let opened = runtime.block_on(open_held(holding, &shared, &args.url, n / 2..n))?;
             let open_s = started.elapsed().as_secs_f64();
             let during = stats(&runtime)?;
             let held: u64 = opened.iter().map(|(_, held)| held.len() as u64).sum();
@@ -222,8 +228,10 @@ pub fn run(args: LoadgenArgs) -> Result<ExitCode> {
             let (back, finished, finish_errors) = runtime.block_on(finish_held(opened, &shared))?;
             workers = back;
             let rss = |r: &Option<server_stats::Reading>| r.and_then(|r| r.rss_kb);
-            let bytes_per_session = match (rss(&before), rss(&during)) {
-                (Some(b), Some(d)) if held > 0 => Some(((d as f64 - b as f64) * 1024.0 / held as f64).round()),
+            let bytes_per_session = match (rss(&at_half), rss(&during)) {
+                (Some(h), Some(d)) if held > held_half => {
+                    Some(((d as f64 - h as f64) * 1024.0 / (held - held_half) as f64).round())
+                }
                 _ => None,
             };
             Some(HoldOpenFigures {
@@ -233,6 +241,7 @@ pub fn run(args: LoadgenArgs) -> Result<ExitCode> {
                 server_open_before: before.map(|r| r.open),
                 server_open_held: during.map(|r| r.open),
                 rss_before_kb: rss(&before),
+                rss_half_kb: rss(&at_half),
                 rss_held_kb: rss(&during),
                 bytes_per_session,
                 finished,
@@ -322,18 +331,25 @@ pub fn run(args: LoadgenArgs) -> Result<ExitCode> {
 /// Workers with the sessions they hold open.
 type Holding = Vec<(Worker, Vec<hold::Held>)>;
 
-/// Opens `n` sessions at once (the devices of the held group, which come first) and holds them
-/// after Package 2.
-async fn open_held(workers: Vec<Worker>, shared: &Arc<Shared>, url: &str, n: u64) -> Result<Holding> {
+/// Opens a session for each device whose index is in `devices` (those of the held group come
+/// first) and holds it after Package 2, beside the sessions the workers hold already.
+async fn open_held(
+    holding: Holding,
+    shared: &Arc<Shared>,
+    url: &str,
+    devices: std::ops::Range<u64>,
+) -> Result<Holding> {
     shared.completed.store(0, Ordering::Relaxed);
     shared.failed.store(0, Ordering::Relaxed);
     let progress = tokio::spawn(report_progress(Arc::clone(shared), Instant::now(), "held"));
-    let handles: Vec<_> = workers
+    let handles: Vec<_> = holding
         .into_iter()
-        .map(|mut w| {
-            let (shared, url) = (Arc::clone(shared), url.to_string());
+        .map(|(mut w, mut held)| {
+            let (shared, url, devices) = (Arc::clone(shared), url.to_string(), devices.clone());
             tokio::spawn(async move {
-                let (held, errors) = hold::open(&shared, &mut w.tree, &mut w.share, |d| d.index < n, &url).await;
+                let (more, errors) =
+                    hold::open(&shared, &mut w.tree, &mut w.share, |d| devices.contains(&d.index), &url).await;
+                held.extend(more);
                 (w, held, errors)
             })
         })

@@ -259,11 +259,15 @@ pub struct HoldOpenFigures {
     pub server_open_before: Option<u64>,
     /// See `server_open_before`.
     pub server_open_held: Option<u64>,
-    /// Server resident memory before and while they were held, KiB.
+    /// Server resident memory before they were opened, KiB.
     pub rss_before_kb: Option<u64>,
-    /// See `rss_before_kb`.
+    /// Server resident memory with the first half of them held, KiB.
+    pub rss_half_kb: Option<u64>,
+    /// Server resident memory with all of them held, KiB.
     pub rss_held_kb: Option<u64>,
-    /// (RSS held − RSS before) ÷ sessions held, bytes (issue 7 asks for at most 16 KB).
+    /// (RSS with all held − RSS with the first half held) ÷ sessions of the second half, bytes:
+    /// what each further open session costs, free of what the allocator kept or gave back from
+    /// before (issue 7 asks for at most 16 KB).
     pub bytes_per_session: Option<f64>,
     /// Held sessions then finished completely.
     pub finished: u64,
@@ -363,14 +367,15 @@ impl Summary {
         if let Some(h) = &self.hold_open {
             let opt = |v: Option<u64>| v.map_or("?".to_string(), |v| v.to_string());
             out.push_str(&format!(
-                "held open: {} of {} sessions in {:.2} s; server open sessions {} -> {}, RSS {} -> {} KiB, \
-                 {} bytes per open session (target <= 16384); finished {}, {} failed to finish\n",
+                "held open: {} of {} sessions in {:.2} s; server open sessions {} -> {}, RSS {} -> {} (half) -> {} KiB, \
+                 {} bytes per further open session (target <= 16384); finished {}, {} failed to finish\n",
                 h.held,
                 h.requested,
                 h.open_s,
                 opt(h.server_open_before),
                 opt(h.server_open_held),
                 opt(h.rss_before_kb),
+                opt(h.rss_half_kb),
                 opt(h.rss_held_kb),
                 h.bytes_per_session.map_or("?".to_string(), |v| format!("{v:.0}")),
                 h.finished,
