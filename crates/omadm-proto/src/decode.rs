@@ -193,20 +193,39 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
             }
             Child::Done => return Err(self.error(ErrorKind::Invalid("no root element".into()))),
         }
-        let mut header = None;
-        let mut body = None;
+        // Header and body are filled where they will be returned, not moved there: the model's
+        // structs are large and every move is a copy. A repeated SyncHdr or SyncBody replaces
+        // the earlier one.
+        let mut message = SyncMl { header: empty_header(), body: SyncBody::default() };
+        let (mut has_header, mut has_body) = (false, false);
         while let Child::Start(name, _) = self.child()? {
             match &*name {
-                "SyncHdr" => header = Some(self.header()?),
-                "SyncBody" => body = Some(self.body()?),
+                "SyncHdr" => {
+                    if has_header {
+                        message.header = empty_header();
+                    }
+                    self.header(&mut message.header)?;
+                    has_header = true;
+                }
+                "SyncBody" => {
+                    if has_body {
+                        message.body = SyncBody::default();
+                    }
+                    self.body(&mut message.body)?;
+                    has_body = true;
+                }
                 _ => self.skip()?,
             }
         }
-        let header = header.ok_or_else(|| self.missing("SyncHdr"))?;
-        let body = body.ok_or_else(|| self.missing("SyncBody"))?;
+        if !has_header {
+            return Err(self.missing("SyncHdr"));
+        }
+        if !has_body {
+            return Err(self.missing("SyncBody"));
+        }
         self.done();
         self.expect_eof()?;
-        Ok(SyncMl { header, body })
+        Ok(message)
     }
 
     /// Decodes a standalone document into a generic element.
@@ -287,39 +306,40 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
 
     // ---- header -----------------------------------------------------------------------------
 
-    fn header(&mut self) -> Result<SyncHdr> {
-        let (mut ver_dtd, mut ver_proto, mut session_id, mut msg_id) = (None, None, None, None);
-        let (mut target, mut source) = (None, None);
-        let mut hdr_rest = (None, false, None, None);
+    /// Reads a SyncHdr into `hdr` (an [`empty_header`]), checking that its required children
+    /// were all present.
+    fn header(&mut self, hdr: &mut SyncHdr) -> Result<()> {
+        let mut present = Required::default();
         while let Child::Start(name, _) = self.child()? {
             match &*name {
-                "VerDTD" => ver_dtd = Some(VerDtd::parse(&self.trimmed_text()?)),
-                "VerProto" => ver_proto = Some(VerProto::parse(&self.trimmed_text()?)),
-                "SessionID" => session_id = Some(self.trimmed()?),
-                "MsgID" => msg_id = Some(self.trimmed()?),
-                "Target" => target = Some(self.location()?),
-                "Source" => source = Some(self.location()?),
-                "RespURI" => hdr_rest.0 = Some(self.trimmed()?),
-                "NoResp" => hdr_rest.1 = self.flag()?,
-                "Cred" => hdr_rest.2 = Some(self.cred()?),
-                "Meta" => hdr_rest.3 = Some(self.meta()?),
+                "VerDTD" => (hdr.ver_dtd, present.ver_dtd) = (VerDtd::parse(&self.trimmed_text()?), true),
+                "VerProto" => (hdr.ver_proto, present.ver_proto) = (VerProto::parse(&self.trimmed_text()?), true),
+                "SessionID" => (hdr.session_id, present.session_id) = (self.trimmed()?, true),
+                "MsgID" => (hdr.msg_id, present.msg_id) = (self.trimmed()?, true),
+                "Target" => (hdr.target, present.target) = (self.location()?, true),
+                "Source" => (hdr.source, present.source) = (self.location()?, true),
+                "RespURI" => hdr.resp_uri = Some(self.trimmed()?),
+                "NoResp" => hdr.no_resp = self.flag()?,
+                "Cred" => hdr.cred = Some(self.cred()?),
+                "Meta" => hdr.meta = Some(self.meta()?),
                 _ => self.skip()?,
             }
         }
-        let hdr = SyncHdr {
-            ver_dtd: ver_dtd.ok_or_else(|| self.missing("VerDTD"))?,
-            ver_proto: ver_proto.ok_or_else(|| self.missing("VerProto"))?,
-            session_id: session_id.ok_or_else(|| self.missing("SessionID"))?,
-            msg_id: msg_id.ok_or_else(|| self.missing("MsgID"))?,
-            target: target.ok_or_else(|| self.missing("Target"))?,
-            source: source.ok_or_else(|| self.missing("Source"))?,
-            resp_uri: hdr_rest.0,
-            no_resp: hdr_rest.1,
-            cred: hdr_rest.2,
-            meta: hdr_rest.3,
-        };
+        let missing = [
+            (present.ver_dtd, "VerDTD"),
+            (present.ver_proto, "VerProto"),
+            (present.session_id, "SessionID"),
+            (present.msg_id, "MsgID"),
+            (present.target, "Target"),
+            (present.source, "Source"),
+        ]
+        .into_iter()
+        .find(|(present, _)| !present);
+        if let Some((_, name)) = missing {
+            return Err(self.missing(name));
+        }
         self.done();
-        Ok(hdr)
+        Ok(())
     }
 
     /// An empty marker element such as `<NoResp/>` or `<Final/>`: present means true.
@@ -421,106 +441,155 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
 
     // ---- body -------------------------------------------------------------------------------
 
-    fn body(&mut self) -> Result<SyncBody> {
-        let mut body = SyncBody::default();
+    /// Reads a SyncBody into `body` (an empty one).
+    fn body(&mut self, body: &mut SyncBody) -> Result<()> {
         while let Child::Start(name, ns) = self.child()? {
             if name == "Final" {
                 body.is_final = self.flag()?;
             } else {
-                body.commands.push(self.command(name, ns)?);
+                self.command(&mut body.commands, name, ns)?;
             }
         }
         self.done();
-        Ok(body)
+        Ok(())
     }
 
-    fn command(&mut self, name: Cow<'a, str>, ns: Option<Cow<'a, str>>) -> Result<Command> {
-        Ok(match &*name {
-            "Add" => Command::Add(self.item_command()?),
-            "Copy" => Command::Copy(self.item_command()?),
-            "Delete" => Command::Delete(self.item_command()?),
-            "Get" => Command::Get(self.item_command()?),
-            "Replace" => Command::Replace(self.item_command()?),
-            "Alert" => Command::Alert(self.alert()?),
-            "Atomic" => Command::Atomic(self.container()?),
-            "Sequence" => Command::Sequence(self.container()?),
-            "Exec" => Command::Exec(self.exec()?),
-            "Results" => Command::Results(self.results()?),
-            "Status" => Command::Status(self.status()?),
+    /// Reads the command that `name` starts and appends it to `commands`. A command is pushed
+    /// empty and filled where it stays, instead of being built and then moved into the vector
+    /// (a `Command` is several hundred bytes).
+    fn command(&mut self, commands: &mut Vec<Command>, name: Cow<'a, str>, ns: Option<Cow<'a, str>>) -> Result<()> {
+        match &*name {
+            "Add" => self.item_command(commands, Command::Add),
+            "Copy" => self.item_command(commands, Command::Copy),
+            "Delete" => self.item_command(commands, Command::Delete),
+            "Get" => self.item_command(commands, Command::Get),
+            "Replace" => self.item_command(commands, Command::Replace),
+            "Alert" => {
+                commands.push(Command::Alert(Alert {
+                    cmd_id: String::new(),
+                    no_resp: false,
+                    cred: None,
+                    code: None,
+                    correlator: None,
+                    items: Vec::new(),
+                }));
+                match commands.last_mut() {
+                    Some(Command::Alert(alert)) => self.alert(alert),
+                    _ => Ok(()),
+                }
+            }
+            "Atomic" | "Sequence" => {
+                let wrap = if name == "Atomic" { Command::Atomic } else { Command::Sequence };
+                commands.push(wrap(Container::default()));
+                match commands.last_mut() {
+                    Some(Command::Atomic(container) | Command::Sequence(container)) => self.container(container),
+                    _ => Ok(()),
+                }
+            }
+            "Exec" => {
+                commands.push(Command::Exec(Exec::default()));
+                match commands.last_mut() {
+                    Some(Command::Exec(exec)) => self.exec(exec),
+                    _ => Ok(()),
+                }
+            }
+            "Results" => {
+                commands.push(Command::Results(Results::default()));
+                match commands.last_mut() {
+                    Some(Command::Results(results)) => self.results(results),
+                    _ => Ok(()),
+                }
+            }
+            "Status" => {
+                commands.push(Command::Status(empty_status()));
+                match commands.last_mut() {
+                    Some(Command::Status(status)) => self.status(status),
+                    _ => Ok(()),
+                }
+            }
             _ => {
                 let element = self.element(name, ns)?;
                 let cmd_id = element.child("CmdID").map(|c| c.text().trim().to_string()).unwrap_or_default();
-                Command::Unsupported(UnsupportedCommand { name: element.name.clone(), cmd_id, element })
+                commands.push(Command::Unsupported(UnsupportedCommand { name: element.name.clone(), cmd_id, element }));
+                Ok(())
             }
-        })
+        }
     }
 
-    fn item_command(&mut self) -> Result<ItemCommand> {
-        let mut cmd = ItemCommand::default();
-        let mut cmd_id = None;
+    /// Appends an Add, Copy, Delete, Get or Replace (`wrap` says which) to `commands` and reads
+    /// it there.
+    fn item_command(&mut self, commands: &mut Vec<Command>, wrap: fn(ItemCommand) -> Command) -> Result<()> {
+        commands.push(wrap(ItemCommand::default()));
+        let Some(
+            Command::Add(cmd) | Command::Copy(cmd) | Command::Delete(cmd) | Command::Get(cmd) | Command::Replace(cmd),
+        ) = commands.last_mut()
+        else {
+            return Ok(());
+        };
+        let mut has_cmd_id = false;
         while let Child::Start(name, _) = self.child()? {
             match &*name {
-                "CmdID" => cmd_id = Some(self.trimmed()?),
+                "CmdID" => (cmd.cmd_id, has_cmd_id) = (self.trimmed()?, true),
                 "NoResp" => cmd.no_resp = self.flag()?,
                 "Cred" => cmd.cred = Some(self.cred()?),
                 "Meta" => cmd.meta = Some(self.meta()?),
-                "Item" => cmd.items.push(self.item(cmd.meta.as_ref())?),
+                "Item" => self.item(&mut cmd.items, cmd.meta.as_ref())?,
                 _ => self.skip()?,
             }
         }
-        cmd.cmd_id = cmd_id.ok_or_else(|| self.missing("CmdID"))?;
+        if !has_cmd_id {
+            return Err(self.missing("CmdID"));
+        }
         normalize_command_type(cmd.meta.as_mut(), &cmd.items);
         self.done();
-        Ok(cmd)
+        Ok(())
     }
 
-    fn alert(&mut self) -> Result<Alert> {
-        let mut alert = Alert {
-            cmd_id: String::new(),
-            no_resp: false,
-            cred: None,
-            code: None,
-            correlator: None,
-            items: Vec::new(),
-        };
-        let mut cmd_id = None;
+    /// Reads an Alert into `alert` (an empty one).
+    fn alert(&mut self, alert: &mut Alert) -> Result<()> {
+        let mut has_cmd_id = false;
         while let Child::Start(name, _) = self.child()? {
             match &*name {
-                "CmdID" => cmd_id = Some(self.trimmed()?),
+                "CmdID" => (alert.cmd_id, has_cmd_id) = (self.trimmed()?, true),
                 "NoResp" => alert.no_resp = self.flag()?,
                 "Cred" => alert.cred = Some(self.cred()?),
                 "Data" => alert.code = Some(AlertCode::from_code(self.number("Data")?)),
                 "Correlator" => alert.correlator = Some(self.trimmed()?),
-                "Item" => alert.items.push(self.item(None)?),
+                "Item" => self.item(&mut alert.items, None)?,
                 _ => self.skip()?,
             }
         }
-        alert.cmd_id = cmd_id.ok_or_else(|| self.missing("CmdID"))?;
+        if !has_cmd_id {
+            return Err(self.missing("CmdID"));
+        }
         self.done();
-        Ok(alert)
+        Ok(())
     }
 
-    fn exec(&mut self) -> Result<Exec> {
-        let mut exec = Exec::default();
-        let mut cmd_id = None;
+    /// Reads an Exec into `exec` (an empty one).
+    fn exec(&mut self, exec: &mut Exec) -> Result<()> {
+        let mut has_cmd_id = false;
         while let Child::Start(name, _) = self.child()? {
             match &*name {
-                "CmdID" => cmd_id = Some(self.trimmed()?),
+                "CmdID" => (exec.cmd_id, has_cmd_id) = (self.trimmed()?, true),
                 "NoResp" => exec.no_resp = self.flag()?,
                 "Cred" => exec.cred = Some(self.cred()?),
                 "Meta" => exec.meta = Some(self.meta()?),
                 "Correlator" => exec.correlator = Some(self.trimmed()?),
-                "Item" => exec.items.push(self.item(exec.meta.as_ref())?),
+                "Item" => self.item(&mut exec.items, exec.meta.as_ref())?,
                 _ => self.skip()?,
             }
         }
-        exec.cmd_id = cmd_id.ok_or_else(|| self.missing("CmdID"))?;
+        if !has_cmd_id {
+            return Err(self.missing("CmdID"));
+        }
         normalize_command_type(exec.meta.as_mut(), &exec.items);
         self.done();
-        Ok(exec)
+        Ok(())
     }
 
-    fn container(&mut self) -> Result<Container> {
+    /// Reads an Atomic or Sequence into `container` (an empty one), within the nesting limit.
+    fn container(&mut self, container: &mut Container) -> Result<()> {
         if self.containers >= self.limits.max_command_nesting {
             return Err(self.error(ErrorKind::Limit(format!(
                 "Atomic/Sequence nested deeper than {}",
@@ -528,82 +597,81 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
             ))));
         }
         self.containers += 1;
-        let c = self.container_body();
+        let read = self.container_body(container);
         self.containers -= 1;
-        c
+        read
     }
 
-    fn container_body(&mut self) -> Result<Container> {
-        let mut c = Container::default();
-        let mut cmd_id = None;
+    fn container_body(&mut self, c: &mut Container) -> Result<()> {
+        let mut has_cmd_id = false;
         while let Child::Start(name, ns) = self.child()? {
             match &*name {
-                "CmdID" => cmd_id = Some(self.trimmed()?),
+                "CmdID" => (c.cmd_id, has_cmd_id) = (self.trimmed()?, true),
                 "NoResp" => c.no_resp = self.flag()?,
                 "Meta" => c.meta = Some(self.meta()?),
-                _ => c.commands.push(self.command(name, ns)?),
+                _ => self.command(&mut c.commands, name, ns)?,
             }
         }
-        c.cmd_id = cmd_id.ok_or_else(|| self.missing("CmdID"))?;
+        if !has_cmd_id {
+            return Err(self.missing("CmdID"));
+        }
         self.done();
-        Ok(c)
+        Ok(())
     }
 
-    fn results(&mut self) -> Result<Results> {
-        let mut r = Results::default();
-        let (mut cmd_id, mut cmd_ref) = (None, None);
+    /// Reads a Results into `r` (an empty one).
+    fn results(&mut self, r: &mut Results) -> Result<()> {
+        let (mut has_cmd_id, mut has_cmd_ref) = (false, false);
         while let Child::Start(name, _) = self.child()? {
             match &*name {
-                "CmdID" => cmd_id = Some(self.trimmed()?),
+                "CmdID" => (r.cmd_id, has_cmd_id) = (self.trimmed()?, true),
                 "MsgRef" => r.msg_ref = Some(self.trimmed()?),
-                "CmdRef" => cmd_ref = Some(self.trimmed()?),
+                "CmdRef" => (r.cmd_ref, has_cmd_ref) = (self.trimmed()?, true),
                 "Meta" => r.meta = Some(self.meta()?),
                 "TargetRef" => r.target_ref = Some(self.trimmed()?),
                 "SourceRef" => r.source_ref = Some(self.trimmed()?),
-                "Item" => r.items.push(self.item(r.meta.as_ref())?),
+                "Item" => self.item(&mut r.items, r.meta.as_ref())?,
                 _ => self.skip()?,
             }
         }
-        r.cmd_id = cmd_id.ok_or_else(|| self.missing("CmdID"))?;
-        r.cmd_ref = cmd_ref.ok_or_else(|| self.missing("CmdRef"))?;
+        if !has_cmd_id {
+            return Err(self.missing("CmdID"));
+        }
+        if !has_cmd_ref {
+            return Err(self.missing("CmdRef"));
+        }
         normalize_command_type(r.meta.as_mut(), &r.items);
         self.done();
-        Ok(r)
+        Ok(())
     }
 
-    fn status(&mut self) -> Result<Status> {
-        let (mut cmd_id, mut msg_ref, mut cmd_ref, mut cmd, mut code) = (None, None, None, None, None);
-        let (mut target_refs, mut source_refs, mut items) = (Vec::new(), Vec::new(), Vec::new());
-        let (mut cred, mut chal) = (None, None);
+    /// Reads a Status into `status` (an [`empty_status`]), checking that its required children
+    /// were all present.
+    fn status(&mut self, status: &mut Status) -> Result<()> {
+        let (mut has_cmd_id, mut has_cmd_ref, mut has_cmd, mut has_code) = (false, false, false, false);
         while let Child::Start(name, _) = self.child()? {
             match &*name {
-                "CmdID" => cmd_id = Some(self.trimmed()?),
-                "MsgRef" => msg_ref = Some(self.trimmed()?),
-                "CmdRef" => cmd_ref = Some(self.trimmed()?),
-                "Cmd" => cmd = Some(CommandName::parse(&self.trimmed_text()?)),
-                "TargetRef" => target_refs.push(self.trimmed()?),
-                "SourceRef" => source_refs.push(self.trimmed()?),
-                "Cred" => cred = Some(self.cred()?),
-                "Chal" => chal = Some(self.chal()?),
-                "Data" => code = Some(StatusCode::from_code(self.number("Data")?)),
-                "Item" => items.push(self.item(None)?),
+                "CmdID" => (status.cmd_id, has_cmd_id) = (self.trimmed()?, true),
+                "MsgRef" => status.msg_ref = Some(self.trimmed()?),
+                "CmdRef" => (status.cmd_ref, has_cmd_ref) = (self.trimmed()?, true),
+                "Cmd" => (status.cmd, has_cmd) = (CommandName::parse(&self.trimmed_text()?), true),
+                "TargetRef" => status.target_refs.push(self.trimmed()?),
+                "SourceRef" => status.source_refs.push(self.trimmed()?),
+                "Cred" => status.cred = Some(self.cred()?),
+                "Chal" => status.chal = Some(self.chal()?),
+                "Data" => (status.code, has_code) = (StatusCode::from_code(self.number("Data")?), true),
+                "Item" => self.item(&mut status.items, None)?,
                 _ => self.skip()?,
             }
         }
-        let status = Status {
-            cmd_id: cmd_id.ok_or_else(|| self.missing("CmdID"))?,
-            msg_ref,
-            cmd_ref: cmd_ref.ok_or_else(|| self.missing("CmdRef"))?,
-            cmd: cmd.ok_or_else(|| self.missing("Cmd"))?,
-            target_refs,
-            source_refs,
-            cred,
-            chal,
-            code: code.ok_or_else(|| self.missing("Data"))?,
-            items,
-        };
+        let missing = [(has_cmd_id, "CmdID"), (has_cmd_ref, "CmdRef"), (has_cmd, "Cmd"), (has_code, "Data")]
+            .into_iter()
+            .find(|(present, _)| !present);
+        if let Some((_, name)) = missing {
+            return Err(self.missing(name));
+        }
         self.done();
-        Ok(status)
+        Ok(())
     }
 
     fn chal(&mut self) -> Result<Chal> {
@@ -618,8 +686,10 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
         Ok(Chal { meta })
     }
 
-    fn item(&mut self, command_meta: Option<&Meta>) -> Result<Item> {
-        let mut item = Item::default();
+    /// Reads an Item and appends it to `items`, filling it where it stays.
+    fn item(&mut self, items: &mut Vec<Item>, command_meta: Option<&Meta>) -> Result<()> {
+        items.push(Item::default());
+        let Some(item) = items.last_mut() else { return Ok(()) };
         while let Child::Start(name, _) = self.child()? {
             match &*name {
                 "Target" => item.target = Some(self.location()?),
@@ -629,7 +699,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
                 "Meta" => item.meta = Some(self.meta()?),
                 "MoreData" => item.more_data = self.flag()?,
                 "Data" => {
-                    let media_type = item_media_type(&item, command_meta).map(str::to_owned);
+                    let media_type = item_media_type(item, command_meta).map(str::to_owned);
                     item.data = Some(self.data(media_type.as_deref())?);
                 }
                 _ => self.skip()?,
@@ -641,7 +711,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
             }
         }
         self.done();
-        Ok(item)
+        Ok(())
     }
 
     /// Decodes opaque bytes as a nested WBXML document within the remaining depth, if they are one.
@@ -721,6 +791,49 @@ fn trim(s: &str) -> &str {
         s
     } else {
         s.trim()
+    }
+}
+
+/// Which of a SyncHdr's required children were seen.
+#[derive(Default)]
+struct Required {
+    ver_dtd: bool,
+    ver_proto: bool,
+    session_id: bool,
+    msg_id: bool,
+    target: bool,
+    source: bool,
+}
+
+/// A SyncHdr to be filled by the header decoder; its required fields are placeholders until then.
+fn empty_header() -> SyncHdr {
+    SyncHdr {
+        ver_dtd: VerDtd::V1_2,
+        ver_proto: VerProto::Dm1_2,
+        session_id: String::new(),
+        msg_id: String::new(),
+        target: Location::default(),
+        source: Location::default(),
+        resp_uri: None,
+        no_resp: false,
+        cred: None,
+        meta: None,
+    }
+}
+
+/// A Status to be filled by the status decoder; its required fields are placeholders until then.
+fn empty_status() -> Status {
+    Status {
+        cmd_id: String::new(),
+        msg_ref: None,
+        cmd_ref: String::new(),
+        cmd: CommandName::SyncHdr,
+        target_refs: Vec::new(),
+        source_refs: Vec::new(),
+        cred: None,
+        chal: None,
+        code: StatusCode::Ok,
+        items: Vec::new(),
     }
 }
 
