@@ -231,6 +231,10 @@ pub(crate) struct Tag {
     pub(crate) token: u8,
     /// Element name.
     pub(crate) name: &'static str,
+    /// `<name>`, the XML start tag without attributes, written in one piece.
+    pub(crate) start_tag: &'static str,
+    /// `</name>`, the XML end tag.
+    pub(crate) end_tag: &'static str,
 }
 
 const fn same(a: &str, b: &str) -> bool {
@@ -259,28 +263,68 @@ const fn token_in(table: &[&str], name: &str) -> u8 {
     panic!("no such tag on this code page")
 }
 
-impl Tag {
-    /// A SyncML-page tag; use through [`syncml_tag!`] so the lookup happens at compile time.
-    pub(crate) const fn syncml(name: &'static str) -> Tag {
-        Tag { page: Page::SyncMl, token: token_in(&SYNCML_PAGE, name), name }
+/// True if `tag` is `open`, `name` and `close` one after the other (checks the XML tag strings
+/// the tag macros spell out).
+const fn spells(tag: &str, open: &str, name: &str, close: &str) -> bool {
+    let (tag, open, name, close) = (tag.as_bytes(), open.as_bytes(), name.as_bytes(), close.as_bytes());
+    if tag.len() != open.len() + name.len() + close.len() {
+        return false;
     }
-    /// A MetInf-page tag; use through [`metinf_tag!`].
-    pub(crate) const fn metinf(name: &'static str) -> Tag {
-        Tag { page: Page::MetInf, token: token_in(&METINF_PAGE, name), name }
+    let mut i = 0;
+    while i < tag.len() {
+        let expected = if i < open.len() {
+            open[i]
+        } else if i < open.len() + name.len() {
+            name[i - open.len()]
+        } else {
+            close[i - open.len() - name.len()]
+        };
+        if tag[i] != expected {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+impl Tag {
+    /// A tag of `page` whose XML start and end tags are `start_tag` and `end_tag` (checked at
+    /// compile time); use through [`syncml_tag!`] / [`metinf_tag!`].
+    pub(crate) const fn new(page: Page, name: &'static str, start_tag: &'static str, end_tag: &'static str) -> Tag {
+        assert!(
+            spells(start_tag, "<", name, ">") && spells(end_tag, "</", name, ">"),
+            "tag strings do not match the name"
+        );
+        let table: &[&str] = match page {
+            Page::SyncMl => &SYNCML_PAGE,
+            Page::MetInf => &METINF_PAGE,
+            Page::Ddf => &DDF_PAGE,
+        };
+        Tag { page, token: token_in(table, name), name, start_tag, end_tag }
     }
 }
 
 /// A SyncML-page [`Tag`], resolved at compile time.
 macro_rules! syncml_tag {
     ($name:literal) => {{
-        const T: $crate::tags::Tag = $crate::tags::Tag::syncml($name);
+        const T: $crate::tags::Tag = $crate::tags::Tag::new(
+            $crate::tags::Page::SyncMl,
+            $name,
+            concat!("<", $name, ">"),
+            concat!("</", $name, ">"),
+        );
         T
     }};
 }
 /// A MetInf-page [`Tag`], resolved at compile time.
 macro_rules! metinf_tag {
     ($name:literal) => {{
-        const T: $crate::tags::Tag = $crate::tags::Tag::metinf($name);
+        const T: $crate::tags::Tag = $crate::tags::Tag::new(
+            $crate::tags::Page::MetInf,
+            $name,
+            concat!("<", $name, ">"),
+            concat!("</", $name, ">"),
+        );
         T
     }};
 }

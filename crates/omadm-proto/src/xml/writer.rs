@@ -36,7 +36,8 @@ impl XmlOptions {
 const DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>";
 
 struct Open {
-    name: &'static str,
+    /// `</name>`.
+    end_tag: &'static str,
     page: Page,
     has_children: bool,
 }
@@ -58,24 +59,31 @@ impl XmlSink<'_> {
         }
     }
 
-    fn open_tag(&mut self, tag: Tag) {
-        if let Some(parent) = self.stack.last_mut() {
-            parent.has_children = true;
-            let depth = self.stack.len();
-            self.newline(depth);
+    /// Writes the start tag of `tag`, as `<name/>` if `empty`, with the namespace attribute
+    /// that the root and a change of code page need.
+    fn open_tag(&mut self, tag: Tag, empty: bool) {
+        let namespace = match self.stack.last_mut() {
+            None => Some(&*self.root_namespace),
+            Some(parent) => {
+                parent.has_children = true;
+                let namespace = if parent.page != tag.page { tag.page.namespace() } else { None };
+                let depth = self.stack.len();
+                self.newline(depth);
+                namespace
+            }
+        };
+        if namespace.is_none() && !empty {
+            self.out.push_str(tag.start_tag);
+            return;
         }
         self.out.push('<');
         self.out.push_str(tag.name);
-        let namespace = match self.stack.last() {
-            None => Some(&*self.root_namespace),
-            Some(parent) if parent.page != tag.page => tag.page.namespace(),
-            Some(_) => None,
-        };
         if let Some(ns) = namespace {
             self.out.push_str(" xmlns=\"");
             escape_into(&mut self.out, ns, true);
             self.out.push('"');
         }
+        self.out.push_str(if empty { "/>" } else { ">" });
     }
 
     fn write_element(&mut self, el: &Element, depth: usize, inherited_ns: Option<&str>) {
@@ -116,15 +124,13 @@ impl XmlSink<'_> {
 
 impl Sink for XmlSink<'_> {
     fn start(&mut self, tag: Tag) -> Result<()> {
-        self.open_tag(tag);
-        self.out.push('>');
-        self.stack.push(Open { name: tag.name, page: tag.page, has_children: false });
+        self.open_tag(tag, false);
+        self.stack.push(Open { end_tag: tag.end_tag, page: tag.page, has_children: false });
         Ok(())
     }
 
     fn empty(&mut self, tag: Tag) -> Result<()> {
-        self.open_tag(tag);
-        self.out.push_str("/>");
+        self.open_tag(tag, true);
         Ok(())
     }
 
@@ -135,12 +141,9 @@ impl Sink for XmlSink<'_> {
 
     /// Start tag, text and end tag in one go, without the open-element stack.
     fn leaf(&mut self, tag: Tag, text: &str) -> Result<()> {
-        self.open_tag(tag);
-        self.out.push('>');
+        self.open_tag(tag, false);
         escape_into(&mut self.out, text, false);
-        self.out.push_str("</");
-        self.out.push_str(tag.name);
-        self.out.push('>');
+        self.out.push_str(tag.end_tag);
         Ok(())
     }
 
@@ -175,9 +178,7 @@ impl Sink for XmlSink<'_> {
                 let depth = self.stack.len();
                 self.newline(depth);
             }
-            self.out.push_str("</");
-            self.out.push_str(open.name);
-            self.out.push('>');
+            self.out.push_str(open.end_tag);
         }
         Ok(())
     }
@@ -227,7 +228,7 @@ static ESCAPES: [u8; 256] = {
 fn escape_into(out: &mut String, text: &str, attribute: bool) {
     // Most values need no escaping: find the first byte that does before copying anything.
     let mask = if attribute { ESCAPE_IN_TEXT | ESCAPE_IN_ATTRIBUTE } else { ESCAPE_IN_TEXT };
-    let Some(first) = text.as_bytes().iter().position(|&b| ESCAPES[usize::from(b)] & mask != 0) else {
+    let Some(first) = first_to_escape(text.as_bytes(), mask) else {
         out.push_str(text);
         return;
     };
@@ -246,6 +247,41 @@ fn escape_into(out: &mut String, text: &str, attribute: bool) {
         last = i + 1;
     }
     out.push_str(&text[last..]);
+}
+
+/// The index of the first byte of `bytes` that [`ESCAPES`] marks with a bit of `mask`. Eight
+/// bytes are tested at a time for anything that might need escaping; only a chunk that might is
+/// looked at byte by byte.
+fn first_to_escape(bytes: &[u8], mask: u8) -> Option<usize> {
+    let escaped = |b: &u8| ESCAPES[usize::from(*b)] & mask != 0;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut start = 0;
+    for chunk in &mut chunks {
+        let candidate = match <[u8; 8]>::try_from(chunk) {
+            Ok(word) => may_need_escaping(u64::from_ne_bytes(word)),
+            Err(_) => true,
+        };
+        if candidate {
+            if let Some(i) = chunk.iter().position(escaped) {
+                return Some(start + i);
+            }
+        }
+        start += 8;
+    }
+    chunks.remainder().iter().position(escaped).map(|i| start + i)
+}
+
+/// True if any of the eight bytes in `word` is one that [`escape_into`] may replace: `<` or `>`,
+/// `&` or `"`, or CR (a superset: `"` counts in text too, and the caller checks each byte).
+fn may_need_escaping(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    // Nonzero if some byte of `x` is zero (exact for "any", which is all this asks).
+    let has_zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH_BITS != 0;
+    // `<` (0x3C) and `>` (0x3E) differ only in bit 1, `"` (0x22) and `&` (0x26) only in bit 2.
+    has_zero_byte((word | (ONES * 0x02)) ^ (ONES * 0x3E))
+        || has_zero_byte((word | (ONES * 0x04)) ^ (ONES * 0x26))
+        || has_zero_byte(word ^ (ONES * u64::from(b'\r')))
 }
 
 /// Encodes a message as XML bytes.
@@ -281,4 +317,30 @@ pub(crate) fn encode_element(element: &Element, options: &XmlOptions) -> Vec<u8>
         sink.out.push('\n');
     }
     sink.out.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_to_escape_finds_what_a_byte_scan_finds() {
+        let samples =
+            ["", "plain", "./Vendor/MSFT/Node/Leaf", "a&b", "0123456789abcdef<", "0123456<", "01234567>", "\"", "x\ry"];
+        for sample in samples {
+            for mask in [ESCAPE_IN_TEXT, ESCAPE_IN_TEXT | ESCAPE_IN_ATTRIBUTE] {
+                for start in 0..sample.len() {
+                    let bytes = &sample.as_bytes()[start..];
+                    let expected = bytes.iter().position(|b| ESCAPES[usize::from(*b)] & mask != 0);
+                    assert_eq!(first_to_escape(bytes, mask), expected, "{sample:?}[{start}..], mask {mask}");
+                }
+            }
+        }
+        for b in 0..=255u8 {
+            let mut bytes = *b"abcdefghijklmnop";
+            bytes[11] = b;
+            let expected = (ESCAPES[usize::from(b)] & ESCAPE_IN_TEXT != 0).then_some(11);
+            assert_eq!(first_to_escape(&bytes, ESCAPE_IN_TEXT), expected, "byte {b:#04x}");
+        }
+    }
 }
