@@ -62,26 +62,29 @@ impl XmlSink<'_> {
     /// Writes the start tag of `tag`, as `<name/>` if `empty`, with the namespace attribute
     /// that the root and a change of code page need.
     fn open_tag(&mut self, tag: Tag, empty: bool) {
-        let namespace = match self.stack.last_mut() {
-            None => Some(&*self.root_namespace),
+        let page_attribute = match self.stack.last_mut() {
+            None => None,
             Some(parent) => {
                 parent.has_children = true;
-                let namespace = if parent.page != tag.page { tag.page.namespace() } else { None };
+                let attribute = if parent.page != tag.page { namespace_attribute(tag.page) } else { None };
                 let depth = self.stack.len();
                 self.newline(depth);
-                namespace
+                attribute
             }
         };
-        if namespace.is_none() && !empty {
+        let is_root = self.stack.is_empty();
+        if page_attribute.is_none() && !is_root && !empty {
             self.out.push_str(tag.start_tag);
             return;
         }
         self.out.push('<');
         self.out.push_str(tag.name);
-        if let Some(ns) = namespace {
+        if is_root {
             self.out.push_str(" xmlns=\"");
-            escape_into(&mut self.out, ns, true);
+            escape_into(&mut self.out, &self.root_namespace, true);
             self.out.push('"');
+        } else if let Some(attribute) = page_attribute {
+            self.out.push_str(attribute);
         }
         self.out.push_str(if empty { "/>" } else { ">" });
     }
@@ -208,6 +211,16 @@ impl Sink for XmlSink<'_> {
     }
 }
 
+/// The ` xmlns="…"` attribute that marks an element of `page` inside an element of another page,
+/// written out ahead (the page namespaces hold nothing to escape).
+fn namespace_attribute(page: Page) -> Option<&'static str> {
+    match page {
+        Page::SyncMl => None,
+        Page::MetInf => Some(" xmlns=\"syncml:metinf\""),
+        Page::Ddf => Some(" xmlns=\"syncml:dmddf1.2\""),
+    }
+}
+
 /// [`ESCAPES`] bit: the byte is escaped in character data and attribute values.
 const ESCAPE_IN_TEXT: u8 = 1;
 /// [`ESCAPES`] bit: the byte is escaped in (double-quoted) attribute values only.
@@ -322,6 +335,18 @@ pub(crate) fn encode_element(element: &Element, options: &XmlOptions) -> Vec<u8>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn namespace_attributes_spell_the_page_namespaces() {
+        for page in [Page::SyncMl, Page::MetInf, Page::Ddf] {
+            let expected = page.namespace().map(|ns| {
+                let mut escaped = String::new();
+                escape_into(&mut escaped, ns, true);
+                format!(" xmlns=\"{escaped}\"")
+            });
+            assert_eq!(namespace_attribute(page).map(str::to_owned), expected, "{page:?}");
+        }
+    }
 
     #[test]
     fn first_to_escape_finds_what_a_byte_scan_finds() {
