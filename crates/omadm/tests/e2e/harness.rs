@@ -21,7 +21,8 @@ pub fn omadm_bin() -> &'static str {
 pub enum Backend {
     /// A fresh SQLite file in the test's directory.
     Sqlite,
-    /// The PostgreSQL database the test script started (`OMADM_TEST_POSTGRES_URL`).
+    /// The PostgreSQL cluster the test script started (`OMADM_TEST_POSTGRES_URL`); each server
+    /// gets a [`PgDatabase`] of its own there.
     Postgres(String),
 }
 
@@ -103,6 +104,60 @@ impl TlsFiles {
     }
 }
 
+/// A database of one test's own in the PostgreSQL cluster of `OMADM_TEST_POSTGRES_URL`,
+/// created (empty) for it and dropped with it, so that neither a second run nor a parallel test
+/// meets the devices an earlier one provisioned.
+pub struct PgDatabase {
+    /// The cluster URL the database was created through (`postgres://…/omadm`).
+    admin_url: String,
+    name: String,
+    /// The URL of this database.
+    pub url: String,
+}
+
+impl PgDatabase {
+    /// Creates `omadm_e2e_<pid>_<n>_<test>` (dropping a leftover of the same name first) on the
+    /// server of `cluster_url`.
+    pub fn create(cluster_url: &str, test: &str) -> PgDatabase {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let test: String =
+            test.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+        let mut name = format!("omadm_e2e_{}_{}_{test}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+        name.truncate(63); // PostgreSQL's identifier length; the pid and counter keep it unique
+        let (server, query) = match cluster_url.split_once('?') {
+            Some((server, query)) => (server, format!("?{query}")),
+            None => (cluster_url, String::new()),
+        };
+        let (server, _) = server.rsplit_once('/').expect("OMADM_TEST_POSTGRES_URL names a database");
+        let database = PgDatabase { admin_url: cluster_url.to_string(), url: format!("{server}/{name}{query}"), name };
+        database.execute(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", database.name)).unwrap();
+        database.execute(&format!("CREATE DATABASE \"{}\"", database.name)).unwrap();
+        database
+    }
+
+    /// Runs one statement on a connection of its own to the cluster's administrative database.
+    fn execute(&self, statement: &str) -> Result<(), String> {
+        use sqlx::{Connection as _, Executor as _};
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+        runtime.block_on(async {
+            let mut connection = sqlx::PgConnection::connect(&self.admin_url)
+                .await
+                .map_err(|e| format!("connecting to {}: {e}", self.admin_url))?;
+            connection.execute(statement).await.map_err(|e| format!("{statement}: {e}"))?;
+            connection.close().await.map_err(|e| e.to_string())
+        })
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        // FORCE: a killed server's connections may not have been noticed by PostgreSQL yet.
+        if let Err(e) = self.execute(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name)) {
+            eprintln!("WARNING: test database {} left behind: {e}", self.name);
+        }
+    }
+}
+
 /// A running `omadm server` process.
 pub struct Server {
     child: Option<Child>,
@@ -115,19 +170,26 @@ pub struct Server {
     log: PathBuf,
     /// Its working directory (the SQLite file lives there).
     pub dir: TestDir,
+    /// Its PostgreSQL database, dropped after the process is killed (fields drop after
+    /// [`Server::drop`]).
+    _postgres: Option<PgDatabase>,
 }
 
 impl Server {
     /// Starts a server on a free port with `backend`, HTTPS when `https`.
     pub fn start(backend: &Backend, https: bool, name: &str) -> Server {
         let dir = TestDir::new(name);
-        let db_url = match backend {
-            Backend::Sqlite => format!("sqlite://{}", dir.join("omadm.db").display()),
-            Backend::Postgres(url) => url.clone(),
+        let postgres = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres(cluster_url) => Some(PgDatabase::create(cluster_url, name)),
+        };
+        let db_url = match &postgres {
+            None => format!("sqlite://{}", dir.join("omadm.db").display()),
+            Some(database) => database.url.clone(),
         };
         let tls = https.then(|| TlsFiles::generate(&dir));
         let log = dir.join("server.log");
-        let mut server = Server { child: None, port: 0, db_url, tls, log, dir };
+        let mut server = Server { child: None, port: 0, db_url, tls, log, dir, _postgres: postgres };
         server.spawn();
         server
     }
