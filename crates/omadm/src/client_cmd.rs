@@ -20,7 +20,7 @@ use omadm_client::{
     GenericAlert, NotificationHandler, Outcome, ScriptedUi, Session, SessionConfig, TerminalUi, Trigger,
     UserInteraction,
 };
-use omadm_proto::{AlertCode, Encoding, Format, StatusCode, VerProto};
+use omadm_proto::{Encoding, Format, StatusCode, VerProto};
 use omadm_security::{AuthScheme, Dm13Profile, HashAlgorithm, NotificationLayout};
 use omadm_tree::objects::{install, standard_config, DeviceDescription};
 use omadm_tree::{
@@ -28,7 +28,7 @@ use omadm_tree::{
 };
 use serde::Deserialize;
 
-use async_exec::{completions_path, Completions, DEFAULT_ALERT_TYPE};
+use async_exec::{completions_path, given_alert, Completions, DEFAULT_ALERT_TYPE};
 
 /// The default server URL (shared with `omadm server`'s default listen address and DM path).
 const DEFAULT_SERVER: &str = "http://127.0.0.1:8080/dm";
@@ -165,9 +165,12 @@ pub struct ClientArgs {
     /// Largest message the client accepts, announced as MaxMsgSize (default 16384).
     #[arg(long)]
     max_msg_size: Option<u64>,
-    /// Report a generic alert (1226) in the first session's Package 1: `TYPE=DATA`, or
+    /// Report a generic alert (1226) in the next session's Package 1: `TYPE=DATA`, or
     /// `TYPE@SOURCE=DATA` to name the MO it is about (e.g.
-    /// `org.openmobilealliance.dm.firmwareupdate.devicerequest@./FUMO=ready`). Repeatable.
+    /// `org.openmobilealliance.dm.firmwareupdate.devicerequest@./FUMO=ready`). Repeatable. It is
+    /// sent again each session until the server answers it with a 2xx Status; with `--store` it
+    /// waits in `<store>.pending-alerts.json` across runs (a report identical to one waiting
+    /// there is not added twice).
     #[arg(long = "generic-alert", value_name = "TYPE[@SOURCE]=DATA", value_parser = parse_generic_alert)]
     generic_alerts: Vec<GenericAlert>,
     /// Show every command and status (debug log).
@@ -437,7 +440,9 @@ fn device_main<S: Store>(args: &ClientArgs, settings: &Settings, store: S) -> Re
             Box::new(CommandExec { uri: e.uri.clone(), command: e.command.clone(), completion }),
         );
     }
-    let mut alerts = settings.generic_alerts.clone();
+    for alert in &settings.generic_alerts {
+        completions.keep(alert)?;
+    }
     if let Some(path) = &settings.bootstrap {
         let bytes = std::fs::read(path).with_context(|| format!("reading the bootstrap file {}", path.display()))?;
         let accounts =
@@ -479,10 +484,15 @@ fn device_main<S: Store>(args: &ClientArgs, settings: &Settings, store: S) -> Re
             }
             None => (stored_account(&mut tree, settings)?, Trigger::ClientInitiated),
         };
-        let mut session_alerts = std::mem::take(&mut alerts);
-        session_alerts.extend(completions.ready());
-        let (result, delivered) =
-            runtime.block_on(one_session(&mut tree, settings, account, trigger, session_alerts, ui.as_mut(), &http));
+        let (result, delivered) = runtime.block_on(one_session(
+            &mut tree,
+            settings,
+            account,
+            trigger,
+            completions.ready(),
+            ui.as_mut(),
+            &http,
+        ));
         completions.forget_delivered(&delivered)?;
         if args.once && completions.running() > 0 {
             eprintln!("omadm client: waiting for {} asynchronous Exec action(s) to end", completions.running());
@@ -659,21 +669,13 @@ fn read_notification(arg: &str) -> Result<Vec<u8>> {
 fn parse_generic_alert(text: &str) -> Result<GenericAlert, String> {
     let (head, data) = text.split_once('=').ok_or("expected TYPE[@SOURCE]=DATA")?;
     let (meta_type, source) = match head.split_once('@') {
-        Some((t, src)) => (t, Some(src.to_string())),
+        Some((t, src)) => (t, Some(src)),
         None => (head, None),
     };
     if meta_type.is_empty() {
         return Err("the alert TYPE is empty".into());
     }
-    Ok(GenericAlert {
-        code: AlertCode::GenericAlert,
-        correlator: None,
-        source,
-        meta_type: meta_type.to_string(),
-        format: Format::Chr,
-        mark: None,
-        data: data.to_string(),
-    })
+    Ok(given_alert(meta_type, source, data))
 }
 
 /// Creates the profile's `[[node]]`s that do not exist yet (one transaction; a node that exists
@@ -792,6 +794,7 @@ impl ExecHandler for CommandExec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use omadm_proto::AlertCode;
 
     #[test]
     fn generic_alert_flags_parse() {

@@ -402,6 +402,103 @@ fn without_once_the_device_polls_its_server() {
     assert!(sessions() >= 2, "a second session after the poll interval");
 }
 
+/// The 1226 alerts of type `meta_type` in a message.
+fn generic_alerts_of<'m>(m: &'m SyncMl, meta_type: &str) -> Vec<&'m Alert> {
+    m.body
+        .commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::Alert(a)
+                if a.code.map(|c| c.code()) == Some(1226)
+                    && a.items
+                        .iter()
+                        .any(|i| i.meta.as_ref().and_then(|m| m.media_type.as_deref()) == Some(meta_type)) =>
+            {
+                Some(a)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// [`md5_server`] that also answers every 1226 with 200 once the device is authenticated.
+fn acknowledging_server(secret: &'static str) -> Script {
+    let mut inner = md5_server(secret);
+    Box::new(move |m, n| {
+        let (status, reply) = inner(m, n);
+        let reply = reply.map(|mut reply| {
+            let authenticated = matches!(reply.body.commands.first(),
+                Some(Command::Status(s)) if (200..300).contains(&s.code.code()));
+            let alerts = m.body.commands.iter().filter_map(|c| match c {
+                Command::Alert(a) if authenticated && a.code.map(|c| c.code()) == Some(1226) => Some(a),
+                _ => None,
+            });
+            let acks: Vec<Command> = alerts
+                .enumerate()
+                .map(|(i, a)| {
+                    Command::Status(Status {
+                        cmd_id: (10 + i).to_string(),
+                        msg_ref: Some(m.header.msg_id.clone()),
+                        cmd_ref: a.cmd_id.clone(),
+                        cmd: CommandName::Alert,
+                        target_refs: vec![],
+                        source_refs: vec![],
+                        cred: None,
+                        chal: None,
+                        code: StatusCode::Ok,
+                        items: vec![],
+                    })
+                })
+                .collect();
+            reply.body.commands.splice(1..1, acks);
+            reply
+        });
+        (status, reply)
+    })
+}
+
+#[test]
+fn a_generic_alert_waits_in_the_store_until_a_server_acknowledges_it() {
+    const TYPE: &str = "org.example.battery";
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("device.redb");
+    let pending = dir.path().join("device.redb.pending-alerts.json");
+    let run = |url: &str, secret: &str| {
+        let flags = ["--once", "--timeout", "5", "--server", url, "--dev-id", DEV_ID, "--client-secret", secret];
+        let store = ["--store", store.to_str().unwrap(), "--generic-alert", "org.example.battery@./Vendor/Battery=low"];
+        omadm(&[&flags[..], &store[..]].concat(), dir.path())
+    };
+
+    // No server listening: the report waits in the file.
+    let unreachable =
+        format!("http://127.0.0.1:{}/dm", TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
+    assert!(!run(&unreachable, "pw").status.success());
+    assert!(std::fs::read_to_string(&pending).unwrap().contains(TYPE), "kept after an unreachable server");
+
+    // The server hears it but refuses the credentials, so it acknowledges nothing: still kept.
+    let (url, seen) = serve(acknowledging_server("pw"));
+    let out = run(&url, "wrong");
+    assert!(!out.status.success(), "{}", stderr(&out));
+    assert!(seen.lock().unwrap().iter().any(|r| !generic_alerts_of(&r.message, TYPE).is_empty()));
+    assert!(std::fs::read_to_string(&pending).unwrap().contains(TYPE), "kept after a failed session");
+
+    // The same command line against a working server: sent once (not once per run), acknowledged, forgotten.
+    let before = seen.lock().unwrap().len();
+    let out = run(&url, "pw");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let seen_now = seen.lock().unwrap().clone();
+    let per_message: Vec<usize> =
+        seen_now[before..].iter().map(|r| generic_alerts_of(&r.message, TYPE).len()).collect();
+    assert!(per_message.contains(&1) && per_message.iter().all(|&n| n <= 1), "{per_message:?}");
+    assert!(!std::fs::read_to_string(&pending).unwrap().contains(TYPE), "forgotten once acknowledged");
+
+    // Nothing left to report in the next session.
+    let before = seen_now.len();
+    let out = omadm(&["--once", "--dev-id", DEV_ID, "--store", store.to_str().unwrap()], dir.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(seen.lock().unwrap()[before..].iter().all(|r| generic_alerts_of(&r.message, TYPE).is_empty()));
+}
+
 /// A CA and two certificates it issued (the server's for localhost, a device's), as PEM files.
 fn mutual_tls_files(dir: &Path) {
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};

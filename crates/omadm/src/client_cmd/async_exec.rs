@@ -1,4 +1,5 @@
-//! Asynchronous `[[exec]]` actions and the durable list of their completions.
+//! Asynchronous `[[exec]]` actions, and the durable list of the generic alerts (1226) waiting for
+//! the server: their completions and the `--generic-alert` reports.
 //!
 //! An Exec of a node whose `[[exec]]` says `async = true` starts its program and is answered 202
 //! at once (DM Protocol 1.2 §6.6.4, digest §3: "202 + Correlator for long jobs"). When the program
@@ -11,6 +12,10 @@
 //! An action whose process died with the client (a crash or a kill while it ran) has no result;
 //! the next start reports it as failed (500), see [`INTERRUPTED_RESULT`]. `--once` waits for the
 //! actions it started before exiting, so their results are recorded.
+//!
+//! A `--generic-alert` report is kept the same way ([`Completions::keep`]): the server answers
+//! each 1226 with 200/202 or an error (DM Protocol 1.2 §8.7, digest §10 "Generic Alert 1226");
+//! until a 2xx Status says it was accepted, the report is sent again in each later session.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -35,9 +40,72 @@ pub fn completions_path(store: &Path) -> PathBuf {
     store.with_file_name(name)
 }
 
+/// A `--generic-alert TYPE[@SOURCE]=DATA` report: a 1226 with `chr` Data, informational.
+pub fn given_alert(meta_type: &str, source: Option<&str>, data: &str) -> GenericAlert {
+    GenericAlert {
+        code: AlertCode::GenericAlert,
+        correlator: None,
+        source: source.map(str::to_string),
+        meta_type: meta_type.to_string(),
+        format: Format::Chr,
+        mark: None,
+        data: data.to_string(),
+    }
+}
+
+/// One report not yet acknowledged by the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+enum Entry {
+    /// An asynchronous action, running or ended.
+    Exec(ExecEntry),
+    /// A `--generic-alert` report.
+    Given(GivenEntry),
+}
+
+/// A `--generic-alert` report as kept in the file (the rest of the 1226 is [`given_alert`]'s).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct GivenEntry {
+    /// Tells entries apart within the file.
+    id: u64,
+    /// The 1226 Meta Type.
+    given_type: String,
+    /// The MO the report is about.
+    source: Option<String>,
+    /// The 1226 Data.
+    data: String,
+}
+
+impl GivenEntry {
+    fn alert(&self) -> GenericAlert {
+        given_alert(&self.given_type, self.source.as_deref(), &self.data)
+    }
+}
+
+impl Entry {
+    fn id(&self) -> u64 {
+        match self {
+            Entry::Exec(e) => e.id,
+            Entry::Given(g) => g.id,
+        }
+    }
+
+    /// The 1226 to send, `None` while the action runs.
+    fn ready_alert(&self) -> Option<GenericAlert> {
+        match self {
+            Entry::Exec(e) => e.result.map(|r| e.alert(r)),
+            Entry::Given(g) => Some(g.alert()),
+        }
+    }
+
+    fn is_running(&self) -> bool {
+        matches!(self, Entry::Exec(ExecEntry { result: None, .. }))
+    }
+}
+
 /// One asynchronous action, running or ended and not yet acknowledged by the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Entry {
+struct ExecEntry {
     /// Tells entries apart within the file.
     id: u64,
     /// The Exec's target.
@@ -50,7 +118,7 @@ struct Entry {
     result: Option<u16>,
 }
 
-impl Entry {
+impl ExecEntry {
     fn alert(&self, result: u16) -> GenericAlert {
         GenericAlert {
             code: AlertCode::GenericAlert,
@@ -108,13 +176,17 @@ impl Completions {
             _ => Vec::new(),
         };
         let mut interrupted = false;
-        for e in entries.iter_mut().filter(|e| e.result.is_none()) {
+        let running = entries.iter_mut().filter_map(|e| match e {
+            Entry::Exec(exec) if exec.result.is_none() => Some(exec),
+            _ => None,
+        });
+        for e in running {
             tracing::warn!(uri = %e.uri, correlator = e.correlator.as_deref().unwrap_or(""),
                 "an asynchronous Exec was interrupted by a restart: reported as failed");
             e.result = Some(INTERRUPTED_RESULT.code());
             interrupted = true;
         }
-        let next_id = entries.iter().map(|e| e.id + 1).max().unwrap_or(0);
+        let next_id = entries.iter().map(|e| e.id() + 1).max().unwrap_or(0);
         let state = State { path, entries, next_id };
         if interrupted {
             state.save()?;
@@ -133,39 +205,68 @@ impl Completions {
         let mut state = self.lock();
         let id = state.next_id;
         state.next_id += 1;
-        state.entries.push(Entry {
+        state.entries.push(Entry::Exec(ExecEntry {
             id,
             uri: uri.to_string(),
             correlator: correlator.map(str::to_string),
             alert_type: alert_type.to_string(),
             result: None,
-        });
+        }));
         state.save()?;
         Ok(id)
+    }
+
+    /// Keeps a `--generic-alert` report until the server acknowledges it. A report identical to
+    /// one still waiting is the same report given again (a repeated command line), so it is not
+    /// added twice.
+    pub fn keep(&self, alert: &GenericAlert) -> Result<()> {
+        let mut state = self.lock();
+        let entry = GivenEntry {
+            id: state.next_id,
+            given_type: alert.meta_type.clone(),
+            source: alert.source.clone(),
+            data: alert.data.clone(),
+        };
+        anyhow::ensure!(
+            entry.alert() == *alert,
+            "the generic alert {} is not a --generic-alert report (chr, informational)",
+            alert.meta_type
+        );
+        if state.entries.iter().any(|e| matches!(e, Entry::Given(g) if g.alert() == *alert)) {
+            return Ok(());
+        }
+        state.next_id += 1;
+        state.entries.push(Entry::Given(entry));
+        state.save()
     }
 
     /// Records how the action `id` ended.
     pub fn finish(&self, id: u64, result: StatusCode) -> Result<()> {
         let mut state = self.lock();
-        if let Some(e) = state.entries.iter_mut().find(|e| e.id == id) {
-            e.result = Some(result.code());
+        for entry in &mut state.entries {
+            if let Entry::Exec(e) = entry {
+                if e.id == id {
+                    e.result = Some(result.code());
+                }
+            }
         }
         let saved = state.save();
         self.inner.1.notify_all();
         saved
     }
 
-    /// The 1226 alerts of every ended action, for the next session's Package 1.
+    /// The 1226 alerts of every ended action and kept report, for the next session's Package 1.
     pub fn ready(&self) -> Vec<GenericAlert> {
-        self.lock().entries.iter().filter_map(|e| e.result.map(|r| e.alert(r))).collect()
+        self.lock().entries.iter().filter_map(Entry::ready_alert).collect()
     }
 
-    /// Forgets the ended actions whose 1226 the server acknowledged (one entry per alert).
+    /// Forgets the ended actions and reports whose 1226 the server acknowledged (one entry per
+    /// alert).
     pub fn forget_delivered(&self, delivered: &[GenericAlert]) -> Result<()> {
         let mut state = self.lock();
         let before = state.entries.len();
         for alert in delivered {
-            if let Some(at) = state.entries.iter().position(|e| e.result.is_some_and(|r| e.alert(r) == *alert)) {
+            if let Some(at) = state.entries.iter().position(|e| e.ready_alert().as_ref() == Some(alert)) {
                 state.entries.remove(at);
             }
         }
@@ -177,13 +278,13 @@ impl Completions {
 
     /// How many actions are still running.
     pub fn running(&self) -> usize {
-        self.lock().entries.iter().filter(|e| e.result.is_none()).count()
+        self.lock().entries.iter().filter(|e| e.is_running()).count()
     }
 
     /// Blocks until no action is running.
     pub fn wait_idle(&self) {
         let mut state = self.lock();
-        while state.entries.iter().any(|e| e.result.is_none()) {
+        while state.entries.iter().any(Entry::is_running) {
             state = self.inner.1.wait(state).unwrap_or_else(|p| p.into_inner());
         }
     }
@@ -218,6 +319,31 @@ mod tests {
         let left: Vec<_> = list.ready().into_iter().map(|a| a.correlator).collect();
         assert_eq!(left, [Some("job-2".to_string())]);
         assert!(list.start("./X", None, "t").unwrap() >= 2, "ids are not reused");
+    }
+
+    #[test]
+    fn given_reports_are_kept_once_next_to_completions_until_acknowledged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = completions_path(&dir.path().join("dev.redb"));
+        let list = Completions::open(Some(path.clone())).unwrap();
+        let done = list.start("./Vendor/Update", Some("job-1"), DEFAULT_ALERT_TYPE).unwrap();
+        list.finish(done, StatusCode::Ok).unwrap();
+        let report = given_alert("org.example.battery", Some("./Vendor/Battery"), "low");
+        list.keep(&report).unwrap();
+        list.keep(&report).unwrap();
+        list.keep(&given_alert("org.example.boot", None, "")).unwrap();
+        assert!(list.keep(&GenericAlert { mark: Some("fatal".into()), ..report.clone() }).is_err());
+
+        let list = Completions::open(Some(path.clone())).unwrap();
+        let ready = list.ready();
+        assert_eq!(ready.len(), 3, "the repeated report is kept once: {ready:?}");
+        assert_eq!(ready[1], report);
+        assert_eq!(list.running(), 0);
+
+        list.forget_delivered(&ready[1..2]).unwrap();
+        let list = Completions::open(Some(path)).unwrap();
+        let left: Vec<_> = list.ready().into_iter().map(|a| a.meta_type).collect();
+        assert_eq!(left, [DEFAULT_ALERT_TYPE, "org.example.boot"]);
     }
 
     #[test]
