@@ -104,8 +104,32 @@ fn table_string(table: &[u8], index: usize) -> std::result::Result<&[u8], ErrorK
     let rest = table.get(index..).filter(|r| !r.is_empty()).ok_or_else(|| {
         ErrorKind::Wbxml(format!("string table index {index} is out of range (table has {} bytes)", table.len()))
     })?;
-    let end = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
+    let end = find_nul(rest).unwrap_or(rest.len());
     Ok(&rest[..end])
+}
+
+/// The index of the first NUL byte of `bytes` (the end of a WBXML string), looked for eight bytes
+/// at a time.
+fn find_nul(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut start = 0;
+    for chunk in &mut chunks {
+        if let Ok(word) = <[u8; 8]>::try_from(chunk) {
+            let word = u64::from_le_bytes(word);
+            // The lowest marked byte is the first zero byte (a borrow can only mark bytes above
+            // a zero one).
+            let zero_bytes = word.wrapping_sub(ONES) & !word & HIGH_BITS;
+            if zero_bytes != 0 {
+                return Some(start + zero_bytes.trailing_zeros() as usize / 8);
+            }
+        } else if let Some(i) = chunk.iter().position(|b| *b == 0) {
+            return Some(start + i);
+        }
+        start += 8;
+    }
+    chunks.remainder().iter().position(|b| *b == 0).map(|i| start + i)
 }
 
 impl<'a> WbxmlSource<'a> {
@@ -184,10 +208,8 @@ impl<'a> WbxmlSource<'a> {
     /// An inline string (STR_I): bytes up to the next NUL.
     fn inline_string(&mut self) -> Result<&'a [u8]> {
         let rest = &self.input[self.pos..];
-        let end = rest
-            .iter()
-            .position(|b| *b == 0)
-            .ok_or_else(|| self.error(ErrorKind::Wbxml("inline string is not terminated".into())))?;
+        let end =
+            find_nul(rest).ok_or_else(|| self.error(ErrorKind::Wbxml("inline string is not terminated".into())))?;
         self.check_len(end)?;
         self.pos += end + 1;
         Ok(&rest[..end])
@@ -411,7 +433,7 @@ impl<'a> EventSource<'a> for WbxmlSource<'a> {
         // The usual leaf: one inline string, then the end.
         if self.input.get(self.pos) == Some(&global::STR_I) {
             let body = &self.input[self.pos + 1..];
-            if let Some(nul) = body.iter().position(|&b| b == 0) {
+            if let Some(nul) = find_nul(body) {
                 if body.get(nul + 1) == Some(&global::END) && nul <= self.limits.max_string_len && !self.open.is_empty()
                 {
                     self.pos += 1;
@@ -486,6 +508,26 @@ mod tests {
         assert_eq!(src.next_event().unwrap(), Event::End);
         assert_eq!(src.next_event().unwrap(), Event::End);
         assert_eq!(src.next_event().unwrap(), Event::Eof);
+    }
+
+    #[test]
+    fn find_nul_finds_the_first_zero_byte() {
+        for len in 0..20 {
+            for nul in 0..len {
+                let mut bytes = vec![0xFFu8; len];
+                bytes[nul] = 0;
+                // A 0x01 just above the zero byte is what a borrow could mistake for a zero.
+                if nul + 1 < len {
+                    bytes[nul + 1] = 0x01;
+                }
+                for (at, tail) in [(nul, &bytes[..]), (0, &bytes[nul..])] {
+                    assert_eq!(find_nul(tail), tail.iter().position(|b| *b == 0), "len {len}, nul {nul}, from {at}");
+                }
+            }
+            assert_eq!(find_nul(&vec![b'a'; len]), None);
+        }
+        assert_eq!(find_nul(b"\x01\x00\x00"), Some(1));
+        assert_eq!(find_nul(b"abcdefgh\x80\x00"), Some(9));
     }
 
     #[test]
