@@ -350,6 +350,35 @@ impl<'a> WbxmlSource<'a> {
         }
     }
 
+    /// The usual next event, read without [`Self::read`]'s general path: the END of an element
+    /// that is not the root, or the start of an element with content and without attributes,
+    /// named by a token of the code page its parent is on (so it declares no namespace), within
+    /// the depth limit. `None`, having consumed nothing, for anything else.
+    #[inline(always)]
+    fn usual_event(&mut self) -> Option<Event<'a>> {
+        let token = *self.input.get(self.pos)?;
+        let parent_page = *self.open.last()?;
+        if token == global::END {
+            if self.open.len() < 2 {
+                return None;
+            }
+            self.pos += 1;
+            self.open.pop();
+            return Some(Event::End);
+        }
+        // Content bit set, attribute bit clear, and a tag token: not a global token or LITERAL.
+        if token & 0xC0 != 0x40 || token & 0x3F < crate::tags::FIRST_TOKEN || parent_page != self.page {
+            return None;
+        }
+        if self.open.len() >= self.limits.max_depth {
+            return None;
+        }
+        let name = Page::from_number(self.page)?.name(token & 0x3F)?;
+        self.pos += 1;
+        self.open.push(self.page);
+        Some(Event::Start { name: Cow::Borrowed(name), namespace: None })
+    }
+
     fn finished_root(&mut self) {
         self.root_closed = true;
         // Trailing bytes after the root are tolerated only if they are padding zeros.
@@ -421,6 +450,9 @@ impl<'a> EventSource<'a> for WbxmlSource<'a> {
         if self.pending_end {
             self.pending_end = false;
             return Ok(Event::End);
+        }
+        if let Some(event) = self.usual_event() {
+            return Ok(event);
         }
         self.read()
     }
