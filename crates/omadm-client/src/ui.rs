@@ -341,8 +341,10 @@ impl UserInteraction for ScriptedUi {
 /// - Answers are checked: yes/no/cancel for 1101, MAXLEN and the IT input type for 1102, choice
 ///   numbers in range for 1103/1104. An invalid answer is explained and asked again (within
 ///   MAXDT). `.` cancels any asking alert (214).
-/// - ET=P: the prompt says the input is hidden and the answer is never written back. The
-///   terminal's own echo is not switched off (that needs terminal control this crate avoids).
+/// - ET=P: the prompt says the input is hidden and the answer is never written back. With
+///   [`TerminalUi::stdio`] on Unix, when standard input is a terminal, its echo is switched off
+///   while the answer is typed and put back as it was afterwards (on every path, a panic
+///   included; not when the process is killed meanwhile).
 pub struct TerminalUi<R, W> {
     /// The input until the first question, then the thread that reads it line by line.
     reader: Option<R>,
@@ -350,6 +352,10 @@ pub struct TerminalUi<R, W> {
     /// The input ended: every later question is unanswered.
     ended: bool,
     out: W,
+    /// The descriptor whose terminal echo a password answer switches off (standard input's
+    /// with [`TerminalUi::stdio`]).
+    #[cfg(unix)]
+    echo_fd: Option<std::os::fd::RawFd>,
 }
 
 impl<R, W> std::fmt::Debug for TerminalUi<R, W> {
@@ -361,7 +367,10 @@ impl<R, W> std::fmt::Debug for TerminalUi<R, W> {
 impl TerminalUi<std::io::BufReader<std::io::Stdin>, std::io::Stdout> {
     /// Asks on standard output, reads answers from standard input.
     pub fn stdio() -> Self {
-        TerminalUi::new(std::io::BufReader::new(std::io::stdin()), std::io::stdout())
+        let ui = TerminalUi::new(std::io::BufReader::new(std::io::stdin()), std::io::stdout());
+        #[cfg(unix)]
+        let ui = TerminalUi { echo_fd: Some(std::os::fd::AsRawFd::as_raw_fd(&std::io::stdin())), ..ui };
+        ui
     }
 }
 
@@ -375,7 +384,33 @@ impl<R: BufRead + Send + 'static, W: Write> TerminalUi<R, W> {
     /// A terminal UI reading answers from `input` and writing prompts to `out`. The input is
     /// read on its own thread from the first question on, so that MAXDT can end a wait.
     pub fn new(input: R, out: W) -> Self {
-        TerminalUi { reader: Some(input), lines: None, ended: false, out }
+        TerminalUi {
+            reader: Some(input),
+            lines: None,
+            ended: false,
+            out,
+            #[cfg(unix)]
+            echo_fd: None,
+        }
+    }
+
+    /// Switches the terminal's echo off for a password answer (ET=P) until the guard drops;
+    /// `None` when the input is no terminal (nothing to hide) or the mode cannot be changed.
+    #[cfg(unix)]
+    fn hide_echo(&self) -> Option<echo::HiddenEcho> {
+        match echo::HiddenEcho::hide(self.echo_fd?) {
+            Ok(hidden) => hidden,
+            Err(e) => {
+                tracing::warn!("could not switch the terminal's echo off for a password: {e}");
+                None
+            }
+        }
+    }
+
+    /// No terminal control outside Unix: the password prompt only says the input is hidden.
+    #[cfg(not(unix))]
+    fn hide_echo(&self) -> Option<()> {
+        None
     }
 
     /// The prompts written so far, for a UI that writes into a buffer.
@@ -528,6 +563,7 @@ impl<R: BufRead + Send + 'static, W: Write> UserInteraction for TerminalUi<R, W>
         }
         let deadline = max.map(|m| Instant::now() + m);
         let prompt = prompt(request);
+        let _echo_hidden = if request.options.echo_type == EchoType::Password { self.hide_echo() } else { None };
         loop {
             let Answer::Line(line) = self.ask(&prompt, deadline) else { return UiResponse::TimedOut };
             match read_answer(request, &line) {
@@ -538,9 +574,147 @@ impl<R: BufRead + Send + 'static, W: Write> UserInteraction for TerminalUi<R, W>
     }
 }
 
+/// Terminal echo control for password answers (ET=P), through termios.
+#[cfg(unix)]
+mod echo {
+    use std::os::fd::RawFd;
+
+    /// A terminal whose echo is switched off; dropping it restores the mode it had.
+    pub(super) struct HiddenEcho {
+        fd: RawFd,
+        saved: libc::termios,
+    }
+
+    impl HiddenEcho {
+        /// Switches echo off on `fd` (keeping the newline's echo, `ECHONL`, so the next line
+        /// starts below the prompt); `Ok(None)` when `fd` is not a terminal.
+        pub(super) fn hide(fd: RawFd) -> std::io::Result<Option<HiddenEcho>> {
+            // SAFETY: isatty only looks at the descriptor number; a closed one answers 0.
+            if unsafe { libc::isatty(fd) } != 1 {
+                return Ok(None);
+            }
+            let mut saved = std::mem::MaybeUninit::<libc::termios>::uninit();
+            // SAFETY: tcgetattr writes a whole termios on success, checked before it is read.
+            if unsafe { libc::tcgetattr(fd, saved.as_mut_ptr()) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // SAFETY: initialised by the successful tcgetattr above.
+            let saved = unsafe { saved.assume_init() };
+            let mut hidden = saved;
+            hidden.c_lflag &= !libc::ECHO;
+            hidden.c_lflag |= libc::ECHONL;
+            // SAFETY: `hidden` is a valid termios for the terminal `fd`.
+            if unsafe { libc::tcsetattr(fd, libc::TCSANOW, &hidden) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(Some(HiddenEcho { fd, saved }))
+        }
+    }
+
+    impl Drop for HiddenEcho {
+        fn drop(&mut self) {
+            // SAFETY: `saved` is the mode tcgetattr read from this terminal.
+            if unsafe { libc::tcsetattr(self.fd, libc::TCSANOW, &self.saved) } != 0 {
+                tracing::warn!("could not switch the terminal's echo back on: {}", std::io::Error::last_os_error());
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A pseudo-terminal: (controller, the terminal end).
+    #[cfg(unix)]
+    fn pseudo_terminal() -> (std::fs::File, std::fs::File) {
+        use std::os::fd::AsRawFd as _;
+        let controller = std::fs::OpenOptions::new().read(true).write(true).open("/dev/ptmx").expect("open /dev/ptmx");
+        let mut name = [0 as libc::c_char; 128];
+        // SAFETY: plain calls on an open descriptor; ptsname_r writes at most `name.len()` bytes.
+        let named = unsafe {
+            libc::grantpt(controller.as_raw_fd()) == 0
+                && libc::unlockpt(controller.as_raw_fd()) == 0
+                && libc::ptsname_r(controller.as_raw_fd(), name.as_mut_ptr(), name.len()) == 0
+        };
+        assert!(named, "set up the pseudo-terminal: {}", std::io::Error::last_os_error());
+        // SAFETY: ptsname_r succeeded, so `name` holds a NUL-terminated path.
+        let path = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) }.to_str().unwrap().to_string();
+        let terminal = std::fs::OpenOptions::new().read(true).write(true).open(path).expect("open the terminal end");
+        (controller, terminal)
+    }
+
+    #[cfg(unix)]
+    fn echoes(terminal: &std::fs::File) -> bool {
+        use std::os::fd::AsRawFd as _;
+        let mut mode = std::mem::MaybeUninit::<libc::termios>::uninit();
+        // SAFETY: checked success before the termios is read.
+        assert_eq!(unsafe { libc::tcgetattr(terminal.as_raw_fd(), mode.as_mut_ptr()) }, 0);
+        unsafe { mode.assume_init() }.c_lflag & libc::ECHO != 0
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_password_switches_a_terminals_echo_off_until_answered() {
+        use std::os::fd::AsRawFd as _;
+        let (_controller, terminal) = pseudo_terminal();
+        assert!(echoes(&terminal));
+        let hidden = echo::HiddenEcho::hide(terminal.as_raw_fd()).unwrap();
+        assert!(hidden.is_some() && !echoes(&terminal), "echo off while the answer is typed");
+        drop(hidden);
+        assert!(echoes(&terminal), "the terminal's mode is back");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_password_question_on_a_terminal_is_typed_unechoed_and_the_mode_restored() {
+        use std::io::Write as _;
+        use std::os::fd::AsRawFd as _;
+        let (mut controller, terminal) = pseudo_terminal();
+        let watched = terminal.try_clone().unwrap();
+        let typist = std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while echoes(&watched) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let echo_was_off = !echoes(&watched);
+            controller.write_all(b"1234\n").unwrap();
+            (echo_was_off, controller)
+        });
+        let fd = terminal.as_raw_fd();
+        let after = terminal.try_clone().unwrap();
+        let mut ui = TerminalUi::new(std::io::BufReader::new(terminal), Vec::new());
+        ui.echo_fd = Some(fd);
+        let request = UiRequest {
+            kind: UiKind::TextInput,
+            options: UiOptions::parse("ET=P&MAXDT=20"),
+            text: "PIN?".into(),
+            choices: vec![],
+        };
+        assert_eq!(ui.interact(&request), UiResponse::Text("1234".into()));
+        let (echo_was_off, _controller) = typist.join().unwrap();
+        assert!(echo_was_off, "the answer was typed with echo off");
+        assert!(echoes(&after), "the terminal's mode is back after the answer");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_password_from_no_terminal_changes_no_mode_and_is_still_read() {
+        use std::os::fd::AsRawFd as _;
+        let file = tempfile::tempfile().unwrap();
+        assert!(echo::HiddenEcho::hide(file.as_raw_fd()).unwrap().is_none());
+        let mut ui = TerminalUi::new(std::io::Cursor::new(b"s3cret\n".to_vec()), Vec::new());
+        ui.echo_fd = Some(file.as_raw_fd());
+        let request = UiRequest {
+            kind: UiKind::TextInput,
+            options: UiOptions::parse("ET=P"),
+            text: "PIN?".into(),
+            choices: vec![],
+        };
+        assert_eq!(ui.interact(&request), UiResponse::Text("s3cret".into()));
+        let shown = String::from_utf8_lossy(ui.output()).to_string();
+        assert!(shown.contains("hidden") && !shown.contains("s3cret"), "{shown}");
+    }
 
     #[test]
     fn options_are_parsed_and_unknown_ones_skipped() {
