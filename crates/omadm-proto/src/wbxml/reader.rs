@@ -468,9 +468,18 @@ impl<'a> EventSource<'a> for WbxmlSource<'a> {
             if let Some(nul) = find_nul(body) {
                 if body.get(nul + 1) == Some(&global::END) && nul <= self.limits.max_string_len && !self.open.is_empty()
                 {
-                    self.pos += 1;
-                    let text = self.decode_text(&body[..nul])?;
-                    self.pos += nul + 2;
+                    let start = self.pos + 1;
+                    // In input checked as UTF-8, the string sits between two ASCII bytes (STR_I
+                    // and its NUL): a slice on character boundaries, taken without more checks
+                    // than `str::get` makes.
+                    let text = match self.utf8_input.and_then(|input| input.get(start..start + nul)) {
+                        Some(text) => Cow::Borrowed(text),
+                        None => {
+                            self.pos = start;
+                            self.decode_text(&body[..nul])?
+                        }
+                    };
+                    self.pos = start + nul + 2;
                     self.open.pop();
                     if self.open.is_empty() {
                         self.finished_root();
