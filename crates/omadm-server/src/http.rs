@@ -13,7 +13,7 @@
 
 use crate::api;
 use crate::engine::{Engine, Exchange, SessionLookup};
-use crate::metrics::HttpErrorKind;
+use crate::metrics::{HttpErrorKind, MessageSummary};
 use crate::store::{MessageContext, Store};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Query, State};
@@ -151,7 +151,7 @@ async fn dm_message(
         now_ms: now_ms(),
         new_token: random_token(),
     };
-    let outcome = match app.engine.handle(exchange, &mut OsNonceSource) {
+    let mut outcome = match app.engine.handle(exchange, &mut OsNonceSource) {
         Ok(outcome) => outcome,
         Err(err) => {
             tracing::error!(error = %err, dev_id, "session engine failed");
@@ -159,18 +159,21 @@ async fn dm_message(
             return plain(StatusCode::INTERNAL_SERVER_ERROR, err.to_string());
         }
     };
-    if let Err(err) = app.store.apply(&outcome.changes).await {
+    let summary = MessageSummary::of(&outcome.changes);
+    let changes = std::mem::take(&mut outcome.changes);
+    let change_count = changes.len();
+    if let Err(err) = app.store.apply(changes).await {
         return storage_failure(&app, err);
     }
-    app.metrics.message_handled(query.session.is_none(), &outcome.changes);
+    app.metrics.message_handled(query.session.is_none(), summary);
     tracing::debug!(
         dev_id,
         bytes_in = body.len(),
         bytes_out = outcome.body.len(),
-        changes = outcome.changes.len(),
+        changes = change_count,
         "DM message"
     );
-    if outcome.changes.iter().any(|c| matches!(c, crate::engine::Change::SessionCompleted { .. })) {
+    if summary.completed {
         tracing::info!(dev_id, "session completed");
     }
     let media_type = match declared {

@@ -92,13 +92,11 @@ impl Metrics {
         }
     }
 
-    /// A DM message answered with a SyncML reply whose `changes` were stored; `new_session` when
-    /// it came without a session token (a session's first message).
-    pub fn message_handled(&self, new_session: bool, changes: &[Change]) {
+    /// A DM message answered with a SyncML reply whose changes (summarized by `summary`) were
+    /// stored; `new_session` when it came without a session token (a session's first message).
+    pub fn message_handled(&self, new_session: bool, summary: MessageSummary) {
         self.dm_messages.fetch_add(1, Ordering::Relaxed);
-        let saved = changes.iter().any(|c| matches!(c, Change::SaveSession(_)));
-        let ended = changes.iter().any(|c| matches!(c, Change::EndSession { .. }));
-        let completed = changes.iter().any(|c| matches!(c, Change::SessionCompleted { .. }));
+        let MessageSummary { saved, ended, completed } = summary;
         if new_session && (saved || ended) {
             self.sessions_started.fetch_add(1, Ordering::Relaxed);
         }
@@ -226,6 +224,29 @@ pub fn kib_from_status(status: &str, key: &str) -> Option<u64> {
     })
 }
 
+/// What the session counters need from one message's changes, taken before the changes are
+/// handed (by value) to the store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MessageSummary {
+    /// The session state was saved (the session goes on).
+    pub saved: bool,
+    /// The session state was deleted (the session ended, completed or not).
+    pub ended: bool,
+    /// The device completed the session.
+    pub completed: bool,
+}
+
+impl MessageSummary {
+    /// The summary of one message's changes.
+    pub fn of(changes: &[Change]) -> MessageSummary {
+        MessageSummary {
+            saved: changes.iter().any(|c| matches!(c, Change::SaveSession(_))),
+            ended: changes.iter().any(|c| matches!(c, Change::EndSession { .. })),
+            completed: changes.iter().any(|c| matches!(c, Change::SessionCompleted { .. })),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,12 +308,12 @@ mod tests {
         let m = Metrics::new();
         let end = || Change::EndSession { token: "t".into() };
         let done = || Change::SessionCompleted { dev_id: "IMEI:1".into(), at_ms: 0 };
-        m.message_handled(true, &[Change::SaveSession(state("t"))]);
-        m.message_handled(false, &[Change::SaveSession(state("t"))]);
-        m.message_handled(false, &[end(), done()]);
-        m.message_handled(true, &[Change::SaveSession(state("u"))]);
-        m.message_handled(true, &[end()]); // refused at once: started and aborted, never open
-        m.message_handled(true, &[]); // refused without a session
+        m.message_handled(true, MessageSummary::of(&[Change::SaveSession(state("t"))]));
+        m.message_handled(false, MessageSummary::of(&[Change::SaveSession(state("t"))]));
+        m.message_handled(false, MessageSummary::of(&[end(), done()]));
+        m.message_handled(true, MessageSummary::of(&[Change::SaveSession(state("u"))]));
+        m.message_handled(true, MessageSummary::of(&[end()])); // refused at once: started and aborted, never open
+        m.message_handled(true, MessageSummary::of(&[])); // refused without a session
         m.http_error(HttpErrorKind::Undecodable);
         let s = m.snapshot();
         assert_eq!(s.dm_messages, 6);

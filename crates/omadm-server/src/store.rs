@@ -105,8 +105,9 @@ pub trait Store: Send + Sync {
     fn events<'a>(&'a self, dev_id: Option<&'a str>, limit: i64) -> StoreFuture<'a, Vec<Event>>;
     /// An open session's state.
     fn session<'a>(&'a self, token: &'a str) -> StoreFuture<'a, Option<SessionState>>;
-    /// Applies one message's changes in one transaction.
-    fn apply<'a>(&'a self, changes: &'a [Change]) -> StoreFuture<'a, ()>;
+    /// Applies one message's changes in one transaction. Takes the list by value: the backends
+    /// hand it to their writer task, and a copy of every change per message cost CPU.
+    fn apply(&self, changes: Vec<Change>) -> StoreFuture<'_, ()>;
     /// Deletes sessions idle since before `before_ms`; returns how many.
     fn expire_sessions(&self, before_ms: i64) -> StoreFuture<'_, u64>;
 
@@ -301,7 +302,7 @@ impl Store for SqlStore {
     fn session<'a>(&'a self, token: &'a str) -> StoreFuture<'a, Option<SessionState>> {
         self.inner().session(token)
     }
-    fn apply<'a>(&'a self, changes: &'a [Change]) -> StoreFuture<'a, ()> {
+    fn apply(&self, changes: Vec<Change>) -> StoreFuture<'_, ()> {
         self.inner().apply(changes)
     }
     fn expire_sessions(&self, before_ms: i64) -> StoreFuture<'_, u64> {

@@ -181,7 +181,7 @@ async fn concurrent_writes_commit_in_groups_and_fail_alone(db: Db) {
                 let value = TreeValue { uri: "./X".into(), format: "chr".into(), data: "x".into(), updated_ms: 1 };
                 changes.push(Change::Tree { dev_id: "IMEI:none".into(), values: vec![value] });
             }
-            store.apply(&changes).await
+            store.apply(changes).await
         }));
     }
     for (i, task) in tasks.into_iter().enumerate() {
@@ -221,7 +221,7 @@ async fn jobs_events_tree_and_sessions(db: Db) {
     };
     let tree = vec![TreeValue { uri: "./DevInfo/Mod".into(), format: "chr".into(), data: "M1".into(), updated_ms: 30 }];
     store
-        .apply(&[
+        .apply(vec![
             Change::ClientNonces { dev_id: "IMEI:1".into(), current: "Bw==".into(), spent: vec!["AQID".into()] },
             Change::ServerNonce { dev_id: "IMEI:1".into(), nonce: "CA==".into() },
             Change::DevInfo {
@@ -257,11 +257,11 @@ async fn jobs_events_tree_and_sessions(db: Db) {
     // The tree upserts; an ended session is gone; idle sessions expire.
     let newer =
         vec![TreeValue { uri: "./DevInfo/Mod".into(), format: "chr".into(), data: "M2".into(), updated_ms: 50 }];
-    store.apply(&[Change::Tree { dev_id: "IMEI:1".into(), values: newer.clone() }]).await.expect("apply");
+    store.apply(vec![Change::Tree { dev_id: "IMEI:1".into(), values: newer.clone() }]).await.expect("apply");
     assert_eq!(store.tree("IMEI:1").await.expect("tree"), newer);
-    store.apply(&[Change::EndSession { token: "tok".into() }]).await.expect("apply");
+    store.apply(vec![Change::EndSession { token: "tok".into() }]).await.expect("apply");
     assert_eq!(store.session("tok").await.expect("session"), None);
-    store.apply(&[Change::SaveSession(session)]).await.expect("apply");
+    store.apply(vec![Change::SaveSession(session)]).await.expect("apply");
     assert_eq!(store.expire_sessions(50).await.expect("expire"), 0);
     assert_eq!(store.expire_sessions(101).await.expect("expire"), 1);
     store.close().await;
@@ -292,7 +292,7 @@ async fn message_context_reads_session_device_and_jobs(db: Db) {
         .create_job("IMEI:1", &[JobCommand::new(Operation::Get, Some("./DevInfo/Mod".into()))], 10)
         .await
         .expect("job");
-    store.apply(&[Change::SaveSession(session_state("tok"))]).await.expect("apply");
+    store.apply(vec![Change::SaveSession(session_state("tok"))]).await.expect("apply");
 
     // A new session: the device named by the message's Source.
     let new = store.message_context(None, "IMEI:2").await.expect("context");
@@ -329,7 +329,7 @@ async fn crash_child() {
     let Ok(url) = std::env::var(CRASH_DB) else { return };
     let store = std::sync::Arc::new(SqlStore::open(&url).await.expect("open"));
     store.insert_devices(&[device("IMEI:1", "Acme")]).await.expect("insert");
-    store.apply(&crash_message("committed")).await.expect("apply");
+    store.apply(crash_message("committed")).await.expect("apply");
     // libtest may have written `test crash_child ... ` on the same line.
     println!("COMMITTED");
     std::io::stdout().flush().expect("flush");
@@ -342,7 +342,7 @@ async fn crash_child() {
                 if tokio::time::Instant::now() > deadline {
                     break;
                 }
-                store.apply(&crash_message(&format!("w{task}-{n}"))).await.expect("apply");
+                store.apply(crash_message(&format!("w{task}-{n}"))).await.expect("apply");
             }
         }));
     }

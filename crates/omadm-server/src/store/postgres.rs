@@ -341,13 +341,13 @@ impl Store for PgStore {
         })
     }
 
-    fn apply<'a>(&'a self, changes: &'a [Change]) -> StoreFuture<'a, ()> {
+    fn apply(&self, changes: Vec<Change>) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             if changes.is_empty() {
                 return Ok(());
             }
             let (done, result) = tokio::sync::oneshot::channel();
-            if self.writes.send((changes.to_vec(), done)).is_err() {
+            if self.writes.send((changes, done)).is_err() {
                 return Err(StoreError::Closed);
             }
             result.await.map_err(|_| StoreError::Closed)?

@@ -62,7 +62,7 @@ type Answer = oneshot::Sender<Result<(), StoreError>>;
 /// What the writer thread is asked to do.
 enum WriteRequest {
     /// Apply one DM message's changes (group-committed with the others queued).
-    Apply(Vec<Change>, Answer),
+    Apply(Vec<EncodedChange>, Answer),
     /// Run one write of its own (the REST API's), in its own transaction.
     Run(Task),
     /// Finish what is queued before this, then stop.
@@ -225,11 +225,11 @@ fn write_loop(mut conn: Connection, queue: mpsc::Receiver<WriteRequest>) {
 }
 
 /// Commits change lists in one transaction and tells each caller its own outcome.
-fn commit_group(conn: &mut Connection, group: Vec<(Vec<Change>, Answer)>) {
+fn commit_group(conn: &mut Connection, group: Vec<(Vec<EncodedChange>, Answer)>) {
     if group.is_empty() {
         return;
     }
-    let lists: Vec<&[Change]> = group.iter().map(|(changes, _)| changes.as_slice()).collect();
+    let lists: Vec<&[EncodedChange]> = group.iter().map(|(changes, _)| changes.as_slice()).collect();
     let mut outcomes = Vec::with_capacity(group.len());
     run_guarded(|| outcomes = group_transaction(conn, &lists));
     for ((_, done), outcome) in group.into_iter().zip(outcomes) {
@@ -239,7 +239,7 @@ fn commit_group(conn: &mut Connection, group: Vec<(Vec<Change>, Answer)>) {
 
 /// Applies each change list in a savepoint of one transaction: a list that fails is rolled back
 /// alone. If the transaction itself fails, every list gets [`StoreError::CommitFailed`].
-fn group_transaction(conn: &mut Connection, lists: &[&[Change]]) -> Vec<Result<(), StoreError>> {
+fn group_transaction(conn: &mut Connection, lists: &[&[EncodedChange]]) -> Vec<Result<(), StoreError>> {
     let mut outcomes = Vec::with_capacity(lists.len());
     let committed = (|| -> Result<(), rusqlite::Error> {
         let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -262,28 +262,55 @@ fn group_transaction(conn: &mut Connection, lists: &[&[Change]]) -> Vec<Result<(
     }
 }
 
+/// A change with the TEXT column its statement binds already encoded (the JSON of a session
+/// state, job commands or DevInfo; the spent-nonce list), so that the encoding runs on the
+/// caller's thread, in parallel, and not on the one writer thread every commit waits for.
+struct EncodedChange {
+    change: Change,
+    /// The encoded column for the changes that have one (see [`EncodedChange::new`]), else empty.
+    text: String,
+}
+
+impl EncodedChange {
+    /// Encodes `change`'s TEXT column, if it has one.
+    fn new(change: Change) -> EncodedChange {
+        let text = match &change {
+            Change::DeviceEnrolled(device) => json(&device.devinfo),
+            Change::ClientNonces { spent, .. } => spent.join(","),
+            Change::DevInfo { values, .. } => json(values),
+            Change::Job(job) => json(&job.commands),
+            Change::SaveSession(state) => json(state),
+            Change::ServerNonce { .. }
+            | Change::Tree { .. }
+            | Change::Event(_)
+            | Change::EndSession { .. }
+            | Change::SessionCompleted { .. } => String::new(),
+        };
+        EncodedChange { change, text }
+    }
+}
+
 /// Runs one message's changes on `conn` (inside the caller's transaction).
-fn apply_changes(conn: &Connection, changes: &[Change]) -> Result<(), StoreError> {
-    for change in changes {
+fn apply_changes(conn: &Connection, changes: &[EncodedChange]) -> Result<(), StoreError> {
+    for EncodedChange { change, text } in changes {
         match change {
             Change::DeviceEnrolled(d) => {
                 let sql = format!(
                     "INSERT INTO devices ({DEVICE_COLUMNS}) VALUES \
                      (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) ON CONFLICT DO NOTHING"
                 );
-                insert_device(conn, &sql, d)?;
+                insert_device(conn, &sql, d, text)?;
             }
-            Change::ClientNonces { dev_id, current, spent } => {
+            Change::ClientNonces { dev_id, current, spent: _ } => {
                 conn.prepare_cached("UPDATE devices SET client_nonce = ?2, client_spent = ?3 WHERE dev_id = ?1")?
-                    .execute((dev_id, current, spent.join(",")))?;
+                    .execute((dev_id, current, text))?;
             }
             Change::ServerNonce { dev_id, nonce } => {
                 conn.prepare_cached("UPDATE devices SET server_nonce = ?2 WHERE dev_id = ?1")?
                     .execute((dev_id, nonce))?;
             }
-            Change::DevInfo { dev_id, values } => {
-                conn.prepare_cached("UPDATE devices SET devinfo = ?2 WHERE dev_id = ?1")?
-                    .execute((dev_id, json(values)))?;
+            Change::DevInfo { dev_id, values: _ } => {
+                conn.prepare_cached("UPDATE devices SET devinfo = ?2 WHERE dev_id = ?1")?.execute((dev_id, text))?;
             }
             Change::Tree { dev_id, values } => {
                 let mut upsert = conn.prepare_cached(
@@ -314,14 +341,14 @@ fn apply_changes(conn: &Connection, changes: &[Change]) -> Result<(), StoreError
             }
             Change::Job(job) => {
                 conn.prepare_cached("UPDATE jobs SET state = ?2, commands = ?3, updated_ms = ?4 WHERE id = ?1")?
-                    .execute((job.id, job.state.as_str(), json(&job.commands), job.updated_ms))?;
+                    .execute((job.id, job.state.as_str(), text, job.updated_ms))?;
             }
             Change::SaveSession(state) => {
                 conn.prepare_cached(
                     "INSERT INTO sessions (token, dev_id, state, updated_ms) VALUES (?1, ?2, ?3, ?4) \
                      ON CONFLICT (token) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms",
                 )?
-                .execute((&state.token, &state.dev_id, json(state), state.last_ms))?;
+                .execute((&state.token, &state.dev_id, text, state.last_ms))?;
             }
             Change::EndSession { token } => {
                 conn.prepare_cached("DELETE FROM sessions WHERE token = ?1")?.execute([token])?;
@@ -335,8 +362,9 @@ fn apply_changes(conn: &Connection, changes: &[Change]) -> Result<(), StoreError
     Ok(())
 }
 
-/// Inserts one device row with `sql` (an INSERT of [`DEVICE_COLUMNS`] as `?1`..`?14`).
-fn insert_device(conn: &Connection, sql: &str, d: &Device) -> rusqlite::Result<usize> {
+/// Inserts one device row with `sql` (an INSERT of [`DEVICE_COLUMNS`] as `?1`..`?14`);
+/// `devinfo` is `d.devinfo` as JSON.
+fn insert_device(conn: &Connection, sql: &str, d: &Device, devinfo: &str) -> rusqlite::Result<usize> {
     conn.prepare_cached(sql)?.execute(rusqlite::params![
         d.dev_id,
         d.server_id,
@@ -349,7 +377,7 @@ fn insert_device(conn: &Connection, sql: &str, d: &Device) -> rusqlite::Result<u
         d.server.user,
         d.server.secret,
         d.server.nonce,
-        json(&d.devinfo),
+        devinfo,
         d.created_ms,
         d.last_session_ms,
     ])
@@ -475,7 +503,7 @@ impl Store for SqliteStore {
                 "INSERT INTO devices ({DEVICE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
             );
             for d in &devices {
-                match insert_device(&tx, &sql, d) {
+                match insert_device(&tx, &sql, d, &json(&d.devinfo)) {
                     Err(e) if is_unique_violation(&e) => return Err(StoreError::Conflict(d.dev_id.clone())),
                     other => other?,
                 };
@@ -691,13 +719,14 @@ impl Store for SqliteStore {
         Box::pin(self.read(move |conn| read_session(conn, &token)))
     }
 
-    fn apply<'a>(&'a self, changes: &'a [Change]) -> StoreFuture<'a, ()> {
+    fn apply(&self, changes: Vec<Change>) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             if changes.is_empty() {
                 return Ok(());
             }
             let (done, answer) = oneshot::channel();
-            self.writes.send(WriteRequest::Apply(changes.to_vec(), done)).map_err(|_| StoreError::Closed)?;
+            let encoded = changes.into_iter().map(EncodedChange::new).collect();
+            self.writes.send(WriteRequest::Apply(encoded, done)).map_err(|_| StoreError::Closed)?;
             answer.await.map_err(|_| StoreError::Closed)?
         })
     }
@@ -748,8 +777,8 @@ mod tests {
         (dir, conn)
     }
 
-    fn save(token: &str) -> Change {
-        Change::SaveSession(SessionState {
+    fn save(token: &str) -> EncodedChange {
+        EncodedChange::new(Change::SaveSession(SessionState {
             token: token.into(),
             session_id: "1".into(),
             dev_id: "IMEI:1".into(),
@@ -771,7 +800,7 @@ mod tests {
             chunk_out: None,
             chunk_in: None,
             last_reply: None,
-        })
+        }))
     }
 
     fn stored_tokens(conn: &Connection) -> Vec<String> {
@@ -787,7 +816,7 @@ mod tests {
         };
         // The middle list saves its session first, then fails on the foreign key: the session
         // it saved must not survive, and its neighbours must.
-        let lists: [&[Change]; 3] = [&[save("a")], &[save("b"), orphan], &[save("c")]];
+        let lists: [&[EncodedChange]; 3] = [&[save("a")], &[save("b"), EncodedChange::new(orphan)], &[save("c")]];
         let outcomes = group_transaction(&mut conn, &lists);
         assert!(outcomes[0].is_ok() && outcomes[2].is_ok(), "{outcomes:?}");
         assert!(matches!(outcomes[1], Err(StoreError::Sqlite(_))), "{outcomes:?}");
@@ -799,7 +828,7 @@ mod tests {
         let (_dir, mut conn) = open_migrated();
         // An open transaction makes BEGIN fail: the group as a whole cannot commit.
         conn.execute_batch("BEGIN;").expect("begin");
-        let lists: [&[Change]; 2] = [&[save("a")], &[save("b")]];
+        let lists: [&[EncodedChange]; 2] = [&[save("a")], &[save("b")]];
         let outcomes = group_transaction(&mut conn, &lists);
         assert!(outcomes.iter().all(|o| matches!(o, Err(StoreError::CommitFailed(_)))), "{outcomes:?}");
         conn.execute_batch("ROLLBACK;").expect("rollback");
