@@ -133,7 +133,9 @@ pub struct StoredReply {
 }
 
 /// The state of one open session: small, serializable, stored between messages.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `Default` is the state before any message (no token, nothing exchanged, nobody
+/// authenticated), the base a new session's fields are filled into.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionState {
     /// The token in RespURI that names this session.
     pub token: String,
@@ -355,18 +357,8 @@ impl Engine {
                     max_msg_size: self.config.default_client_max_msg_size,
                     max_obj_size: None,
                     client_msg: msg.saturating_sub(1),
-                    server_msg: 0,
                     last_ms: ex.now_ms,
-                    authenticated: false,
-                    auth_failures: 0,
-                    challenge_nonce: None,
-                    server_accepted: false,
-                    server_nonce: None,
-                    server_retries: 0,
-                    outstanding: Vec::new(),
-                    chunk_out: None,
-                    chunk_in: None,
-                    last_reply: None,
+                    ..SessionState::default()
                 }
             }
         };

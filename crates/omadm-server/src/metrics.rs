@@ -286,20 +286,11 @@ mod tests {
             ver_proto: "DM/1.2".into(),
             wbxml: false,
             max_msg_size: 10_000,
-            max_obj_size: None,
             client_msg: 1,
             server_msg: 1,
-            last_ms: 0,
             authenticated: true,
-            auth_failures: 0,
-            challenge_nonce: None,
             server_accepted: true,
-            server_nonce: None,
-            server_retries: 0,
-            outstanding: Vec::new(),
-            chunk_out: None,
-            chunk_in: None,
-            last_reply: None,
+            ..SessionState::default()
         }
     }
 

@@ -151,20 +151,11 @@ fn session_state(token: &str) -> SessionState {
         ver_proto: "DM/1.2".into(),
         wbxml: false,
         max_msg_size: 4096,
-        max_obj_size: None,
         client_msg: 1,
         server_msg: 1,
         last_ms: 100,
         authenticated: true,
-        auth_failures: 0,
-        challenge_nonce: None,
-        server_accepted: false,
-        server_nonce: None,
-        server_retries: 0,
-        outstanding: Vec::new(),
-        chunk_out: None,
-        chunk_in: None,
-        last_reply: None,
+        ..SessionState::default()
     }
 }
 

@@ -18,6 +18,28 @@ pub struct PgStore {
     writes: tokio::sync::mpsc::UnboundedSender<WriteRequest>,
 }
 
+/// Binds a device's row, in [`DEVICE_COLUMNS`] order, to an INSERT of those columns.
+fn bind_device<'q>(query: AnyQuery<'q>, d: &'q Device) -> AnyQuery<'q> {
+    query
+        .bind(&d.dev_id)
+        .bind(&d.server_id)
+        .bind(d.client.kind.as_str())
+        .bind(&d.client.user)
+        .bind(&d.client.secret)
+        .bind(&d.client.nonce)
+        .bind(d.client.spent.join(","))
+        .bind(d.server.kind.as_str())
+        .bind(&d.server.user)
+        .bind(&d.server.secret)
+        .bind(&d.server.nonce)
+        .bind(json(&d.devinfo))
+        .bind(d.created_ms)
+        .bind(d.last_session_ms)
+}
+
+/// A statement with its parameters, on sqlx's `Any` driver.
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
 impl PgStore {
     /// Connects to the database at `url` (`postgres://...`) and brings its schema up to date.
     pub async fn open(url: &str) -> Result<PgStore, StoreError> {
@@ -115,23 +137,7 @@ impl Store for PgStore {
                 "INSERT INTO devices ({DEVICE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
             );
             for d in devices {
-                let result = sqlx::query(&sql)
-                    .bind(&d.dev_id)
-                    .bind(&d.server_id)
-                    .bind(d.client.kind.as_str())
-                    .bind(&d.client.user)
-                    .bind(&d.client.secret)
-                    .bind(&d.client.nonce)
-                    .bind(d.client.spent.join(","))
-                    .bind(d.server.kind.as_str())
-                    .bind(&d.server.user)
-                    .bind(&d.server.secret)
-                    .bind(&d.server.nonce)
-                    .bind(json(&d.devinfo))
-                    .bind(d.created_ms)
-                    .bind(d.last_session_ms)
-                    .execute(&mut *tx)
-                    .await;
+                let result = bind_device(sqlx::query(&sql), d).execute(&mut *tx).await;
                 match result {
                     Err(e) if is_unique_violation(&e) => return Err(StoreError::Conflict(d.dev_id.clone())),
                     other => other?,
@@ -402,23 +408,7 @@ async fn write_transaction(writer: &AnyPool, changes: Vec<&Change>) -> Result<()
                     "INSERT INTO devices ({DEVICE_COLUMNS}) VALUES \
                      ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING"
                 );
-                sqlx::query(&sql)
-                    .bind(&d.dev_id)
-                    .bind(&d.server_id)
-                    .bind(d.client.kind.as_str())
-                    .bind(&d.client.user)
-                    .bind(&d.client.secret)
-                    .bind(&d.client.nonce)
-                    .bind(d.client.spent.join(","))
-                    .bind(d.server.kind.as_str())
-                    .bind(&d.server.user)
-                    .bind(&d.server.secret)
-                    .bind(&d.server.nonce)
-                    .bind(json(&d.devinfo))
-                    .bind(d.created_ms)
-                    .bind(d.last_session_ms)
-                    .execute(&mut *tx)
-                    .await?;
+                bind_device(sqlx::query(&sql), d).execute(&mut *tx).await?;
             }
             Change::ClientNonces { dev_id, current, spent } => {
                 sqlx::query("UPDATE devices SET client_nonce = $2, client_spent = $3 WHERE dev_id = $1")
