@@ -236,12 +236,12 @@ struct ExecProfile {
     alert_type: Option<String>,
 }
 
-/// DevInfo/DevDetail values.
+/// DevInfo/DevDetail values (the profile's `[device]`; the load generator's simulated devices too).
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-struct DeviceProfile {
+pub(crate) struct DeviceProfile {
     man: String,
-    model: String,
+    pub(crate) model: String,
     lang: String,
     dev_type: String,
     oem: String,
@@ -267,6 +267,30 @@ impl Default for DeviceProfile {
             max_depth: 0,
             max_tot_len: 0,
             max_seg_len: 0,
+        }
+    }
+}
+
+impl DeviceProfile {
+    /// The standard objects' values for device `dev_id` speaking DM `dm_version` ("1.2", "1.3").
+    pub(crate) fn description(&self, dev_id: &str, dm_version: &str) -> DeviceDescription {
+        DeviceDescription {
+            dev_id: dev_id.to_string(),
+            man: self.man.clone(),
+            model: self.model.clone(),
+            dm_version: dm_version.to_string(),
+            lang: self.lang.clone(),
+            dev_type: self.dev_type.clone(),
+            oem: self.oem.clone(),
+            fw_version: self.fw_version.clone(),
+            sw_version: self.sw_version.clone(),
+            hw_version: self.hw_version.clone(),
+            large_objects: true,
+            uri_limits: UriLimits {
+                max_depth: self.max_depth,
+                max_tot_len: self.max_tot_len,
+                max_seg_len: self.max_seg_len,
+            },
         }
     }
 }
@@ -411,21 +435,7 @@ pub fn run(args: ClientArgs) -> Result<ExitCode> {
 
 fn device_main<S: Store>(args: &ClientArgs, settings: &Settings, store: S) -> Result<ExitCode> {
     let mut tree = Tree::open(store, standard_config()).context("opening the management tree")?;
-    let d = &settings.device;
-    let description = DeviceDescription {
-        dev_id: settings.dev_id.clone(),
-        man: d.man.clone(),
-        model: d.model.clone(),
-        dm_version: if settings.dm13 { "1.3".into() } else { "1.2".into() },
-        lang: d.lang.clone(),
-        dev_type: d.dev_type.clone(),
-        oem: d.oem.clone(),
-        fw_version: d.fw_version.clone(),
-        sw_version: d.sw_version.clone(),
-        hw_version: d.hw_version.clone(),
-        large_objects: true,
-        uri_limits: UriLimits { max_depth: d.max_depth, max_tot_len: d.max_tot_len, max_seg_len: d.max_seg_len },
-    };
+    let description = settings.device.description(&settings.dev_id, if settings.dm13 { "1.3" } else { "1.2" });
     install(&mut tree, &description).context("installing DevInfo, DevDetail, DMAcc and Inbox")?;
     install_profile_nodes(&mut tree, &settings.nodes)?;
     let completions = Completions::open(settings.store.as_deref().map(completions_path))?;

@@ -18,6 +18,7 @@ mod hold;
 mod server_stats;
 mod stats;
 
+use crate::client_cmd::DeviceProfile;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, ValueEnum};
 use hyper::Method;
@@ -28,8 +29,8 @@ use omadm_client::{Action, Incoming, Outcome, Session, SessionConfig};
 use omadm_proto::{Encoding, Format};
 use omadm_security::AuthScheme;
 use omadm_server::client::ApiClient;
-use omadm_tree::objects::{install, standard_config, DeviceDescription};
-use omadm_tree::{MemStore, NodeRecord, ServerId, Tree, Uri, UriLimits};
+use omadm_tree::objects::{install, standard_config};
+use omadm_tree::{MemStore, NodeRecord, ServerId, Tree, Uri};
 use serde_json::json;
 use server_stats::Accumulator;
 use stats::{EchoComparison, HoldOpenFigures, Recorder, RunShape, SetupFigures};
@@ -497,20 +498,9 @@ async fn report_progress(shared: Arc<Shared>, started: Instant, what: &'static s
 impl Worker {
     /// A worker with no devices yet and a tree holding the standard objects of a simulated device.
     fn new() -> Result<Worker> {
-        let description = DeviceDescription {
-            dev_id: "LOADGEN:unset".into(),
-            man: "omadm".into(),
-            model: "omadm-loadgen".into(),
-            dm_version: "1.2".into(),
-            lang: "en-US".into(),
-            dev_type: "simulator".into(),
-            oem: "omadm".into(),
-            fw_version: env!("CARGO_PKG_VERSION").into(),
-            sw_version: env!("CARGO_PKG_VERSION").into(),
-            hw_version: "1.0".into(),
-            large_objects: true,
-            uri_limits: UriLimits { max_depth: 0, max_tot_len: 0, max_seg_len: 0 },
-        };
+        let mut profile = DeviceProfile::default();
+        profile.model = "omadm-loadgen".into();
+        let description = profile.description("LOADGEN:unset", "1.2");
         let mut tree = Tree::open(MemStore::new(), standard_config()).map_err(|e| anyhow!("opening a tree: {e}"))?;
         install(&mut tree, &description).map_err(|e| anyhow!("installing the standard objects: {e}"))?;
         Ok(Worker { share: Vec::new(), tree })
