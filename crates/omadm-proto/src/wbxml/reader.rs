@@ -52,6 +52,8 @@ pub(crate) struct WbxmlSource<'a> {
     pending_end: bool,
     /// The root element has ended.
     root_closed: bool,
+    /// Bytes of text read through string-table references so far (see [`Self::table_ref`]).
+    table_text: usize,
 }
 
 /// Reads an `mb_u_int32` at `*pos` (at most 5 bytes, value ≤ u32::MAX).
@@ -158,6 +160,7 @@ impl<'a> WbxmlSource<'a> {
             limits: *limits,
             pending_end: false,
             root_closed: false,
+            table_text: 0,
         })
     }
 
@@ -215,10 +218,21 @@ impl<'a> WbxmlSource<'a> {
         Ok(&rest[..end])
     }
 
+    /// A string-table reference (STR_T). Each reference is a few bytes that may stand for a long
+    /// string, so the text they add up to is bounded by the maximum message size: past it, the
+    /// message would not fit that limit written out in full, and repeating one big entry must
+    /// not turn a small input into gigabytes of text.
     fn table_ref(&mut self) -> Result<&'a [u8]> {
         let index = self.mb_u32()? as usize;
         let s = table_string(self.header.string_table, index).map_err(|k| self.error(k))?;
         self.check_len(s.len())?;
+        self.table_text = self.table_text.saturating_add(s.len());
+        if self.table_text > self.limits.max_message_size {
+            return Err(self.error(ErrorKind::Limit(format!(
+                "string-table references expand to more than the maximum message size of {} bytes",
+                self.limits.max_message_size
+            ))));
+        }
         Ok(s)
     }
 
@@ -569,6 +583,35 @@ mod tests {
         }
         assert_eq!(find_nul(b"\x01\x00\x00"), Some(1));
         assert_eq!(find_nul(b"abcdefgh\x80\x00"), Some(9));
+    }
+
+    #[test]
+    fn string_table_references_cannot_expand_past_the_message_size() {
+        // A 100-byte table entry referenced by 50 elements: 5,000 bytes of text from a 310-byte
+        // input, against a 2,000-byte message limit.
+        let mut doc = vec![0x02, 0x9F, 0x53, 0x6A, 101];
+        doc.extend_from_slice(&[b'x'; 100]);
+        doc.push(0);
+        doc.push(0x6D);
+        for _ in 0..50 {
+            doc.extend_from_slice(&[0x4B, 0x83, 0x00, 0x01]);
+        }
+        doc.push(0x01);
+        let read_all = |limits: &Limits| -> Result<usize> {
+            let mut src = WbxmlSource::new(&doc, limits)?;
+            let mut text = 0;
+            loop {
+                match src.next_event()? {
+                    Event::Eof => return Ok(text),
+                    Event::Text(t) => text += t.len(),
+                    _ => {}
+                }
+            }
+        };
+        let small = Limits { max_message_size: 2_000, ..Limits::default() };
+        let err = read_all(&small).unwrap_err();
+        assert!(matches!(&err.kind, ErrorKind::Limit(m) if m.contains("string-table references")), "{err}");
+        assert_eq!(read_all(&Limits::default()).unwrap(), 5_000);
     }
 
     #[test]

@@ -481,9 +481,16 @@ fn unescape(text: Cow<'_, str>) -> std::result::Result<Cow<'_, str>, ErrorKind> 
 }
 
 /// If `s` starts with a well-formed reference body `name;` / `#digits;` / `#xhex;`, its name.
+///
+/// The scan stops at the first character a reference body cannot hold, so a text of many bare
+/// `&` without `;` costs linear time, not a search to the end of the text for every `&`.
 fn reference_name(s: &str) -> Option<&str> {
-    let name = &s[..s.find(';')?];
-    is_reference_name(name).then_some(name)
+    let end = s
+        .char_indices()
+        .find(|&(_, c)| !(c.is_alphanumeric() || matches!(c, '#' | '_' | ':' | '-' | '.')))
+        .map_or(s.len(), |(i, _)| i);
+    let name = &s[..end];
+    (s[end..].starts_with(';') && is_reference_name(name)).then_some(name)
 }
 
 /// True if `name` is a well-formed entity name or character-reference body.
@@ -525,6 +532,22 @@ mod tests {
     fn bare_ampersand_is_literal_and_references_resolve() {
         let ev = events("<D>MAXDT=15&DR=1 &amp; &#65;&#x42; &lt;</D>").unwrap();
         assert_eq!(ev, vec![start("D"), Event::Text("MAXDT=15&DR=1 & AB <".into()), Event::End]);
+    }
+
+    #[test]
+    fn many_bare_ampersands_are_read_in_linear_time() {
+        // Each `&` once searched the rest of the text for a `;`: 1 MB of `&` took minutes. The
+        // bound guards the complexity (linear: milliseconds), not a speed target.
+        let body = "&".repeat(1 << 20);
+        let xml = format!("<D>{body};</D>");
+        let started = std::time::Instant::now();
+        let events = events(&xml).expect("bare ampersands are kept");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "took {:?}", started.elapsed());
+        assert!(matches!(&events[1], Event::Text(t) if t.len() == body.len() + 1));
+        assert_eq!(reference_name("amp;rest"), Some("amp"));
+        assert_eq!(reference_name("#x26;"), Some("#x26"));
+        assert_eq!(reference_name("a b;"), None);
+        assert_eq!(reference_name("&amp;"), None);
     }
 
     #[test]
