@@ -292,27 +292,19 @@ impl Store for PgStore {
 
     fn jobs<'a>(&'a self, dev_id: Option<&'a str>, limit: i64) -> StoreFuture<'a, Vec<Job>> {
         Box::pin(async move {
-            let rows = sqlx::query(
-                "SELECT id, dev_id, state, commands, created_ms, updated_ms FROM jobs \
-                 WHERE ($1 IS NULL OR dev_id = $1) ORDER BY id DESC LIMIT $2",
-            )
-            .bind(dev_id)
-            .bind(limit.clamp(1, 100_000))
-            .fetch_all(&self.pool)
-            .await?;
+            let sql =
+                format!("SELECT {JOB_COLUMNS} FROM jobs WHERE ($1 IS NULL OR dev_id = $1) ORDER BY id DESC LIMIT $2");
+            let rows = sqlx::query(&sql).bind(dev_id).bind(limit.clamp(1, 100_000)).fetch_all(&self.pool).await?;
             rows.iter().map(job_from_row).collect()
         })
     }
 
     fn pending_jobs<'a>(&'a self, dev_id: &'a str) -> StoreFuture<'a, Vec<Job>> {
         Box::pin(async move {
-            let rows = sqlx::query(
-                "SELECT id, dev_id, state, commands, created_ms, updated_ms FROM jobs \
-                 WHERE dev_id = $1 AND state IN ('queued', 'running') ORDER BY id",
-            )
-            .bind(dev_id)
-            .fetch_all(&self.pool)
-            .await?;
+            let sql = format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE dev_id = $1 AND state IN ('queued', 'running') ORDER BY id"
+            );
+            let rows = sqlx::query(&sql).bind(dev_id).fetch_all(&self.pool).await?;
             rows.iter().map(job_from_row).collect()
         })
     }
