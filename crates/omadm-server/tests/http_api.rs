@@ -14,6 +14,10 @@ use std::sync::Arc;
 use tokio::net::TcpStream;
 use tokio_rustls::rustls;
 
+#[path = "support/pg_database.rs"]
+mod pg_database;
+use pg_database::PgDatabase;
+
 const TOKEN: &str = "test-token";
 
 fn settings(dir: &tempfile::TempDir) -> Settings {
@@ -464,25 +468,6 @@ async fn raw_get(server: &Running, path: &str) -> (Http, hyper::HeaderMap, Vec<u
     (status, headers, response.into_body().collect().await.expect("body").to_bytes().to_vec())
 }
 
-/// A fresh PostgreSQL database in the test cluster, `None` (skipped) when none is configured
-/// and `OMADM_REQUIRE_POSTGRES` is not 1.
-async fn postgres_url() -> Option<String> {
-    let Ok(base) = std::env::var("OMADM_TEST_POSTGRES_URL") else {
-        if std::env::var("OMADM_REQUIRE_POSTGRES").as_deref() == Ok("1") {
-            panic!("OMADM_REQUIRE_POSTGRES=1 but OMADM_TEST_POSTGRES_URL is not set (run scripts/postgres start)");
-        }
-        eprintln!("skipped: PostgreSQL variant (OMADM_TEST_POSTGRES_URL not set)");
-        return None;
-    };
-    sqlx::any::install_default_drivers();
-    let admin = sqlx::AnyPool::connect(&base).await.expect("connect to the test cluster");
-    let name = format!("omadm_h_{}", omadm_server::http::random_token());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.expect("create database");
-    admin.close().await;
-    let (prefix, _) = base.rsplit_once('/').expect("URL with a database");
-    Some(format!("{prefix}/{name}"))
-}
-
 #[tokio::test]
 async fn dm_sessions_over_http_on_sqlite() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -492,9 +477,9 @@ async fn dm_sessions_over_http_on_sqlite() {
 #[tokio::test]
 async fn dm_sessions_over_http_on_postgres() {
     let dir = tempfile::tempdir().expect("tempdir");
-    if let Some(url) = postgres_url().await {
+    if let Some(database) = PgDatabase::for_test("dm_sessions_over_http") {
         let mut s = settings(&dir);
-        s.db_url = url;
+        s.db_url = database.url.clone();
         dm_sessions_in_xml_and_wbxml_for_every_scheme(s).await;
     }
 }
@@ -737,9 +722,9 @@ async fn a_session_moves_between_nodes_on_sqlite() {
 #[tokio::test]
 async fn a_session_moves_between_nodes_on_postgres() {
     let dir = tempfile::tempdir().expect("tempdir");
-    if let Some(url) = postgres_url().await {
+    if let Some(database) = PgDatabase::for_test("a_session_moves_between_nodes") {
         let mut s = settings(&dir);
-        s.db_url = url;
+        s.db_url = database.url.clone();
         a_session_moves_between_nodes(s).await;
     }
 }

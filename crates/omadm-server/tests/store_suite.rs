@@ -6,19 +6,22 @@
 use omadm_server::engine::{Change, SessionLookup, SessionState};
 use omadm_server::model::{AccountAuth, AuthKind, Device, Event, JobCommand, JobState, Operation, TreeValue};
 use omadm_server::store::{DeviceQuery, SqlStore, Store, StoreError};
-use sqlx::Executor;
+
+#[path = "support/pg_database.rs"]
+mod pg_database;
+use pg_database::PgDatabase;
 
 /// Where a test's database lives; kept alive for the test's duration.
 enum Db {
     Sqlite(tempfile::TempDir),
-    Postgres(String),
+    Postgres(PgDatabase),
 }
 
 impl Db {
     fn url(&self) -> String {
         match self {
             Db::Sqlite(dir) => format!("sqlite://{}", dir.path().join("omadm.db").display()),
-            Db::Postgres(url) => url.clone(),
+            Db::Postgres(database) => database.url.clone(),
         }
     }
 }
@@ -27,24 +30,10 @@ fn sqlite() -> Db {
     Db::Sqlite(tempfile::tempdir().expect("tempdir"))
 }
 
-/// A fresh database in the test cluster, or `None` (skipped) when no cluster is configured.
-async fn postgres() -> Option<Db> {
-    let Ok(base) = std::env::var("OMADM_TEST_POSTGRES_URL") else {
-        if std::env::var("OMADM_REQUIRE_POSTGRES").as_deref() == Ok("1") {
-            panic!("OMADM_REQUIRE_POSTGRES=1 but OMADM_TEST_POSTGRES_URL is not set (run scripts/postgres start)");
-        }
-        eprintln!("skipped: PostgreSQL variant (OMADM_TEST_POSTGRES_URL not set)");
-        return None;
-    };
-    sqlx::any::install_default_drivers();
-    let admin = sqlx::AnyPool::connect(&base).await.expect("connect to the test cluster");
-    let mut bytes = [0u8; 6];
-    getrandom::fill(&mut bytes).expect("random");
-    let name = format!("omadm_t_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>());
-    admin.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create database");
-    admin.close().await;
-    let (prefix, _) = base.rsplit_once('/').expect("URL with a database");
-    Some(Db::Postgres(format!("{prefix}/{name}")))
+/// A fresh database in the test cluster (dropped with the returned [`Db`]), or `None` (skipped)
+/// when no cluster is configured.
+async fn postgres(test: &str) -> Option<Db> {
+    PgDatabase::for_test(test).map(Db::Postgres)
 }
 
 fn device(dev_id: &str, man: &str) -> Device {
@@ -85,7 +74,7 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    if let Some(db) = super::postgres().await {
+                    if let Some(db) = super::postgres(stringify!($name)).await {
                         super::$name(db).await;
                     }
                 }

@@ -104,59 +104,9 @@ impl TlsFiles {
     }
 }
 
-/// A database of one test's own in the PostgreSQL cluster of `OMADM_TEST_POSTGRES_URL`,
-/// created (empty) for it and dropped with it, so that neither a second run nor a parallel test
-/// meets the devices an earlier one provisioned.
-pub struct PgDatabase {
-    /// The cluster URL the database was created through (`postgres://…/omadm`).
-    admin_url: String,
-    name: String,
-    /// The URL of this database.
-    pub url: String,
-}
-
-impl PgDatabase {
-    /// Creates `omadm_e2e_<pid>_<n>_<test>` (dropping a leftover of the same name first) on the
-    /// server of `cluster_url`.
-    pub fn create(cluster_url: &str, test: &str) -> PgDatabase {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let test: String =
-            test.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
-        let mut name = format!("omadm_e2e_{}_{}_{test}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
-        name.truncate(63); // PostgreSQL's identifier length; the pid and counter keep it unique
-        let (server, query) = match cluster_url.split_once('?') {
-            Some((server, query)) => (server, format!("?{query}")),
-            None => (cluster_url, String::new()),
-        };
-        let (server, _) = server.rsplit_once('/').expect("OMADM_TEST_POSTGRES_URL names a database");
-        let database = PgDatabase { admin_url: cluster_url.to_string(), url: format!("{server}/{name}{query}"), name };
-        database.execute(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", database.name)).unwrap();
-        database.execute(&format!("CREATE DATABASE \"{}\"", database.name)).unwrap();
-        database
-    }
-
-    /// Runs one statement on a connection of its own to the cluster's administrative database.
-    fn execute(&self, statement: &str) -> Result<(), String> {
-        use sqlx::{Connection as _, Executor as _};
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-        runtime.block_on(async {
-            let mut connection = sqlx::PgConnection::connect(&self.admin_url)
-                .await
-                .map_err(|e| format!("connecting to {}: {e}", self.admin_url))?;
-            connection.execute(statement).await.map_err(|e| format!("{statement}: {e}"))?;
-            connection.close().await.map_err(|e| e.to_string())
-        })
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        // FORCE: a killed server's connections may not have been noticed by PostgreSQL yet.
-        if let Err(e) = self.execute(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name)) {
-            eprintln!("WARNING: test database {} left behind: {e}", self.name);
-        }
-    }
-}
+#[path = "../../../omadm-server/tests/support/pg_database.rs"]
+mod pg_database;
+pub use pg_database::PgDatabase;
 
 /// A running `omadm server` process.
 pub struct Server {
