@@ -196,18 +196,7 @@ fn exec_with_correlator_answers_202_then_a_1226_carries_the_correlator() {
 }
 
 fn alert_status(msg_ref: &str, cmd_ref: &str, code: u16) -> Command {
-    Command::Status(Status {
-        cmd_id: "9".into(),
-        msg_ref: Some(msg_ref.into()),
-        cmd_ref: cmd_ref.into(),
-        cmd: CommandName::Alert,
-        target_refs: vec![],
-        source_refs: vec![],
-        cred: None,
-        chal: None,
-        code: StatusCode::from_code(code),
-        items: vec![],
-    })
+    Command::Status(Status::new("9", Some(msg_ref.into()), cmd_ref, CommandName::Alert, StatusCode::from_code(code)))
 }
 
 fn generic(correlator: &str) -> GenericAlert {

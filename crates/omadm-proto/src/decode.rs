@@ -823,18 +823,7 @@ fn empty_header() -> SyncHdr {
 
 /// A Status to be filled by the status decoder; its required fields are placeholders until then.
 fn empty_status() -> Status {
-    Status {
-        cmd_id: String::new(),
-        msg_ref: None,
-        cmd_ref: String::new(),
-        cmd: CommandName::SyncHdr,
-        target_refs: Vec::new(),
-        source_refs: Vec::new(),
-        cred: None,
-        chal: None,
-        code: StatusCode::Ok,
-        items: Vec::new(),
-    }
+    Status::new(String::new(), None, String::new(), CommandName::SyncHdr, StatusCode::Ok)
 }
 
 /// Media types whose `+wbxml` form carries a nested WBXML document (TNDS, DDF, DevInf).

@@ -441,6 +441,32 @@ pub struct Status {
     pub items: Vec<Item>,
 }
 
+impl Status {
+    /// A Status without TargetRef, SourceRef, Cred, Chal or Item: the usual answer to one
+    /// command (`cmd_ref`, named `cmd`) of message `msg_ref` (SyncML Representation Protocol, the Status element).
+    /// The other fields are public, for the answers that carry more.
+    pub fn new(
+        cmd_id: impl Into<String>,
+        msg_ref: Option<String>,
+        cmd_ref: impl Into<String>,
+        cmd: CommandName,
+        code: StatusCode,
+    ) -> Status {
+        Status {
+            cmd_id: cmd_id.into(),
+            msg_ref,
+            cmd_ref: cmd_ref.into(),
+            cmd,
+            target_refs: Vec::new(),
+            source_refs: Vec::new(),
+            cred: None,
+            chal: None,
+            code,
+            items: Vec::new(),
+        }
+    }
+}
+
 /// A SyncML command that DM does not use (Sync, Map, Put, Search, ...), kept whole as a generic
 /// element so that nothing is lost: the receiver answers it with a Status by its CmdID, and
 /// re-encoding writes it back as it came.

@@ -122,18 +122,7 @@ fn package1(encoding: Encoding) -> Vec<u8> {
 /// Package 3: the answers to a Package 2.
 fn package3(p2: &SyncMl, encoding: Encoding) -> Vec<u8> {
     let status = |cmd_ref: &str, cmd: CommandName, code: StatusCode| {
-        Command::Status(Status {
-            cmd_id: "1".into(),
-            msg_ref: Some(p2.header.msg_id.clone()),
-            cmd_ref: cmd_ref.into(),
-            cmd,
-            target_refs: Vec::new(),
-            source_refs: Vec::new(),
-            cred: None,
-            chal: None,
-            code,
-            items: Vec::new(),
-        })
+        Command::Status(Status::new("1", Some(p2.header.msg_id.clone()), cmd_ref, cmd, code))
     };
     let mut commands = vec![status("0", CommandName::SyncHdr, StatusCode::Ok)];
     for cmd in p2.body.commands.iter().filter(|c| !matches!(c, Command::Status(_))) {

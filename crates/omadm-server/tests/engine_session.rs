@@ -267,33 +267,11 @@ fn management(reply: &SyncMl) -> Vec<&Command> {
 }
 
 fn ok_status(reply: &SyncMl, cmd: &Command, code: StatusCode) -> Command {
-    Command::Status(Status {
-        cmd_id: "1".into(),
-        msg_ref: Some(reply.header.msg_id.clone()),
-        cmd_ref: cmd.cmd_id().into(),
-        cmd: cmd.name(),
-        target_refs: Vec::new(),
-        source_refs: Vec::new(),
-        cred: None,
-        chal: None,
-        code,
-        items: Vec::new(),
-    })
+    Command::Status(Status::new("1", Some(reply.header.msg_id.clone()), cmd.cmd_id(), cmd.name(), code))
 }
 
 fn header_ok(reply: &SyncMl) -> Command {
-    Command::Status(Status {
-        cmd_id: "1".into(),
-        msg_ref: Some(reply.header.msg_id.clone()),
-        cmd_ref: "0".into(),
-        cmd: CommandName::SyncHdr,
-        target_refs: Vec::new(),
-        source_refs: Vec::new(),
-        cred: None,
-        chal: None,
-        code: StatusCode::Ok,
-        items: Vec::new(),
-    })
+    Command::Status(Status::new("1", Some(reply.header.msg_id.clone()), "0", CommandName::SyncHdr, StatusCode::Ok))
 }
 
 fn results(reply: &SyncMl, get: &Command, uri: &str, value: &str) -> Command {

@@ -186,18 +186,13 @@ impl Device {
     fn answer(reply: &SyncMl) -> Vec<Command> {
         let mut out = Vec::new();
         let status = |cmd: &Command| {
-            Command::Status(Status {
-                cmd_id: "1".into(),
-                msg_ref: Some(reply.header.msg_id.clone()),
-                cmd_ref: cmd.cmd_id().into(),
-                cmd: cmd.name(),
-                target_refs: Vec::new(),
-                source_refs: Vec::new(),
-                cred: None,
-                chal: None,
-                code: StatusCode::Ok,
-                items: Vec::new(),
-            })
+            Command::Status(Status::new(
+                "1",
+                Some(reply.header.msg_id.clone()),
+                cmd.cmd_id(),
+                cmd.name(),
+                StatusCode::Ok,
+            ))
         };
         for cmd in &reply.body.commands {
             match cmd {

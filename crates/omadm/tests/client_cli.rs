@@ -436,18 +436,13 @@ fn acknowledging_server(secret: &'static str) -> Script {
             let acks: Vec<Command> = alerts
                 .enumerate()
                 .map(|(i, a)| {
-                    Command::Status(Status {
-                        cmd_id: (10 + i).to_string(),
-                        msg_ref: Some(m.header.msg_id.clone()),
-                        cmd_ref: a.cmd_id.clone(),
-                        cmd: CommandName::Alert,
-                        target_refs: vec![],
-                        source_refs: vec![],
-                        cred: None,
-                        chal: None,
-                        code: StatusCode::Ok,
-                        items: vec![],
-                    })
+                    Command::Status(Status::new(
+                        (10 + i).to_string(),
+                        Some(m.header.msg_id.clone()),
+                        a.cmd_id.clone(),
+                        CommandName::Alert,
+                        StatusCode::Ok,
+                    ))
                 })
                 .collect();
             reply.body.commands.splice(1..1, acks);

@@ -141,32 +141,22 @@ fn device_session(dev_id: &str, secret: &str, dm_url: &str) {
             if matches!(cmd, Command::Status(_)) {
                 continue;
             }
-            answer.push(Command::Status(Status {
-                cmd_id: (answer.len() + 1).to_string(),
-                msg_ref: Some(reply.header.msg_id.clone()),
-                cmd_ref: cmd.cmd_id().into(),
-                cmd: cmd.name(),
-                target_refs: Vec::new(),
-                source_refs: Vec::new(),
-                cred: None,
-                chal: None,
-                code: StatusCode::Ok,
-                items: Vec::new(),
-            }));
+            answer.push(Command::Status(Status::new(
+                (answer.len() + 1).to_string(),
+                Some(reply.header.msg_id.clone()),
+                cmd.cmd_id(),
+                cmd.name(),
+                StatusCode::Ok,
+            )));
             if let Command::Atomic(c) | Command::Sequence(c) = cmd {
                 for inner in &c.commands {
-                    answer.push(Command::Status(Status {
-                        cmd_id: (answer.len() + 1).to_string(),
-                        msg_ref: Some(reply.header.msg_id.clone()),
-                        cmd_ref: inner.cmd_id().into(),
-                        cmd: inner.name(),
-                        target_refs: Vec::new(),
-                        source_refs: Vec::new(),
-                        cred: None,
-                        chal: None,
-                        code: StatusCode::Ok,
-                        items: Vec::new(),
-                    }));
+                    answer.push(Command::Status(Status::new(
+                        (answer.len() + 1).to_string(),
+                        Some(reply.header.msg_id.clone()),
+                        inner.cmd_id(),
+                        inner.name(),
+                        StatusCode::Ok,
+                    )));
                 }
             }
             if let Command::Get(get) = cmd {

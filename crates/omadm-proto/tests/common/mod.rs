@@ -100,18 +100,7 @@ pub fn leaf_item(uri: &str, value: &str) -> Item {
 }
 
 pub fn status(cmd_id: u32, msg_ref: &str, cmd_ref: &str, cmd: CommandName, code: StatusCode) -> Command {
-    Command::Status(Status {
-        cmd_id: cmd_id.to_string(),
-        msg_ref: Some(msg_ref.into()),
-        cmd_ref: cmd_ref.into(),
-        cmd,
-        target_refs: vec![],
-        source_refs: vec![],
-        cred: None,
-        chal: None,
-        code,
-        items: vec![],
-    })
+    Command::Status(Status::new(cmd_id.to_string(), Some(msg_ref.into()), cmd_ref, cmd, code))
 }
 
 /// A TNDS document for an e-mail account subtree.
