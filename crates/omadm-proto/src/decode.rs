@@ -45,13 +45,18 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
         Error { kind, offset: Some(self.src.offset()), path }
     }
 
-    /// Attaches this builder's position to an error that has none.
-    fn locate(&self, mut err: Error) -> Error {
-        if err.path.is_empty() && err.offset.is_none() {
-            let located = self.error(err.kind);
-            err = located;
+    /// Attaches this builder's position to an error from the source: the path of open elements,
+    /// and the offset the source has reached if the error has none of its own.
+    fn locate(&self, err: Error) -> Error {
+        if !err.path.is_empty() {
+            return err;
         }
-        err
+        let offset = err.offset;
+        let mut located = self.error(err.kind);
+        if offset.is_some() {
+            located.offset = offset;
+        }
+        located
     }
 
     #[inline(always)]
@@ -129,10 +134,16 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
         loop {
             let piece = match self.next()? {
                 Event::Text(t) => t,
-                Event::Opaque(b) => Cow::Borrowed(
-                    std::str::from_utf8(b)
-                        .map_err(|_| self.error(ErrorKind::Invalid("binary data where text was expected".into())))?,
-                ),
+                Event::Opaque(b) => {
+                    let text = std::str::from_utf8(b)
+                        .map_err(|_| self.error(ErrorKind::Invalid("binary data where text was expected".into())))?;
+                    // Read as text, it must be text XML can carry.
+                    if let Some((_, c)) = crate::element::find_non_xml_char(text) {
+                        let message = crate::element::non_xml_char_message(c, "binary data where text was expected");
+                        return Err(self.error(ErrorKind::Invalid(message)));
+                    }
+                    Cow::Borrowed(text)
+                }
                 Event::End => break,
                 Event::Start { name, .. } => {
                     return Err(self.error(ErrorKind::Invalid(format!("unexpected element <{name}> in text"))))
@@ -258,6 +269,10 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
     fn element_in(&mut self, name: Cow<'a, str>, namespace: Option<Cow<'a, str>>, in_metinf: bool) -> Result<Element> {
         let in_metinf =
             in_metinf || namespace.as_deref().is_some_and(|ns| ns.eq_ignore_ascii_case(crate::tags::METINF_NAMESPACE));
+        // A namespace is kept here only (typed elements ignore theirs): it must be XML text too.
+        if let Some((_, c)) = namespace.as_deref().and_then(crate::element::find_non_xml_char) {
+            return Err(self.error(ErrorKind::Invalid(crate::element::non_xml_char_message(c, "a namespace"))));
+        }
         let mut el =
             Element { name: name.into_owned(), namespace: namespace.map(Cow::into_owned), children: Vec::new() };
         // Character data up to the next element, opaque or end: WBXML may split it into several

@@ -49,6 +49,26 @@ pub fn is_xml_name(name: &str) -> bool {
     chars.next().is_some_and(is_name_start_char) && chars.all(is_name_char)
 }
 
+/// True if `c` is an XML 1.0 `Char` (§2.2): tab, LF, CR, U+0020–U+D7FF, U+E000–U+FFFD and
+/// U+10000–U+10FFFF. Both decoders refuse text with any other character (a control character such
+/// as U+0001, from a raw byte, an XML character reference or a WBXML ENTITY; U+FFFE; U+FFFF): no
+/// XML document can carry it, so the XML encoder could not write it back. Binary data (WBXML
+/// OPAQUE) is not text and may hold any byte.
+pub fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// The first character of `text` that is not an XML `Char` ([`is_xml_char`]), with its byte index.
+pub fn find_non_xml_char(text: &str) -> Option<(usize, char)> {
+    text.char_indices().find(|&(_, c)| !is_xml_char(c))
+}
+
+/// The decoders' message for a character XML cannot carry, found in `place`.
+#[cold]
+pub(crate) fn non_xml_char_message(c: char, place: &str) -> String {
+    format!("character U+{:04X} in {place} is not allowed in XML (XML 1.0 Char)", u32::from(c))
+}
+
 /// [`ASCII_NAME`] bit: the byte may start a name.
 const NAME_START: u8 = 1;
 /// [`ASCII_NAME`] bit: the byte may continue a name.
@@ -140,6 +160,19 @@ impl Element {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn xml_chars() {
+        for good in ['\t', '\n', '\r', ' ', '~', '\u{7F}', '\u{85}', '\u{D7FF}', '\u{E000}', '\u{FFFD}', '\u{10000}'] {
+            assert!(is_xml_char(good), "{good:?}");
+        }
+        for bad in ['\u{0}', '\u{1}', '\u{8}', '\u{B}', '\u{C}', '\u{1F}', '\u{FFFE}', '\u{FFFF}'] {
+            assert!(!is_xml_char(bad), "{bad:?}");
+        }
+        assert_eq!(find_non_xml_char("ab\u{1}c"), Some((2, '\u{1}')));
+        assert_eq!(find_non_xml_char("é\u{FFFF}"), Some((2, '\u{FFFF}')));
+        assert_eq!(find_non_xml_char("a\tb\r\n"), None);
+    }
 
     #[test]
     fn xml_names() {

@@ -142,3 +142,108 @@ fn garbage_is_rejected() {
     assert!(decode(b"<notsyncml/>", &Limits::default()).is_err());
     assert!(decode(&[0x03, 0x01, 0x6A, 0x00, 0x45], &Limits::default()).is_err());
 }
+
+/// Package 1 with its SessionID (`1A2B`) replaced by `session`, as XML.
+fn xml_with_session(session: &str) -> Vec<u8> {
+    let xml = String::from_utf8(xml::encode(&package1(), &Default::default())).unwrap();
+    let (from, to) = ("<SessionID>1A2B</SessionID>", format!("<SessionID>{session}</SessionID>"));
+    assert!(xml.contains(from));
+    xml.replacen(from, &to, 1).into_bytes()
+}
+
+/// Package 1 as WBXML without a string table, its SessionID's STR_I (`1A2B`) replaced by `body`.
+fn wbxml_with_session(body: &[u8]) -> Vec<u8> {
+    let bytes = wbxml::encode(&package1(), &wbxml::WbxmlOptions { string_table: false, ..Default::default() }).unwrap();
+    let at = bytes.windows(6).position(|w| w == b"\x031A2B\x00").expect("the SessionID string");
+    [&bytes[..at], body, &bytes[at + 6..]].concat()
+}
+
+#[test]
+fn characters_xml_does_not_allow_are_refused_in_xml_text() {
+    for (session, what) in [
+        ("1&#1;2B", "U+0001"),
+        ("1&#x1;2B", "U+0001"),
+        ("1&#0;2B", "U+0000"),
+        ("1&#xFFFE;2B", "U+FFFE"),
+        ("1\u{1}2B", "U+0001"),
+        ("1\u{1F}2B", "U+001F"),
+        ("1\u{FFFF}2B", "U+FFFF"),
+        ("<![CDATA[1\u{8}2B]]>", "U+0008"),
+    ] {
+        let xml = xml_with_session(session);
+        let err = assert_quick_error(&xml, session);
+        assert!(matches!(err.kind, ErrorKind::Xml(_)), "{session:?}: {err}");
+        let message = err.to_string();
+        assert!(message.contains(what) && message.contains("not allowed in XML"), "{session:?}: {message}");
+        assert_eq!(err.path, "/SyncML/SyncHdr/SessionID", "{session:?}: {err}");
+        let offset = err.offset.expect("an offset");
+        let session_at = xml.windows(11).position(|w| w == b"<SessionID>").unwrap() + 11;
+        assert!((session_at..session_at + session.len()).contains(&offset), "{session:?}: {err}");
+    }
+    // A raw control character is reported at its own byte.
+    let xml = xml_with_session("1\u{1}2B");
+    let err = decode(&xml, &Limits::default()).unwrap_err();
+    assert_eq!(xml[err.offset.unwrap()], 0x01, "{err}");
+    // In a namespace that generic elements keep.
+    for ns in ["a&#2;", "a\u{2}"] {
+        let body = format!("<x xmlns=\"{ns}\"/>");
+        let xml = String::from_utf8(xml_with_session("1A2B")).unwrap().replacen(
+            "<Final/>",
+            &format!("<Put><CmdID>9</CmdID>{body}</Put><Final/>"),
+            1,
+        );
+        let err = assert_quick_error(xml.as_bytes(), "xmlns");
+        assert!(err.to_string().contains("U+0002"), "{ns:?}: {err}");
+    }
+    // Tab, LF and CR are characters; so are U+FFFD and the fullwidth forms (0xEF lead bytes).
+    for session in ["1\t2\n3\r4", "1&#9;&#10;&#13;2", "\u{FFFD}\u{FF21}\u{FEFF}x"] {
+        let (msg, _) = decode(&xml_with_session(session), &Limits::default()).unwrap();
+        assert!(msg.header.session_id.chars().count() >= 3, "{session:?}: {:?}", msg.header.session_id);
+    }
+}
+
+#[test]
+fn characters_xml_does_not_allow_are_refused_in_wbxml_text() {
+    for (body, what, place) in [
+        (&b"\x031\x012B\x00"[..], "U+0001", "inline string"),
+        (b"\x031\x1F2B\x00", "U+001F", "inline string"),
+        (b"\x031\xEF\xBF\xBF\x00", "U+FFFF", "inline string"),
+        (b"\x031\x00\x02\x01\x03B\x00", "U+0001", "ENTITY 1"),
+        (b"\x031\x00\x02\x00\x03B\x00", "U+0000", "ENTITY 0"),
+        (b"\x02\x83\xFF\x7E", "U+FFFE", "ENTITY 65534"),
+        (b"\xC3\x041\x012B", "U+0001", "binary data where text was expected"),
+    ] {
+        let bytes = wbxml_with_session(body);
+        let err = assert_quick_error(&bytes, what);
+        let message = err.to_string();
+        assert!(message.contains(what) && message.contains(place), "{body:02X?}: {message}");
+        assert!(message.contains("not allowed in XML"), "{body:02X?}: {message}");
+        assert_eq!(err.path, "/SyncML/SyncHdr/SessionID", "{body:02X?}: {err}");
+        assert!(err.offset.is_some(), "{body:02X?}: {err}");
+    }
+    // A raw control character in an inline string is reported at its own byte.
+    let bytes = wbxml_with_session(b"\x031\x012B\x00");
+    let err = decode(&bytes, &Limits::default()).unwrap_err();
+    assert_eq!(bytes[err.offset.unwrap()], 0x01, "{err}");
+    // In the string table: a value repeated often enough to be a table entry.
+    let mut msg = package1();
+    let Command::Replace(replace) = &mut msg.body.commands[1] else { panic!("Replace") };
+    for item in &mut replace.items {
+        item.data = Some(Data::Text("shared\u{1}value".into()));
+    }
+    let bytes = wbxml::encode(&msg, &Default::default()).unwrap();
+    let err = assert_quick_error(&bytes, "STR_T");
+    assert!(err.to_string().contains("U+0001 in string-table entry"), "{err}");
+    assert!(err.path.ends_with("/Item/Data"), "{err}");
+    // Tab, LF and CR are characters; OPAQUE data is not text and may hold any byte.
+    let (msg, _) = decode(&wbxml_with_session(b"\x031\t2\n3\r4\x00"), &Limits::default()).unwrap();
+    assert_eq!(msg.header.session_id, "1\t2\n3\r4");
+    let mut binary = package1();
+    let Command::Replace(replace) = &mut binary.body.commands[1] else { panic!("Replace") };
+    replace.items[0].data = Some(Data::Binary(vec![0x01, 0x00, 0xFF]));
+    let bytes = wbxml::encode(&binary, &Default::default()).unwrap();
+    let (back, _) = decode(&bytes, &Limits::default()).unwrap();
+    assert_eq!(back, binary);
+    let text = xml::encode(&back, &Default::default());
+    assert!(xml::decode(&text, &Limits::default()).is_ok(), "binary data is written as base64");
+}

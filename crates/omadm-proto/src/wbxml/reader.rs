@@ -3,6 +3,10 @@
 //! Every length and index is checked against the input before use, so truncated input, bad
 //! `mb_u_int32`s, out-of-range string-table references and huge length prefixes end in an error,
 //! never a panic or an allocation larger than the input.
+//!
+//! Text (STR_I, STR_T, ENTITY) must hold XML characters only ([`crate::element::is_xml_char`]),
+//! so that every decoded message can be written as XML: a control byte other than tab, LF and CR,
+//! U+FFFE or U+FFFF is refused where the string is read. OPAQUE data may hold any byte.
 
 use super::{global, PublicId};
 use crate::error::{Error, ErrorKind, Result};
@@ -100,38 +104,96 @@ pub(crate) fn read_header<'a>(input: &'a [u8], pos: &mut usize) -> std::result::
     Ok(Header { version, public_id, charset, string_table })
 }
 
-/// The zero-terminated string at `index` of a string table. A last string that runs to the end of
-/// the table without its NUL is accepted: real DM 1.2 messages size the table to the FPI alone.
-fn table_string(table: &[u8], index: usize) -> std::result::Result<&[u8], ErrorKind> {
-    let rest = table.get(index..).filter(|r| !r.is_empty()).ok_or_else(|| {
+/// The bytes of the string-table entry at `index`: up to its NUL, or to the end of the table for
+/// a last string without one (accepted: real DM 1.2 messages size the table to the FPI alone).
+fn table_entry(table: &[u8], index: usize) -> std::result::Result<&[u8], ErrorKind> {
+    table.get(index..).filter(|r| !r.is_empty()).ok_or_else(|| {
         ErrorKind::Wbxml(format!("string table index {index} is out of range (table has {} bytes)", table.len()))
-    })?;
-    let end = find_nul(rest).unwrap_or(rest.len());
+    })
+}
+
+/// The zero-terminated string at `index` of a string table, not checked as text (the FPI).
+fn table_string(table: &[u8], index: usize) -> std::result::Result<&[u8], ErrorKind> {
+    let rest = table_entry(table, index)?;
+    let end = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
     Ok(&rest[..end])
 }
 
-/// The index of the first NUL byte of `bytes` (the end of a WBXML string), looked for eight bytes
-/// at a time.
-fn find_nul(bytes: &[u8]) -> Option<usize> {
+/// Where a WBXML string that starts at `bytes[0]` ends: `Ok(Some(i))` if its NUL is at `i`,
+/// `Ok(None)` if the bytes end first; `Err(i)` if the character at `i`, before the NUL, is not an
+/// XML character ([`crate::element::is_xml_char`]): a control byte other than tab, LF and CR, or
+/// (in UTF-8, `utf8`) U+FFFE or U+FFFF. Eight bytes are looked at a time for a byte below 0x20
+/// (the NUL among them) or above 0x7F (U+FFFE and U+FFFF are EF BF BE and EF BF BF); only such a
+/// byte is looked at closely, so ASCII text costs what looking for the NUL alone did.
+#[inline(always)]
+fn scan_string(bytes: &[u8], utf8: bool) -> std::result::Result<Option<usize>, usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
-    let mut chunks = bytes.chunks_exact(8);
-    let mut start = 0;
-    for chunk in &mut chunks {
-        if let Ok(word) = <[u8; 8]>::try_from(chunk) {
-            let word = u64::from_le_bytes(word);
-            // The lowest marked byte is the first zero byte (a borrow can only mark bytes above
-            // a zero one).
-            let zero_bytes = word.wrapping_sub(ONES) & !word & HIGH_BITS;
-            if zero_bytes != 0 {
-                return Some(start + zero_bytes.trailing_zeros() as usize / 8);
-            }
-        } else if let Some(i) = chunk.iter().position(|b| *b == 0) {
-            return Some(start + i);
+    let mut at = 0;
+    while let Some(Ok(word)) = bytes.get(at..at + 8).map(<[u8; 8]>::try_from) {
+        let word = u64::from_le_bytes(word);
+        // A byte's high bit is set in `word - 0x20…` if it is below 0x20, and in `word` if it is
+        // above 0x7F. A borrow can set it in bytes above one below 0x20, never below: the lowest
+        // marked byte is a true one.
+        let marked = (word.wrapping_sub(ONES * 0x20) | word) & HIGH_BITS;
+        if marked == 0 {
+            at += 8;
+            continue;
         }
-        start += 8;
+        let bit = marked.trailing_zeros();
+        let first = at + bit as usize / 8;
+        // Most often the NUL (read from the word: bit 7 of byte n is bit 8n + 7).
+        if (word >> (bit & !7)) as u8 == 0 {
+            return Ok(Some(first));
+        }
+        match string_byte(bytes, first, utf8) {
+            StringByte::Nul => return Ok(Some(first)),
+            StringByte::NotXml => return Err(first),
+            StringByte::Text => at = first + 1,
+        }
     }
-    chunks.remainder().iter().position(|b| *b == 0).map(|i| start + i)
+    while at < bytes.len() {
+        match string_byte(bytes, at, utf8) {
+            StringByte::Nul => return Ok(Some(at)),
+            StringByte::NotXml => return Err(at),
+            StringByte::Text => at += 1,
+        }
+    }
+    Ok(None)
+}
+
+/// What the byte at `bytes[at]` is in a string (see [`scan_string`]).
+enum StringByte {
+    /// The NUL that ends it.
+    Nul,
+    /// Part of the text.
+    Text,
+    /// The start of a character XML does not allow.
+    NotXml,
+}
+
+#[inline(always)]
+fn string_byte(bytes: &[u8], at: usize, utf8: bool) -> StringByte {
+    match bytes[at] {
+        0 => StringByte::Nul,
+        b'\t' | b'\n' | b'\r' => StringByte::Text,
+        0x01..=0x1F => StringByte::NotXml,
+        // U+FFFE and U+FFFF are EF BF BE and EF BF BF.
+        0xEF if utf8 && bytes.get(at + 1) == Some(&0xBF) && matches!(bytes.get(at + 2), Some(0xBE | 0xBF)) => {
+            StringByte::NotXml
+        }
+        _ => StringByte::Text,
+    }
+}
+
+/// The character XML does not allow that starts at `bytes[0]` (see [`scan_string`]).
+fn non_xml_char_at(bytes: &[u8]) -> char {
+    match bytes {
+        [0xEF, 0xBF, 0xBE, ..] => '\u{FFFE}',
+        [0xEF, 0xBF, 0xBF, ..] => '\u{FFFF}',
+        [b, ..] => char::from(*b),
+        [] => '\0',
+    }
 }
 
 impl<'a> WbxmlSource<'a> {
@@ -208,14 +270,45 @@ impl<'a> WbxmlSource<'a> {
         }
     }
 
-    /// An inline string (STR_I): bytes up to the next NUL.
+    /// The error for a character XML does not allow, at `bytes[0]` (`bytes` a slice of the input
+    /// or of the string table) in the text of `place`.
+    #[cold]
+    #[inline(never)]
+    fn non_xml_char(&self, bytes: &[u8], place: &str) -> Error {
+        let message = crate::element::non_xml_char_message(non_xml_char_at(bytes), place);
+        let input = self.input.as_ptr_range();
+        // An inline string's character has an offset of its own; a table entry's is reported at
+        // the reference.
+        let offset =
+            if input.contains(&bytes.as_ptr()) { bytes.as_ptr() as usize - input.start as usize } else { self.pos };
+        Error::new(ErrorKind::Wbxml(message)).at(offset)
+    }
+
+    /// An inline string (STR_I) used as text: bytes up to the next NUL, XML characters only (see
+    /// [`scan_string`]).
     fn inline_string(&mut self) -> Result<&'a [u8]> {
         let rest = &self.input[self.pos..];
-        let end =
-            find_nul(rest).ok_or_else(|| self.error(ErrorKind::Wbxml("inline string is not terminated".into())))?;
+        let end = match scan_string(rest, self.charset == Charset::Utf8) {
+            Ok(Some(end)) => end,
+            Ok(None) => return Err(self.error(ErrorKind::Wbxml("inline string is not terminated".into()))),
+            Err(at) => return Err(self.non_xml_char(&rest[at..], "an inline string")),
+        };
         self.check_len(end)?;
         self.pos += end + 1;
         Ok(&rest[..end])
+    }
+
+    /// An inline string that is not text (attribute values and extensions, which are skipped):
+    /// bytes up to the next NUL.
+    fn skip_inline_string(&mut self) -> Result<()> {
+        let rest = &self.input[self.pos..];
+        let end = rest
+            .iter()
+            .position(|b| *b == 0)
+            .ok_or_else(|| self.error(ErrorKind::Wbxml("inline string is not terminated".into())))?;
+        self.check_len(end)?;
+        self.pos += end + 1;
+        Ok(())
     }
 
     /// A string-table reference (STR_T). Each reference is a few bytes that may stand for a long
@@ -224,7 +317,11 @@ impl<'a> WbxmlSource<'a> {
     /// not turn a small input into gigabytes of text.
     fn table_ref(&mut self) -> Result<&'a [u8]> {
         let index = self.mb_u32()? as usize;
-        let s = table_string(self.header.string_table, index).map_err(|k| self.error(k))?;
+        let entry = table_entry(self.header.string_table, index).map_err(|k| self.error(k))?;
+        let s = match scan_string(entry, self.charset == Charset::Utf8) {
+            Ok(end) => &entry[..end.unwrap_or(entry.len())],
+            Err(at) => return Err(self.non_xml_char(&entry[at..], &format!("string-table entry {index}"))),
+        };
         self.check_len(s.len())?;
         self.table_text = self.table_text.saturating_add(s.len());
         if self.table_text > self.limits.max_message_size {
@@ -258,6 +355,10 @@ impl<'a> WbxmlSource<'a> {
                     let code = self.mb_u32()?;
                     let ch = char::from_u32(code)
                         .ok_or_else(|| self.error(ErrorKind::Wbxml(format!("ENTITY {code} is not a character"))))?;
+                    if !crate::element::is_xml_char(ch) {
+                        let message = crate::element::non_xml_char_message(ch, &format!("ENTITY {code}"));
+                        return Err(self.error(ErrorKind::Wbxml(message)));
+                    }
                     Cow::Owned(ch.to_string())
                 }
                 _ => break,
@@ -281,9 +382,7 @@ impl<'a> WbxmlSource<'a> {
                 global::SWITCH_PAGE => {
                     self.byte()?;
                 }
-                global::STR_I => {
-                    self.inline_string()?;
-                }
+                global::STR_I => self.skip_inline_string()?,
                 global::STR_T | global::LITERAL | global::ENTITY => {
                     self.mb_u32()?;
                 }
@@ -291,9 +390,7 @@ impl<'a> WbxmlSource<'a> {
                     let len = self.mb_u32()? as usize;
                     self.skip_bytes(len)?;
                 }
-                global::EXT_I_0..=global::EXT_I_2 => {
-                    self.inline_string()?;
-                }
+                global::EXT_I_0..=global::EXT_I_2 => self.skip_inline_string()?,
                 global::EXT_T_0..=global::EXT_T_2 => {
                     self.mb_u32()?;
                 }
@@ -479,7 +576,8 @@ impl<'a> EventSource<'a> for WbxmlSource<'a> {
         // The usual leaf: one inline string, then the end.
         if self.input.get(self.pos) == Some(&global::STR_I) {
             let body = &self.input[self.pos + 1..];
-            if let Some(nul) = find_nul(body) {
+            // A string with a character XML does not allow is left to `text`, which refuses it.
+            if let Ok(Some(nul)) = scan_string(body, self.charset == Charset::Utf8) {
                 if body.get(nul + 1) == Some(&global::END) && nul <= self.limits.max_string_len && !self.open.is_empty()
                 {
                     let start = self.pos + 1;
@@ -566,23 +664,46 @@ mod tests {
     }
 
     #[test]
-    fn find_nul_finds_the_first_zero_byte() {
-        for len in 0..20 {
-            for nul in 0..len {
-                let mut bytes = vec![0xFFu8; len];
-                bytes[nul] = 0;
-                // A 0x01 just above the zero byte is what a borrow could mistake for a zero.
-                if nul + 1 < len {
-                    bytes[nul + 1] = 0x01;
-                }
-                for (at, tail) in [(nul, &bytes[..]), (0, &bytes[nul..])] {
-                    assert_eq!(find_nul(tail), tail.iter().position(|b| *b == 0), "len {len}, nul {nul}, from {at}");
+    fn scan_string_finds_the_nul_and_the_first_character_xml_does_not_allow() {
+        // What a byte-by-byte scan finds: the NUL, or the first non-XML character before it.
+        let expected = |bytes: &[u8]| -> std::result::Result<Option<usize>, usize> {
+            for (i, &b) in bytes.iter().enumerate() {
+                match b {
+                    0 => return Ok(Some(i)),
+                    b'\t' | b'\n' | b'\r' => {}
+                    0x01..=0x1F => return Err(i),
+                    0xEF if bytes[i + 1..].starts_with(&[0xBF, 0xBE]) || bytes[i + 1..].starts_with(&[0xBF, 0xBF]) => {
+                        return Err(i)
+                    }
+                    _ => {}
                 }
             }
-            assert_eq!(find_nul(&vec![b'a'; len]), None);
+            Ok(None)
+        };
+        for len in 0..20 {
+            for special in
+                [&[0u8][..], b"\x01", b"\x1F", b"\t", b"\r\n", b"\xEF\xBF\xBE", b"\xEF\xBF\xBF", b"\xEF\xBF\xBD"]
+            {
+                for at in 0..len {
+                    let mut bytes = vec![0xFFu8; len];
+                    bytes.splice(at..at, special.iter().copied());
+                    // A byte just above a marked one is what a borrow could mistake for one.
+                    if at + special.len() < bytes.len() {
+                        bytes[at + special.len()] = 0x01;
+                    }
+                    for from in [0, at] {
+                        let tail = &bytes[from..];
+                        assert_eq!(scan_string(tail, true), expected(tail), "{tail:02X?}");
+                    }
+                }
+            }
+            assert_eq!(scan_string(&vec![b'a'; len], true), Ok(None));
         }
-        assert_eq!(find_nul(b"\x01\x00\x00"), Some(1));
-        assert_eq!(find_nul(b"abcdefgh\x80\x00"), Some(9));
+        assert_eq!(scan_string(b"\x01\x00\x00", true), Err(0));
+        assert_eq!(scan_string(b"abcdefgh\x80\x00", true), Ok(Some(9)));
+        assert_eq!(scan_string(b"a\tb\nc\rdefghij\x00", true), Ok(Some(13)));
+        // In ISO-8859-1 0xEF is a letter (i with diaeresis), whatever follows it.
+        assert_eq!(scan_string(b"\xEF\xBF\xBF\x00", false), Ok(Some(3)));
     }
 
     #[test]

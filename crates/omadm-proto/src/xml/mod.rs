@@ -38,8 +38,11 @@ pub fn write_element(element: &Element, options: &XmlOptions) -> Vec<u8> {
 }
 
 /// The text XML carries for binary Data that is printable UTF-8 (no control characters other than
-/// tab, CR and LF), or `None` when it must be written as base64.
+/// tab, CR and LF, and only XML characters: not U+FFFE or U+FFFF), or `None` when it must be
+/// written as base64.
 pub fn printable_text(bytes: &[u8]) -> Option<&str> {
     let text = std::str::from_utf8(bytes).ok()?;
-    text.chars().all(|c| !c.is_control() || matches!(c, '\t' | '\r' | '\n')).then_some(text)
+    text.chars()
+        .all(|c| (!c.is_control() || matches!(c, '\t' | '\r' | '\n')) && crate::element::is_xml_char(c))
+        .then_some(text)
 }

@@ -8,9 +8,13 @@
 //!
 //! Entity handling: the five predefined entities and character references are resolved; any other
 //! named reference is refused (DTD-defined entities are never expanded, so "billion laughs" and
-//! external entities cannot act). **Recovery:** a `&` that does not start a well-formed reference
-//! (`&name;` or `&#…;`) is taken as a literal `&`. Real DM servers send UI alert options such as
-//! `MAXDT=15&DR=1` unescaped; rejecting them would make those alerts unanswerable.
+//! external entities cannot act). Text (character data, CDATA sections) must hold XML characters
+//! only ([`crate::element::is_xml_char`]): a control character other than tab, LF and CR, U+FFFE
+//! or U+FFFF, raw or as a character reference, is refused.
+//!
+//! **Recovery:** a `&` that does not start a well-formed reference (`&name;` or `&#…;`) is taken
+//! as a literal `&`. Real DM servers send UI alert options such as `MAXDT=15&DR=1` unescaped;
+//! rejecting them would make those alerts unanswerable.
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{Event, EventSource};
@@ -50,6 +54,21 @@ impl<'a> XmlSource<'a> {
 
     fn malformed(&self, what: impl Into<String>) -> Error {
         self.error(ErrorKind::Xml(what.into()))
+    }
+
+    /// Refuses `text[from..to]` (`place` says what it is) if it holds a character XML does not
+    /// allow, with the offset of that character. Called on text whose scan saw a byte that may
+    /// start one ([`TEXT_SUSPECT`]), and on the rarer CDATA sections. (A namespace is checked
+    /// where a generic element keeps it, by the builder.)
+    #[cold]
+    #[inline(never)]
+    fn check_chars(&self, from: usize, to: usize, place: &str) -> Result<()> {
+        match crate::element::find_non_xml_char(&self.text[from..to]) {
+            None => Ok(()),
+            Some((at, c)) => {
+                Err(Error::new(ErrorKind::Xml(crate::element::non_xml_char_message(c, place))).at(from + at))
+            }
+        }
     }
 
     fn push_text(&self, acc: &mut Option<Cow<'a, str>>, piece: Cow<'a, str>) -> Result<()> {
@@ -281,9 +300,12 @@ impl<'a> XmlSource<'a> {
                     self.pos = past_space;
                     continue;
                 }
-                let (end, has_reference) = scan_text(bytes, past_space);
+                let (end, found) = scan_text(bytes, past_space);
+                if found & TEXT_SUSPECT != 0 {
+                    self.check_chars(past_space, end, "text")?;
+                }
                 let raw = &text[start..end];
-                let piece = if has_reference {
+                let piece = if found & TEXT_REFERENCE != 0 {
                     unescape(Cow::Borrowed(raw)).map_err(|k| self.error(k))?
                 } else {
                     Cow::Borrowed(raw)
@@ -300,7 +322,9 @@ impl<'a> XmlSource<'a> {
                         self.until("-->", "comment")?;
                     } else if rest.starts_with("<![CDATA[") {
                         self.pos += 9;
+                        let body_at = self.pos;
                         let body = self.until("]]>", "CDATA section")?;
+                        self.check_chars(body_at, body_at + body.len(), "a CDATA section")?;
                         self.push_text(&mut acc, Cow::Borrowed(body))?;
                     } else if rest.get(..9).is_some_and(|d| d.eq_ignore_ascii_case("<!DOCTYPE")) {
                         self.pos += 9;
@@ -345,14 +369,17 @@ impl<'a> EventSource<'a> for XmlSource<'a> {
         }
         let bytes = self.text.as_bytes();
         let start = self.pos;
-        let (end, has_reference) = scan_text(bytes, start);
+        let (end, found) = scan_text(bytes, start);
         if bytes.get(end + 1) != Some(&b'/') {
             return Ok(None); // a tag, comment, CDATA section, ... or the end of the input
+        }
+        if found & TEXT_SUSPECT != 0 {
+            self.check_chars(start, end, "text")?;
         }
         let mut text = None;
         if end > start {
             let raw = &self.text[start..end];
-            let piece = if has_reference {
+            let piece = if found & TEXT_REFERENCE != 0 {
                 unescape(Cow::Borrowed(raw)).map_err(|k| self.error(k))?
             } else {
                 Cow::Borrowed(raw)
@@ -418,17 +445,44 @@ fn skip_spaces(bytes: &[u8], from: usize) -> usize {
     }
 }
 
-/// Scans character data from `from` to the next `<` (or the end of the input): where it ends,
-/// and whether it holds a `&` (so whether it needs unescaping at all).
-fn scan_text(bytes: &[u8], from: usize) -> (usize, bool) {
-    let mut has_reference = false;
-    for (i, &b) in bytes.iter().enumerate().skip(from) {
-        if b == b'<' {
-            return (i, has_reference);
+/// [`TEXT_BYTE`] bit: the byte ends character data (`<`).
+const TEXT_END: u8 = 1;
+/// [`TEXT_BYTE`] bit: the byte starts a reference (`&`): the text needs unescaping.
+const TEXT_REFERENCE: u8 = 2;
+/// [`TEXT_BYTE`] bit: the byte may start a character XML does not allow: a control byte other
+/// than tab, LF and CR, or 0xEF, the first byte of U+FFFE and U+FFFF (and of the other characters
+/// from U+F000 on, which the exact check then lets through).
+const TEXT_SUSPECT: u8 = 4;
+
+/// The class of each byte in character data; 0 for the bytes that need no attention.
+static TEXT_BYTE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        if !matches!(b as u8, b'\t' | b'\n' | b'\r') {
+            table[b] = TEXT_SUSPECT;
         }
-        has_reference |= b == b'&';
+        b += 1;
     }
-    (bytes.len(), has_reference)
+    table[0xEF] = TEXT_SUSPECT;
+    table[b'<' as usize] = TEXT_END;
+    table[b'&' as usize] = TEXT_REFERENCE;
+    table
+};
+
+/// Scans character data from `from` to the next `<` (or the end of the input): where it ends,
+/// and the [`TEXT_REFERENCE`] and [`TEXT_SUSPECT`] bits of the bytes before it (whether it needs
+/// unescaping, and whether it may hold a character XML does not allow), found in the same pass.
+fn scan_text(bytes: &[u8], from: usize) -> (usize, u8) {
+    let mut found = 0;
+    for (i, &b) in bytes.iter().enumerate().skip(from) {
+        let class = TEXT_BYTE[usize::from(b)];
+        if class & TEXT_END != 0 {
+            return (i, found);
+        }
+        found |= class;
+    }
+    (bytes.len(), found)
 }
 
 /// Resolves the name of a reference (`amp`, `#38`, `#x26`) to its character.
@@ -449,7 +503,13 @@ fn resolve_reference(name: &str) -> std::result::Result<char, ErrorKind> {
                     "reference to undeclared or unsupported entity &{name}; (DTD entities are not expanded)"
                 )));
             };
-            code.and_then(char::from_u32)
+            match code.and_then(char::from_u32) {
+                Some(c) if !crate::element::is_xml_char(c) => {
+                    let place = format!("character reference &{name};");
+                    return Err(ErrorKind::Xml(crate::element::non_xml_char_message(c, &place)));
+                }
+                other => other,
+            }
         }
     };
     ch.ok_or_else(|| ErrorKind::Xml(format!("invalid character reference &{name};")))
