@@ -1060,8 +1060,38 @@ impl<'t, S: Store> Txn<'t, S> {
         if self.tree.plugins.iter().any(|(at, _)| uri.contains(at)) {
             return refuse(StatusCode::CommandNotAllowed, "a subtree holding a plugin cannot be renamed");
         }
+        self.check_renamed_subtree_length(uri, &new_uri)?;
         self.overlay.move_node_subtree(&uri.key(), &new_uri.key());
         Ok(())
+    }
+
+    /// A longer name lengthens every URI below the node: the longest of them must still fit
+    /// MaxTotLen (TND 1.2 §6, DevDetail/URI/MaxTotLen), else the rename is refused with 414 and
+    /// nothing moves. A shorter or equal name needs no walk.
+    fn check_renamed_subtree_length(&self, uri: &Uri, new_uri: &Uri) -> TreeResult<()> {
+        let max = self.tree.limits.max_tot_len;
+        let (old_len, new_len) = (uri.total_len(), new_uri.total_len());
+        if max == 0 || new_len <= old_len {
+            return Ok(());
+        }
+        // A key is the segments each behind a NUL, so a descendant's URI length is its key's
+        // length minus one (`.` has an empty key); renaming adds the same growth to each.
+        let prefix = format!("{}\0", uri.key());
+        let mut lower: Option<String> = None;
+        loop {
+            let b = lower.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+            let page = self.overlay.scan(&self.tree.store, b, &prefix, SCAN_BATCH)?;
+            let Some((last, _)) = page.last() else { return Ok(()) };
+            if let Some(longest) = page.iter().map(|(k, _)| k.len() - 1 + new_len - old_len).max() {
+                if longest > max {
+                    return refuse(
+                        StatusCode::UriTooLong,
+                        format!("renaming {uri} to {new_uri} makes a URI below it {longest} long > MaxTotLen {max}"),
+                    );
+                }
+            }
+            lower = Some(last.clone());
+        }
     }
 
     // ----- Delete --------------------------------------------------------------------------

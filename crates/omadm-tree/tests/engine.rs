@@ -246,6 +246,14 @@ fn uri_limits_from_devdetail_are_414() {
     assert_eq!(code(tx.add(&s, &t("./abcdefghi"), Content::chr("x"))), 414);
     assert_eq!(code(tx.add(&s, &t("./abcdefgh/abcdefgh/abcd"), Content::chr("x"))), 414);
     assert_eq!(code(value(&tx, &s, "./a/b/c/d")), 414);
+    // a rename that would lengthen a URI below the node past MaxTotLen (20; "./" not counted)
+    // is 414 and moves nothing
+    assert_eq!(code(tx.add(&s, &t("./a/bbbbbbbb/cccccccc"), Content::chr("x"))), 200); // 19 long
+    assert_eq!(code(tx.replace(&s, &t("./a?prop=Name"), Content::chr("aaa"))), 414); // would be 21
+    assert_eq!(value(&tx, &s, "./a/bbbbbbbb/cccccccc").unwrap().data, b"x");
+    assert_eq!(code(tx.replace(&s, &t("./a?prop=Name"), Content::chr("aa"))), 200); // 20
+    assert_eq!(value(&tx, &s, "./aa/bbbbbbbb/cccccccc").unwrap().data, b"x");
+    assert_eq!(code(tx.replace(&s, &t("./aa?prop=Name"), Content::chr("a"))), 200);
     assert_eq!(code(parse_target_code("./a/../b")), 400);
     assert_eq!(code(parse_target_code("./a/b/c/d/e")), 414);
     assert_eq!(code(parse_target_code("./a%2")), 400);
