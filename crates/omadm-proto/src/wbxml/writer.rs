@@ -86,6 +86,27 @@ fn mb_u32<O: Out>(out: &mut O, value: u32) {
     out.put(&buf[i..]);
 }
 
+/// True if `bytes` holds a NUL, which a WBXML string cannot. Looked for eight bytes at a time,
+/// inline: most strings are a few bytes long, too short to pay for a call to `memchr`.
+#[inline(always)]
+fn has_nul(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = match <[u8; 8]>::try_from(chunk) {
+            Ok(word) => u64::from_le_bytes(word),
+            Err(_) => return chunk.contains(&0),
+        };
+        if word.wrapping_sub(ONES) & !word & HIGH_BITS != 0 {
+            return true;
+        }
+    }
+    // (`contains` would call `memchr` again, for at most seven bytes.)
+    #[allow(clippy::manual_contains)]
+    chunks.remainder().iter().any(|&b| b == 0)
+}
+
 fn mb_len(value: u32) -> usize {
     let mut n = 1;
     let mut v = value >> 7;
@@ -248,7 +269,7 @@ impl Collector {
     fn count(&mut self, s: &str) {
         // A string with a NUL cannot be a table entry (entries end at the first NUL); written
         // inline it is refused.
-        if !self.count_strings || s.len() < 3 || s.as_bytes().contains(&0) {
+        if !self.count_strings || s.len() < 3 || has_nul(s.as_bytes()) {
             return;
         }
         match self.strings.insert(s) {
@@ -383,7 +404,7 @@ impl<O: Out> Writer<'_, O> {
             mb_u32(&mut self.out, offset);
             return Ok(());
         }
-        if text.as_bytes().contains(&0) {
+        if has_nul(text.as_bytes()) {
             return Err(Error::new(ErrorKind::Encode("text contains a NUL character".into())));
         }
         self.out.byte(global::STR_I);
@@ -575,6 +596,18 @@ mod tests {
         assert_eq!(table.bytes, expected.as_bytes());
         assert_eq!(table.get("./DevDetail"), Some(expected.find("./DevDetail").unwrap() as u32));
         assert_eq!(table.get("ab"), None, "too short to pay for a table entry");
+    }
+
+    #[test]
+    fn has_nul_finds_a_nul_anywhere() {
+        for len in 0..20 {
+            assert!(!has_nul(&vec![0x80; len]));
+            for at in 0..len {
+                let mut bytes = vec![0x01u8; len];
+                bytes[at] = 0;
+                assert!(has_nul(&bytes), "len {len}, NUL at {at}");
+            }
+        }
     }
 
     #[test]

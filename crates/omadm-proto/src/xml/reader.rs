@@ -71,13 +71,19 @@ impl<'a> XmlSource<'a> {
         }
     }
 
+    #[cold]
+    #[inline(never)]
+    fn text_too_long(&self, len: usize) -> Error {
+        self.error(ErrorKind::Limit(format!(
+            "text of {len} bytes exceeds the maximum of {}",
+            self.limits.max_string_len
+        )))
+    }
+
     fn push_text(&self, acc: &mut Option<Cow<'a, str>>, piece: Cow<'a, str>) -> Result<()> {
         let len = acc.as_ref().map_or(0, |s| s.len()) + piece.len();
         if len > self.limits.max_string_len {
-            return Err(self.error(ErrorKind::Limit(format!(
-                "text of {len} bytes exceeds the maximum of {}",
-                self.limits.max_string_len
-            ))));
+            return Err(self.text_too_long(len));
         }
         match acc {
             None => *acc = Some(piece),
@@ -93,17 +99,24 @@ impl<'a> XmlSource<'a> {
     }
 
     /// Moves past the next occurrence of `end`, returning the text before it; an error if the
-    /// input ends first (an unclosed comment, CDATA section or processing instruction).
+    /// input ends first (an unclosed comment, CDATA section or processing instruction). `end` is
+    /// short (a quote, `?>`, `-->`, `]]>`): its first byte is looked for and the rest compared,
+    /// which costs far less than a general substring search set up for each call.
     fn until(&mut self, end: &str, what: &str) -> Result<&'a str> {
         let text = self.text;
-        match text[self.pos..].find(end) {
-            Some(at) => {
-                let body = &text[self.pos..self.pos + at];
-                self.pos += at + end.len();
-                Ok(body)
+        let bytes = text.as_bytes();
+        let end_bytes = end.as_bytes();
+        let mut from = self.pos;
+        while let Some(at) = bytes.get(from..).and_then(|rest| rest.iter().position(|&b| b == end_bytes[0])) {
+            let at = from + at;
+            if bytes[at..].starts_with(end_bytes) {
+                let body = &text[self.pos..at];
+                self.pos = at + end.len();
+                return Ok(body);
             }
-            None => Err(self.malformed(format!("unclosed {what}"))),
+            from = at + 1;
         }
+        Err(self.malformed(format!("unclosed {what}")))
     }
 
     /// Skips `<!DOCTYPE …>`, including an internal subset in brackets and quoted literals.
@@ -376,19 +389,18 @@ impl<'a> EventSource<'a> for XmlSource<'a> {
         if found & TEXT_SUSPECT != 0 {
             self.check_chars(start, end, "text")?;
         }
-        let mut text = None;
-        if end > start {
-            let raw = &self.text[start..end];
-            let piece = if found & TEXT_REFERENCE != 0 {
-                unescape(Cow::Borrowed(raw)).map_err(|k| self.error(k))?
-            } else {
-                Cow::Borrowed(raw)
-            };
-            self.push_text(&mut text, piece)?;
+        let raw = &self.text[start..end];
+        let text = if found & TEXT_REFERENCE != 0 {
+            unescape(Cow::Borrowed(raw)).map_err(|k| self.error(k))?
+        } else {
+            Cow::Borrowed(raw)
+        };
+        if text.len() > self.limits.max_string_len {
+            return Err(self.text_too_long(text.len()));
         }
         self.pos = end + 2;
         self.end_tag()?;
-        Ok(Some(text.unwrap_or_default()))
+        Ok(Some(text))
     }
 
     fn offset(&self) -> usize {
