@@ -167,6 +167,18 @@ impl<'a> XmlSource<'a> {
     fn element_name(&mut self) -> Result<(&'a str, &'a str)> {
         let bytes = self.text.as_bytes();
         let start = self.pos;
+        // The usual name first: ASCII name characters without a prefix, one table test a byte.
+        if bytes.get(start).is_some_and(|&b| NAME_BYTE[usize::from(b)] & STARTS_NAME != 0) {
+            let mut end = start + 1;
+            while bytes.get(end).is_some_and(|&b| NAME_BYTE[usize::from(b)] & CONTINUES_NAME != 0) {
+                end += 1;
+            }
+            if bytes.get(end).is_some_and(|&b| NAME_BYTE[usize::from(b)] & ENDS_NAME != 0) {
+                self.pos = end;
+                let name = &self.text[start..end];
+                return Ok((name, name));
+            }
+        }
         let (mut local, mut need, mut valid) = (start, STARTS_NAME, true);
         let mut end = start;
         loop {
@@ -238,9 +250,24 @@ impl<'a> XmlSource<'a> {
                         None => return Err(self.error(ErrorKind::UnexpectedEof)),
                     };
                     self.pos += 1;
-                    let value = self.until(if quote == b'"' { "\"" } else { "'" }, "attribute value")?;
+                    // The value up to the closing quote, noting in the same pass whether it
+                    // holds a reference to resolve.
+                    let start = self.pos;
+                    let mut has_reference = false;
+                    let Some(len) = self.text.as_bytes()[start..].iter().position(|&b| {
+                        has_reference |= b == b'&';
+                        b == quote
+                    }) else {
+                        return Err(self.malformed("unclosed attribute value"));
+                    };
+                    self.pos = start + len + 1;
                     if key == "xmlns" {
-                        namespace = Some(unescape(Cow::Borrowed(value)).map_err(|k| self.error(k))?);
+                        let value = &self.text[start..start + len];
+                        namespace = Some(if has_reference {
+                            unescape(Cow::Borrowed(value)).map_err(|k| self.error(k))?
+                        } else {
+                            Cow::Borrowed(value)
+                        });
                     }
                 }
                 None => return Err(self.error(ErrorKind::UnexpectedEof)),
