@@ -68,6 +68,8 @@ impl Decimal {
     }
 }
 
+// Inlined, so that each call's tag is a constant where the sink writes it.
+#[inline(always)]
 fn leaf<S: Sink>(s: &mut S, tag: Tag, text: &str) -> Result<()> {
     if text.is_empty() {
         s.empty(tag)
@@ -76,6 +78,7 @@ fn leaf<S: Sink>(s: &mut S, tag: Tag, text: &str) -> Result<()> {
     }
 }
 
+#[inline(always)]
 fn opt_leaf<S: Sink>(s: &mut S, tag: Tag, text: Option<&str>) -> Result<()> {
     match text {
         Some(t) => leaf(s, tag, t),

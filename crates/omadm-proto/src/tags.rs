@@ -235,6 +235,8 @@ pub(crate) struct Tag {
     pub(crate) start_tag: &'static str,
     /// `</name>`, the XML end tag.
     pub(crate) end_tag: &'static str,
+    /// `<name/>`, the XML tag of the element without content.
+    pub(crate) empty_tag: &'static str,
 }
 
 const fn same(a: &str, b: &str) -> bool {
@@ -288,11 +290,17 @@ const fn spells(tag: &str, open: &str, name: &str, close: &str) -> bool {
 }
 
 impl Tag {
-    /// A tag of `page` whose XML start and end tags are `start_tag` and `end_tag` (checked at
-    /// compile time); use through [`syncml_tag!`] / [`metinf_tag!`].
-    pub(crate) const fn new(page: Page, name: &'static str, start_tag: &'static str, end_tag: &'static str) -> Tag {
+    /// A tag of `page` whose XML start, end and empty-element tags are `start_tag`, `end_tag` and
+    /// `empty_tag` (checked at compile time); use through [`syncml_tag!`] / [`metinf_tag!`].
+    pub(crate) const fn new(
+        page: Page,
+        name: &'static str,
+        start_tag: &'static str,
+        end_tag: &'static str,
+        empty_tag: &'static str,
+    ) -> Tag {
         assert!(
-            spells(start_tag, "<", name, ">") && spells(end_tag, "</", name, ">"),
+            spells(start_tag, "<", name, ">") && spells(end_tag, "</", name, ">") && spells(empty_tag, "<", name, "/>"),
             "tag strings do not match the name"
         );
         let table: &[&str] = match page {
@@ -300,7 +308,7 @@ impl Tag {
             Page::MetInf => &METINF_PAGE,
             Page::Ddf => &DDF_PAGE,
         };
-        Tag { page, token: token_in(table, name), name, start_tag, end_tag }
+        Tag { page, token: token_in(table, name), name, start_tag, end_tag, empty_tag }
     }
 }
 
@@ -312,6 +320,7 @@ macro_rules! syncml_tag {
             $name,
             concat!("<", $name, ">"),
             concat!("</", $name, ">"),
+            concat!("<", $name, "/>"),
         );
         T
     }};
@@ -324,6 +333,7 @@ macro_rules! metinf_tag {
             $name,
             concat!("<", $name, ">"),
             concat!("</", $name, ">"),
+            concat!("<", $name, "/>"),
         );
         T
     }};

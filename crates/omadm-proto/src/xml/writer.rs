@@ -89,6 +89,31 @@ impl XmlSink<'_> {
         self.out.push_str(if empty { "/>" } else { ">" });
     }
 
+    /// Writes the start tag of the usual element (not the root, on its parent's page, not
+    /// indented) and says so; does nothing otherwise. Inlined where the tag is a constant.
+    #[inline(always)]
+    fn usual_start_tag(&mut self, tag: Tag) -> bool {
+        if self.options.pretty {
+            return false;
+        }
+        match self.stack.last_mut() {
+            Some(parent) if parent.page == tag.page => {
+                parent.has_children = true;
+                self.out.push_str(tag.start_tag);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Any leaf: start tag (with the namespace attribute a change of page needs, indented when
+    /// pretty), escaped text, end tag.
+    fn any_leaf(&mut self, tag: Tag, text: &str) {
+        self.open_tag(tag, false);
+        escape_into(&mut self.out, text, false);
+        self.out.push_str(tag.end_tag);
+    }
+
     fn write_element(&mut self, el: &Element, depth: usize, inherited_ns: Option<&str>) {
         self.out.push('<');
         self.out.push_str(&el.name);
@@ -126,14 +151,25 @@ impl XmlSink<'_> {
 }
 
 impl Sink for XmlSink<'_> {
+    #[inline(always)]
     fn start(&mut self, tag: Tag) -> Result<()> {
-        self.open_tag(tag, false);
+        if !self.usual_start_tag(tag) {
+            self.open_tag(tag, false);
+        }
         self.stack.push(Open { end_tag: tag.end_tag, page: tag.page, has_children: false });
         Ok(())
     }
 
+    #[inline(always)]
     fn empty(&mut self, tag: Tag) -> Result<()> {
-        self.open_tag(tag, true);
+        if self.options.pretty || self.stack.last().is_none_or(|parent| parent.page != tag.page) {
+            self.open_tag(tag, true);
+            return Ok(());
+        }
+        if let Some(parent) = self.stack.last_mut() {
+            parent.has_children = true;
+        }
+        self.out.push_str(tag.empty_tag);
         Ok(())
     }
 
@@ -142,11 +178,24 @@ impl Sink for XmlSink<'_> {
         Ok(())
     }
 
-    /// Start tag, text and end tag in one go, without the open-element stack.
+    /// Start tag, text and end tag in one go, without the open-element stack. The usual leaf (on
+    /// its parent's page, not indented, with nothing to escape) is written inline, in one
+    /// reservation: inlined where the tag is a constant, its tag strings are copied as constants.
+    #[inline(always)]
     fn leaf(&mut self, tag: Tag, text: &str) -> Result<()> {
-        self.open_tag(tag, false);
-        escape_into(&mut self.out, text, false);
-        self.out.push_str(tag.end_tag);
+        if !self.options.pretty {
+            if let Some(parent) = self.stack.last_mut() {
+                if parent.page == tag.page && first_to_escape(text.as_bytes(), ESCAPE_IN_TEXT).is_none() {
+                    parent.has_children = true;
+                    self.out.reserve(tag.start_tag.len() + text.len() + tag.end_tag.len());
+                    self.out.push_str(tag.start_tag);
+                    self.out.push_str(text);
+                    self.out.push_str(tag.end_tag);
+                    return Ok(());
+                }
+            }
+        }
+        self.any_leaf(tag, text);
         Ok(())
     }
 
