@@ -65,6 +65,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
     }
 
     /// The next child element of the current element, skipping text between elements.
+    #[inline(always)]
     fn child(&mut self) -> Result<Child<'a>> {
         loop {
             match self.next()? {
@@ -117,6 +118,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
     /// Reads the text content of the current element (nested elements are an error), borrowed
     /// from the input where it can be. The common leaf, character data and its end tag, is read
     /// by the source in one step ([`EventSource::leaf_text`]); anything else through events.
+    #[inline(always)]
     fn text(&mut self) -> Result<Cow<'a, str>> {
         match self.src.leaf_text() {
             Ok(Some(text)) => {
@@ -161,6 +163,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
 
     /// Reads text content with surrounding whitespace removed, without copying it when it is a
     /// slice of the input (for values that are parsed, not kept).
+    #[inline(always)]
     fn trimmed_text(&mut self) -> Result<Cow<'a, str>> {
         Ok(match self.text()? {
             Cow::Borrowed(s) => Cow::Borrowed(trim(s)),

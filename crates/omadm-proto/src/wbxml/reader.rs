@@ -568,6 +568,7 @@ impl<'a> EventSource<'a> for WbxmlSource<'a> {
         self.read()
     }
 
+    #[inline(always)]
     fn leaf_text(&mut self) -> Result<Option<Cow<'a, str>>> {
         if self.pending_end {
             self.pending_end = false;

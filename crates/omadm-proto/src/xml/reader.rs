@@ -402,6 +402,7 @@ impl<'a> EventSource<'a> for XmlSource<'a> {
         self.read()
     }
 
+    #[inline(always)]
     fn leaf_text(&mut self) -> Result<Option<Cow<'a, str>>> {
         if self.pending_end {
             self.pending_end = false;
