@@ -283,6 +283,7 @@ impl<'a> XmlSource<'a> {
     }
 
     /// Reads an end tag at `pos` (just after its `</`).
+    #[inline(always)]
     fn end_tag(&mut self) -> Result<Event<'a>> {
         // The usual case first: the name of the innermost open element, then `>`.
         if let Some(&open) = self.open.last() {
@@ -295,6 +296,12 @@ impl<'a> XmlSource<'a> {
                 return Ok(Event::End);
             }
         }
+        self.any_end_tag()
+    }
+
+    /// [`Self::end_tag`] after the usual case: a name with a prefix or space before `>`, or an
+    /// error.
+    fn any_end_tag(&mut self) -> Result<Event<'a>> {
         let qname = self.name()?;
         self.skip_space();
         if self.peek(0) != Some(b'>') {
