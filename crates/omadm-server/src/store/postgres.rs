@@ -20,6 +20,12 @@ pub struct PgStore {
 
 /// Binds a device's row, in [`DEVICE_COLUMNS`] order, to an INSERT of those columns.
 fn bind_device<'q>(query: AnyQuery<'q>, d: &'q Device) -> AnyQuery<'q> {
+    bind_device_accounts(query, d).bind(json(&d.devinfo)).bind(d.created_ms).bind(d.last_session_ms)
+}
+
+/// Binds the first eleven of [`DEVICE_COLUMNS`]: the DevId, the ServerID and both accounts (what
+/// `update_device` may change).
+fn bind_device_accounts<'q>(query: AnyQuery<'q>, d: &'q Device) -> AnyQuery<'q> {
     query
         .bind(&d.dev_id)
         .bind(&d.server_id)
@@ -32,9 +38,6 @@ fn bind_device<'q>(query: AnyQuery<'q>, d: &'q Device) -> AnyQuery<'q> {
         .bind(&d.server.user)
         .bind(&d.server.secret)
         .bind(&d.server.nonce)
-        .bind(json(&d.devinfo))
-        .bind(d.created_ms)
-        .bind(d.last_session_ms)
 }
 
 /// A statement with its parameters, on sqlx's `Any` driver.
@@ -150,24 +153,12 @@ impl Store for PgStore {
 
     fn update_device<'a>(&'a self, d: &'a Device) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            let result = sqlx::query(
+            let query = sqlx::query(
                 "UPDATE devices SET server_id = $2, client_auth = $3, client_user = $4, client_secret = $5, \
                  client_nonce = $6, client_spent = $7, server_auth = $8, server_user = $9, server_secret = $10, \
                  server_nonce = $11 WHERE dev_id = $1",
-            )
-            .bind(&d.dev_id)
-            .bind(&d.server_id)
-            .bind(d.client.kind.as_str())
-            .bind(&d.client.user)
-            .bind(&d.client.secret)
-            .bind(&d.client.nonce)
-            .bind(d.client.spent.join(","))
-            .bind(d.server.kind.as_str())
-            .bind(&d.server.user)
-            .bind(&d.server.secret)
-            .bind(&d.server.nonce)
-            .execute(&self.pool)
-            .await?;
+            );
+            let result = bind_device_accounts(query, d).execute(&self.pool).await?;
             Ok(result.rows_affected() > 0)
         })
     }
