@@ -311,10 +311,20 @@ fn escape_into(out: &mut String, text: &str, attribute: bool) {
     out.push_str(&text[last..]);
 }
 
-/// The index of the first byte of `bytes` that [`ESCAPES`] marks with a bit of `mask`. Eight
-/// bytes are tested at a time for anything that might need escaping; only a chunk that might is
-/// looked at byte by byte.
+/// The index of the first byte of `bytes` that [`ESCAPES`] marks with a bit of `mask`. A short
+/// string (most values: "1", "200", a CmdID) is looked at byte by byte, inline; a longer one
+/// eight bytes at a time ([`first_to_escape_in_words`]).
+#[inline(always)]
 fn first_to_escape(bytes: &[u8], mask: u8) -> Option<usize> {
+    if bytes.len() < 16 {
+        return bytes.iter().position(|b| ESCAPES[usize::from(*b)] & mask != 0);
+    }
+    first_to_escape_in_words(bytes, mask)
+}
+
+/// [`first_to_escape`] for longer strings: eight bytes are tested at a time for anything that
+/// might need escaping; only a chunk that might is looked at byte by byte.
+fn first_to_escape_in_words(bytes: &[u8], mask: u8) -> Option<usize> {
     let escaped = |b: &u8| ESCAPES[usize::from(*b)] & mask != 0;
     let mut chunks = bytes.chunks_exact(8);
     let mut start = 0;
@@ -407,6 +417,7 @@ mod tests {
                     let bytes = &sample.as_bytes()[start..];
                     let expected = bytes.iter().position(|b| ESCAPES[usize::from(*b)] & mask != 0);
                     assert_eq!(first_to_escape(bytes, mask), expected, "{sample:?}[{start}..], mask {mask}");
+                    assert_eq!(first_to_escape_in_words(bytes, mask), expected, "{sample:?}[{start}..], words");
                 }
             }
         }
@@ -415,6 +426,7 @@ mod tests {
             bytes[11] = b;
             let expected = (ESCAPES[usize::from(b)] & ESCAPE_IN_TEXT != 0).then_some(11);
             assert_eq!(first_to_escape(&bytes, ESCAPE_IN_TEXT), expected, "byte {b:#04x}");
+            assert_eq!(first_to_escape(&bytes[4..], ESCAPE_IN_TEXT), expected.map(|i| i - 4), "byte {b:#04x}");
         }
     }
 }
