@@ -399,12 +399,62 @@ impl<'a> XmlSource<'a> {
     }
 }
 
+impl<'a> XmlSource<'a> {
+    /// The usual next event, read without [`Self::read`]'s general path: a start tag without
+    /// attributes whose name is ASCII name characters without a prefix (after indentation, which
+    /// `read` drops there too), or the end tag of the innermost open element. `None`, having
+    /// consumed nothing, for anything else.
+    #[inline(always)]
+    fn usual_event(&mut self) -> Option<Event<'a>> {
+        let bytes = self.text.as_bytes();
+        let mut at = self.pos;
+        if bytes.get(at) != Some(&b'<') {
+            // Whitespace before a start tag is skipped unread (see `read`); any other text is
+            // left to it.
+            at = skip_spaces(bytes, at);
+            if bytes.get(at) != Some(&b'<') || bytes.get(at + 1).is_none_or(|b| b"/!?".contains(b)) {
+                return None;
+            }
+        }
+        let first = *bytes.get(at + 1)?;
+        if first == b'/' {
+            let open = *self.open.last()?;
+            let name_at = at + 2;
+            let after = name_at + open.len();
+            if bytes.get(name_at..after) != Some(open.as_bytes()) || bytes.get(after) != Some(&b'>') {
+                return None;
+            }
+            self.open.pop();
+            self.pos = after + 1;
+            return Some(Event::End);
+        }
+        if NAME_BYTE[usize::from(first)] & STARTS_NAME == 0 || self.open.len() >= self.limits.max_depth {
+            return None;
+        }
+        let start = at + 1;
+        let mut end = start + 1;
+        while bytes.get(end).is_some_and(|&b| NAME_BYTE[usize::from(b)] & CONTINUES_NAME != 0) {
+            end += 1;
+        }
+        if bytes.get(end) != Some(&b'>') {
+            return None;
+        }
+        let name = &self.text[start..end];
+        self.open.push(name);
+        self.pos = end + 1;
+        Some(Event::Start { name: Cow::Borrowed(name), namespace: None })
+    }
+}
+
 impl<'a> EventSource<'a> for XmlSource<'a> {
     #[inline(always)]
     fn next_event(&mut self) -> Result<Event<'a>> {
         if self.pending_end {
             self.pending_end = false;
             return Ok(Event::End);
+        }
+        if let Some(event) = self.usual_event() {
+            return Ok(event);
         }
         self.read()
     }
