@@ -339,7 +339,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
                 "RespURI" => hdr.resp_uri = Some(self.trimmed()?),
                 "NoResp" => hdr.no_resp = self.flag()?,
                 "Cred" => hdr.cred = Some(self.cred()?),
-                "Meta" => hdr.meta = Some(self.meta()?),
+                "Meta" => self.meta_fields(hdr.meta.insert(Meta::default()))?,
                 _ => self.skip()?,
             }
         }
@@ -389,7 +389,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
         let (mut meta, mut data) = (None, None);
         while let Child::Start(name, _) = self.child()? {
             match &*name {
-                "Meta" => meta = Some(self.meta()?),
+                "Meta" => self.meta_fields(meta.insert(Meta::default()))?,
                 "Data" => data = Some(self.trimmed()?),
                 _ => self.skip()?,
             }
@@ -399,13 +399,9 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
         Ok(cred)
     }
 
-    fn meta(&mut self) -> Result<Meta> {
-        let mut meta = Meta::default();
-        self.meta_fields(&mut meta)?;
-        Ok(meta)
-    }
-
-    /// Reads MetInf children into `meta`; a nested `<MetInf>` wrapper is flattened into it.
+    /// Reads MetInf children into `meta`; a nested `<MetInf>` wrapper is flattened into it. A Meta
+    /// is read into the place it is kept (`field.insert(Meta::default())`), not built and moved
+    /// there: it is a large struct.
     fn meta_fields(&mut self, meta: &mut Meta) -> Result<()> {
         while let Child::Start(name, _) = self.child()? {
             match &*name {
@@ -550,7 +546,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
                 "CmdID" => (cmd.cmd_id, has_cmd_id) = (self.trimmed()?, true),
                 "NoResp" => cmd.no_resp = self.flag()?,
                 "Cred" => cmd.cred = Some(self.cred()?),
-                "Meta" => cmd.meta = Some(self.meta()?),
+                "Meta" => self.meta_fields(cmd.meta.insert(Meta::default()))?,
                 "Item" => self.item(&mut cmd.items, cmd.meta.as_ref())?,
                 _ => self.skip()?,
             }
@@ -592,7 +588,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
                 "CmdID" => (exec.cmd_id, has_cmd_id) = (self.trimmed()?, true),
                 "NoResp" => exec.no_resp = self.flag()?,
                 "Cred" => exec.cred = Some(self.cred()?),
-                "Meta" => exec.meta = Some(self.meta()?),
+                "Meta" => self.meta_fields(exec.meta.insert(Meta::default()))?,
                 "Correlator" => exec.correlator = Some(self.trimmed()?),
                 "Item" => self.item(&mut exec.items, exec.meta.as_ref())?,
                 _ => self.skip()?,
@@ -626,7 +622,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
             match &*name {
                 "CmdID" => (c.cmd_id, has_cmd_id) = (self.trimmed()?, true),
                 "NoResp" => c.no_resp = self.flag()?,
-                "Meta" => c.meta = Some(self.meta()?),
+                "Meta" => self.meta_fields(c.meta.insert(Meta::default()))?,
                 _ => self.command(&mut c.commands, name, ns)?,
             }
         }
@@ -645,7 +641,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
                 "CmdID" => (r.cmd_id, has_cmd_id) = (self.trimmed()?, true),
                 "MsgRef" => r.msg_ref = Some(self.trimmed()?),
                 "CmdRef" => (r.cmd_ref, has_cmd_ref) = (self.trimmed()?, true),
-                "Meta" => r.meta = Some(self.meta()?),
+                "Meta" => self.meta_fields(r.meta.insert(Meta::default()))?,
                 "TargetRef" => r.target_ref = Some(self.trimmed()?),
                 "SourceRef" => r.source_ref = Some(self.trimmed()?),
                 "Item" => self.item(&mut r.items, r.meta.as_ref())?,
@@ -714,7 +710,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
                 "Source" => item.source = Some(self.location()?),
                 "SourceParent" => item.source_parent = Some(self.parent_uri()?),
                 "TargetParent" => item.target_parent = Some(self.parent_uri()?),
-                "Meta" => item.meta = Some(self.meta()?),
+                "Meta" => self.meta_fields(item.meta.insert(Meta::default()))?,
                 "MoreData" => item.more_data = self.flag()?,
                 "Data" => {
                     let media_type = item_media_type(item, command_meta).map(str::to_owned);
