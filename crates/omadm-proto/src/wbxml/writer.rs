@@ -139,7 +139,17 @@ const MAX_PROBES: usize = 64;
 impl StrSet {
     /// An empty set sized for a typical message's strings, so that counting them rarely grows it.
     fn for_message() -> Self {
-        StrSet { bytes: String::with_capacity(1024), spans: Vec::with_capacity(64), slots: vec![0; 128] }
+        StrSet::with_capacity(64, 1000)
+    }
+
+    /// An empty set with room for `strings` strings of `bytes` bytes in all (none allocated for
+    /// none).
+    fn with_capacity(strings: usize, bytes: usize) -> Self {
+        if strings == 0 {
+            return StrSet::default();
+        }
+        let slots = (2 * strings).next_power_of_two().max(64);
+        StrSet { bytes: String::with_capacity(bytes), spans: Vec::with_capacity(strings), slots: vec![0; slots] }
     }
 
     /// An FxHash-style hash: eight bytes at a time, rotate, xor, multiply.
@@ -232,6 +242,15 @@ struct StringTable {
 }
 
 impl StringTable {
+    /// An empty table with room for `strings` strings of `bytes` bytes in all.
+    fn with_capacity(strings: usize, bytes: usize) -> Self {
+        StringTable {
+            bytes: Vec::with_capacity(bytes + strings),
+            strings: StrSet::with_capacity(strings, bytes),
+            offsets: Vec::with_capacity(strings),
+        }
+    }
+
     /// Adds a string (once) and tells its offset; `None` if it cannot be indexed (see
     /// [`StrSet::insert`]): the caller then writes it inline.
     fn add(&mut self, s: &str) -> Option<u32> {
@@ -298,7 +317,14 @@ impl Collector {
     /// Builds the table: literal names always; counted strings that occur more than once, when a
     /// table entry saves bytes over writing the string inline each time.
     fn into_table(self, first: Option<&str>) -> Result<StringTable> {
-        let mut table = StringTable::default();
+        // Room for every string that may go in the table, allocated once.
+        let required = first.into_iter().chain(self.literals.iter().map(String::as_str));
+        let (mut strings, mut bytes) = required.fold((0, 0), |(n, b), s| (n + 1, b + s.len()));
+        for (index, _) in self.counts.iter().enumerate().filter(|(_, &n)| n >= 2) {
+            strings += 1;
+            bytes += self.strings.string(index).len();
+        }
+        let mut table = StringTable::with_capacity(strings, bytes);
         // The FPI and literal names must be in the table; literal names are few and plain.
         for required in first.into_iter().chain(self.literals.iter().map(String::as_str)) {
             if required.as_bytes().contains(&0) {
