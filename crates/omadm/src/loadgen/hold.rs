@@ -53,7 +53,6 @@ pub async fn open(
                 shared.failed.fetch_add(1, Ordering::Relaxed);
             }
         }
-        keep_nonces(tree, device);
     }
     (held, errors)
 }
@@ -76,7 +75,10 @@ async fn open_one(
         match session.handle_reply(incoming, tree, &mut NoUi) {
             Ok(Action::Send(next)) if package2 => return Ok((session, next)),
             Ok(Action::Send(next)) => out = next,
-            Ok(Action::Finished(outcome)) => return Err(format!("ended before Package 2: {outcome:?}")),
+            Ok(Action::Finished(outcome)) => {
+                keep_nonces(device, &session);
+                return Err(format!("ended before Package 2: {outcome:?}"));
+            }
             Err(e) => return Err(format!("client: {e}")),
         }
     }
@@ -117,7 +119,7 @@ pub async fn finish(
             Ok(()) => finished += 1,
             Err(kind) => *errors.entry(kind).or_default() += 1,
         }
-        keep_nonces(tree, device);
+        keep_nonces(device, &session);
     }
     (finished, errors)
 }

@@ -171,6 +171,7 @@ impl Recorder {
             error_total,
             setup: None,
             server: None,
+            loadgen_cpu: None,
             echo: None,
             hold_open: None,
         }
@@ -233,6 +234,26 @@ pub struct ServerFigures {
     pub rss_after_kb: Option<u64>,
     /// Server peak resident memory since its start, KiB.
     pub rss_peak_kb: Option<u64>,
+}
+
+/// The load generator's own CPU time (user + system, `/proc/self/stat`) over the measured time:
+/// on one machine, what the simulated devices take from the server's share.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoadgenCpu {
+    /// CPU milliseconds.
+    pub cpu_ms: u64,
+    /// CPU milliseconds per completed session.
+    pub cpu_ms_per_session: Option<f64>,
+}
+
+impl LoadgenCpu {
+    /// The figures for `cpu_ms` spent on `sessions` completed sessions.
+    pub fn new(cpu_ms: u64, sessions: u64) -> LoadgenCpu {
+        LoadgenCpu {
+            cpu_ms,
+            cpu_ms_per_session: (sessions > 0).then(|| (cpu_ms as f64 / sessions as f64 * 1000.0).round() / 1000.0),
+        }
+    }
 }
 
 /// The bare HTTP baseline: the same round trips against an echo server.
@@ -321,6 +342,8 @@ pub struct Summary {
     pub setup: Option<SetupFigures>,
     /// The server's own figures, when it exposes them.
     pub server: Option<ServerFigures>,
+    /// The load generator's own CPU time over the measured time, when the OS tells it.
+    pub loadgen_cpu: Option<LoadgenCpu>,
     /// The bare HTTP baseline, when asked for.
     pub echo: Option<EchoComparison>,
     /// Sessions held open at once, when asked for.
@@ -352,6 +375,13 @@ impl Summary {
                 opt(s.rss_before_kb),
                 opt(s.rss_after_kb),
                 opt(s.rss_peak_kb),
+            ));
+        }
+        if let Some(c) = &self.loadgen_cpu {
+            out.push_str(&format!(
+                "loadgen: CPU {} ms ({} ms/session)\n",
+                c.cpu_ms,
+                c.cpu_ms_per_session.map_or("?".to_string(), |v| format!("{v:.3}"))
             ));
         }
         if let Some(echo) = &self.echo {
