@@ -6,6 +6,7 @@
 //! Everything here is sans-IO: bytes in, messages out, and back. No sockets, clocks or files.
 #![warn(missing_docs)]
 
+mod bytes;
 pub mod codes;
 mod decode;
 pub mod element;

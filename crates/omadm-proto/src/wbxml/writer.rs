@@ -1,6 +1,7 @@
 //! Model → WBXML bytes.
 
 use super::{global, DDF_FPI};
+use crate::bytes::same_bytes;
 use crate::element::{Element, Node};
 use crate::encode::{self, Sink};
 use crate::error::{Error, ErrorKind, Result};
@@ -187,7 +188,7 @@ impl StrSet {
         loop {
             match self.slots[slot] {
                 0 => return None,
-                i if self.string(i as usize - 1) == s => return Some(i as usize - 1),
+                i if same_bytes(self.string(i as usize - 1).as_bytes(), s.as_bytes()) => return Some(i as usize - 1),
                 _ => slot = (slot + 1) & mask,
             }
         }
@@ -211,7 +212,9 @@ impl StrSet {
                     self.slots[slot] = self.spans.len() as u32;
                     return Some((self.spans.len() - 1, true));
                 }
-                i if self.string(i as usize - 1) == s => return Some((i as usize - 1, false)),
+                i if same_bytes(self.string(i as usize - 1).as_bytes(), s.as_bytes()) => {
+                    return Some((i as usize - 1, false))
+                }
                 _ => slot = (slot + 1) & mask,
             }
         }

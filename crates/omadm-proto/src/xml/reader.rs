@@ -16,6 +16,7 @@
 //! as a literal `&`. Real DM servers send UI alert options such as `MAXDT=15&DR=1` unescaped;
 //! rejecting them would make those alerts unanswerable.
 
+use crate::bytes::same_bytes;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{Event, EventSource};
 use crate::limits::Limits;
@@ -288,7 +289,7 @@ impl<'a> XmlSource<'a> {
         // The usual case first: the name of the innermost open element, then `>`.
         if let Some(&open) = self.open.last() {
             let after = self.pos + open.len();
-            if self.text.as_bytes().get(self.pos..after) == Some(open.as_bytes())
+            if self.text.as_bytes().get(self.pos..after).is_some_and(|name| same_bytes(name, open.as_bytes()))
                 && self.text.as_bytes().get(after) == Some(&b'>')
             {
                 self.open.pop();
@@ -421,7 +422,9 @@ impl<'a> XmlSource<'a> {
             let open = *self.open.last()?;
             let name_at = at + 2;
             let after = name_at + open.len();
-            if bytes.get(name_at..after) != Some(open.as_bytes()) || bytes.get(after) != Some(&b'>') {
+            if !bytes.get(name_at..after).is_some_and(|name| same_bytes(name, open.as_bytes()))
+                || bytes.get(after) != Some(&b'>')
+            {
                 return None;
             }
             self.open.pop();
