@@ -573,9 +573,34 @@ static TEXT_BYTE: [u8; 256] = {
 /// Scans character data from `from` to the next `<` (or the end of the input): where it ends,
 /// and the [`TEXT_REFERENCE`] and [`TEXT_SUSPECT`] bits of the bytes before it (whether it needs
 /// unescaping, and whether it may hold a character XML does not allow), found in the same pass.
+///
+/// Eight bytes are tested at a time for any byte that needs attention (`<`, `&`, a control
+/// byte, a byte above 0x7F); only such a word is looked at byte by byte.
+#[inline(always)]
 fn scan_text(bytes: &[u8], from: usize) -> (usize, u8) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    // Nonzero if some byte of `x` is zero (exact for "any", which is all this asks).
+    let has_zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH_BITS;
     let mut found = 0;
-    for (i, &b) in bytes.iter().enumerate().skip(from) {
+    let mut at = from;
+    while let Some(Ok(word)) = bytes.get(at..at + 8).map(<[u8; 8]>::try_from) {
+        let word = u64::from_le_bytes(word);
+        let marked = has_zero_byte(word ^ (ONES * u64::from(b'<')))
+            | has_zero_byte(word ^ (ONES * u64::from(b'&')))
+            | (word.wrapping_sub(ONES * 0x20) | word) & HIGH_BITS;
+        if marked != 0 {
+            for (i, &b) in word.to_le_bytes().iter().enumerate() {
+                let class = TEXT_BYTE[usize::from(b)];
+                if class & TEXT_END != 0 {
+                    return (at + i, found);
+                }
+                found |= class;
+            }
+        }
+        at += 8;
+    }
+    for (i, &b) in bytes.iter().enumerate().skip(at) {
         let class = TEXT_BYTE[usize::from(b)];
         if class & TEXT_END != 0 {
             return (i, found);
@@ -748,6 +773,32 @@ mod tests {
                 Event::End
             ]
         );
+    }
+
+    #[test]
+    fn scan_text_finds_the_end_and_what_the_text_holds() {
+        // What a byte-by-byte scan finds, for every position of each special byte.
+        let expected = |bytes: &[u8], from: usize| {
+            let mut found = 0;
+            for (i, &b) in bytes.iter().enumerate().skip(from) {
+                if b == b'<' {
+                    return (i, found);
+                }
+                found |= TEXT_BYTE[usize::from(b)];
+            }
+            (bytes.len(), found)
+        };
+        for len in 0..24 {
+            for special in [&b"<"[..], b"&", b"\x01", b"\t", b"\xEF\xBF\xBF", b"\xC3\xA9", b"&<", b"<&"] {
+                for at in 0..len {
+                    let mut bytes = vec![b'a'; len];
+                    bytes.splice(at..at, special.iter().copied());
+                    for from in [0, at / 2, at] {
+                        assert_eq!(scan_text(&bytes, from), expected(&bytes, from), "{bytes:02X?} from {from}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
