@@ -86,6 +86,15 @@ impl PublicId {
             (b"-//SYNCML//DTD METINF 1.2//EN", PublicId::MetInf12),
             (b"-//OMA//DTD-DM-DDF 1.2//EN", PublicId::Ddf12),
         ];
+        // The usual spellings first, compared as they are (real messages carry the 1.1 and 1.2
+        // SyncML FPIs), then every known one without regard to case.
+        const USUAL: [(&[u8], PublicId); 2] = [
+            (b"-//SYNCML//DTD SyncML 1.2//EN", PublicId::SyncMl12),
+            (b"-//SYNCML//DTD SyncML 1.1//EN", PublicId::SyncMl11),
+        ];
+        if let Some((_, id)) = USUAL.iter().find(|(usual, _)| fpi == *usual) {
+            return id.clone();
+        }
         let f = fpi.trim_ascii();
         if let Some((_, id)) = KNOWN.iter().find(|(known, _)| f.eq_ignore_ascii_case(known)) {
             return id.clone();
