@@ -242,6 +242,9 @@ struct StringTable {
     strings: StrSet,
     /// The offset in `bytes` of each string of `strings`.
     offsets: Vec<u32>,
+    /// Bit `n % 64` is set if the table holds a string of `n` bytes: most strings a message
+    /// writes are not in the table, and most of those are told so without hashing them.
+    lengths: u64,
 }
 
 impl StringTable {
@@ -251,7 +254,12 @@ impl StringTable {
             bytes: Vec::with_capacity(bytes + strings),
             strings: StrSet::with_capacity(strings, bytes),
             offsets: Vec::with_capacity(strings),
+            lengths: 0,
         }
+    }
+
+    fn length_bit(s: &str) -> u64 {
+        1 << (s.len() % 64)
     }
 
     /// Adds a string (once) and tells its offset; `None` if it cannot be indexed (see
@@ -259,6 +267,7 @@ impl StringTable {
     fn add(&mut self, s: &str) -> Option<u32> {
         let (index, inserted) = self.strings.insert(s)?;
         if inserted {
+            self.lengths |= Self::length_bit(s);
             self.offsets.push(self.bytes.len() as u32);
             self.bytes.extend_from_slice(s.as_bytes());
             self.bytes.push(0);
@@ -267,6 +276,9 @@ impl StringTable {
     }
 
     fn get(&self, s: &str) -> Option<u32> {
+        if self.lengths & Self::length_bit(s) == 0 {
+            return None;
+        }
         self.strings.get(s).map(|index| self.offsets[index])
     }
 }
