@@ -275,10 +275,15 @@ impl StringTable {
         Some(self.offsets[index])
     }
 
+    #[inline(always)]
     fn get(&self, s: &str) -> Option<u32> {
         if self.lengths & Self::length_bit(s) == 0 {
             return None;
         }
+        self.find(s)
+    }
+
+    fn find(&self, s: &str) -> Option<u32> {
         self.strings.get(s).map(|index| self.offsets[index])
     }
 }
