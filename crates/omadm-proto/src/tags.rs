@@ -237,6 +237,9 @@ pub(crate) struct Tag {
     pub(crate) end_tag: &'static str,
     /// `<name/>`, the XML tag of the element without content.
     pub(crate) empty_tag: &'static str,
+    /// The XML start tag of the element inside an element of another page: with the ` xmlns`
+    /// attribute of its page (MetInf), or as `start_tag` (SyncML, whose elements declare none).
+    pub(crate) start_tag_on_page: &'static str,
 }
 
 const fn same(a: &str, b: &str) -> bool {
@@ -291,24 +294,32 @@ const fn spells(tag: &str, open: &str, name: &str, close: &str) -> bool {
 
 impl Tag {
     /// A tag of `page` whose XML start, end and empty-element tags are `start_tag`, `end_tag` and
-    /// `empty_tag` (checked at compile time); use through [`syncml_tag!`] / [`metinf_tag!`].
+    /// `empty_tag`, and `start_tag_on_page` inside an element of another page (checked at compile
+    /// time); use through [`syncml_tag!`] / [`metinf_tag!`].
     pub(crate) const fn new(
         page: Page,
         name: &'static str,
         start_tag: &'static str,
         end_tag: &'static str,
         empty_tag: &'static str,
+        start_tag_on_page: &'static str,
     ) -> Tag {
         assert!(
             spells(start_tag, "<", name, ">") && spells(end_tag, "</", name, ">") && spells(empty_tag, "<", name, "/>"),
             "tag strings do not match the name"
         );
+        let page_attribute = match page {
+            Page::SyncMl => ">",
+            Page::MetInf => " xmlns=\"syncml:metinf\">",
+            Page::Ddf => " xmlns=\"syncml:dmddf1.2\">",
+        };
+        assert!(spells(start_tag_on_page, "<", name, page_attribute), "tag strings do not match the name");
         let table: &[&str] = match page {
             Page::SyncMl => &SYNCML_PAGE,
             Page::MetInf => &METINF_PAGE,
             Page::Ddf => &DDF_PAGE,
         };
-        Tag { page, token: token_in(table, name), name, start_tag, end_tag, empty_tag }
+        Tag { page, token: token_in(table, name), name, start_tag, end_tag, empty_tag, start_tag_on_page }
     }
 }
 
@@ -321,6 +332,7 @@ macro_rules! syncml_tag {
             concat!("<", $name, ">"),
             concat!("</", $name, ">"),
             concat!("<", $name, "/>"),
+            concat!("<", $name, ">"),
         );
         T
     }};
@@ -334,6 +346,7 @@ macro_rules! metinf_tag {
             concat!("<", $name, ">"),
             concat!("</", $name, ">"),
             concat!("<", $name, "/>"),
+            concat!("<", $name, " xmlns=\"syncml:metinf\">"),
         );
         T
     }};

@@ -178,17 +178,18 @@ impl Sink for XmlSink<'_> {
         Ok(())
     }
 
-    /// Start tag, text and end tag in one go, without the open-element stack. The usual leaf (on
-    /// its parent's page, not indented, with nothing to escape) is written inline, in one
+    /// Start tag, text and end tag in one go, without the open-element stack. The usual leaf (not
+    /// indented, with nothing to escape) is written inline, in one
     /// reservation: inlined where the tag is a constant, its tag strings are copied as constants.
     #[inline(always)]
     fn leaf(&mut self, tag: Tag, text: &str) -> Result<()> {
         if !self.options.pretty {
             if let Some(parent) = self.stack.last_mut() {
-                if parent.page == tag.page && first_to_escape(text.as_bytes(), ESCAPE_IN_TEXT).is_none() {
+                if first_to_escape(text.as_bytes(), ESCAPE_IN_TEXT).is_none() {
+                    let start_tag = if parent.page == tag.page { tag.start_tag } else { tag.start_tag_on_page };
                     parent.has_children = true;
-                    self.out.reserve(tag.start_tag.len() + text.len() + tag.end_tag.len());
-                    self.out.push_str(tag.start_tag);
+                    self.out.reserve(start_tag.len() + text.len() + tag.end_tag.len());
+                    self.out.push_str(start_tag);
                     self.out.push_str(text);
                     self.out.push_str(tag.end_tag);
                     return Ok(());
@@ -404,6 +405,15 @@ mod tests {
                 format!(" xmlns=\"{escaped}\"")
             });
             assert_eq!(namespace_attribute(page).map(str::to_owned), expected, "{page:?}");
+        }
+    }
+
+    #[test]
+    fn start_tags_on_another_page_declare_the_page_namespace() {
+        use crate::tags::{metinf_tag, syncml_tag};
+        for tag in [syncml_tag!("Data"), syncml_tag!("Item"), metinf_tag!("Format"), metinf_tag!("MaxMsgSize")] {
+            let expected = format!("<{}{}>", tag.name, namespace_attribute(tag.page).unwrap_or(""));
+            assert_eq!(tag.start_tag_on_page, expected);
         }
     }
 
