@@ -225,9 +225,10 @@ impl Sink for XmlSink<'_> {
         }
     }
 
+    #[inline(always)]
     fn end(&mut self) -> Result<()> {
         if let Some(open) = self.stack.pop() {
-            if open.has_children {
+            if open.has_children && self.options.pretty {
                 let depth = self.stack.len();
                 self.newline(depth);
             }
