@@ -239,40 +239,20 @@ impl StrSet {
 #[derive(Default)]
 struct StringTable {
     bytes: Vec<u8>,
+    /// Every string the first pass indexed: the counted strings, then the FPI and literal names.
+    /// The table holds some of them.
     strings: StrSet,
-    /// The offset in `bytes` of each string of `strings`.
-    offsets: Vec<u32>,
+    /// The table offset of each string of `strings` that the table holds, by index (shorter than
+    /// `strings` when the last ones are not in the table).
+    offsets: Vec<Option<u32>>,
     /// Bit `n % 64` is set if the table holds a string of `n` bytes: most strings a message
     /// writes are not in the table, and most of those are told so without hashing them.
     lengths: u64,
 }
 
 impl StringTable {
-    /// An empty table with room for `strings` strings of `bytes` bytes in all.
-    fn with_capacity(strings: usize, bytes: usize) -> Self {
-        StringTable {
-            bytes: Vec::with_capacity(bytes + strings),
-            strings: StrSet::with_capacity(strings, bytes),
-            offsets: Vec::with_capacity(strings),
-            lengths: 0,
-        }
-    }
-
     fn length_bit(s: &str) -> u64 {
         1 << (s.len() % 64)
-    }
-
-    /// Adds a string (once) and tells its offset; `None` if it cannot be indexed (see
-    /// [`StrSet::insert`]): the caller then writes it inline.
-    fn add(&mut self, s: &str) -> Option<u32> {
-        let (index, inserted) = self.strings.insert(s)?;
-        if inserted {
-            self.lengths |= Self::length_bit(s);
-            self.offsets.push(self.bytes.len() as u32);
-            self.bytes.extend_from_slice(s.as_bytes());
-            self.bytes.push(0);
-        }
-        Some(self.offsets[index])
     }
 
     #[inline(always)]
@@ -284,8 +264,25 @@ impl StringTable {
     }
 
     fn find(&self, s: &str) -> Option<u32> {
-        self.strings.get(s).map(|index| self.offsets[index])
+        let index = self.strings.get(s)?;
+        self.offsets.get(index).copied().flatten()
     }
+}
+
+/// Puts string `index` of a table's set, `s`, in the table (once) and tells its offset.
+fn put_in_table(bytes: &mut Vec<u8>, offsets: &mut Vec<Option<u32>>, lengths: &mut u64, index: usize, s: &str) -> u32 {
+    if let Some(&Some(offset)) = offsets.get(index) {
+        return offset;
+    }
+    let offset = bytes.len() as u32;
+    if offsets.len() <= index {
+        offsets.resize(index + 1, None);
+    }
+    offsets[index] = Some(offset);
+    *lengths |= StringTable::length_bit(s);
+    bytes.extend_from_slice(s.as_bytes());
+    bytes.push(0);
+    offset
 }
 
 /// First pass: collects the names that need LITERAL and, when repeated strings go in the table,
@@ -337,14 +334,20 @@ impl Collector {
     /// Builds the table: literal names always; counted strings that occur more than once, when a
     /// table entry saves bytes over writing the string inline each time.
     fn into_table(self, first: Option<&str>) -> Result<StringTable> {
-        // Room for every string that may go in the table, allocated once.
+        // The table is built over the set of counted strings, which already indexes every
+        // string it may hold; its buffer is allocated once, with room for all of them.
         let required = first.into_iter().chain(self.literals.iter().map(String::as_str));
-        let (mut strings, mut bytes) = required.fold((0, 0), |(n, b), s| (n + 1, b + s.len()));
+        let (mut entries, mut size) = required.fold((0, 0), |(n, b), s| (n + 1, b + s.len() + 1));
         for (index, _) in self.counts.iter().enumerate().filter(|(_, &n)| n >= 2) {
-            strings += 1;
-            bytes += self.strings.string(index).len();
+            entries += 1;
+            size += self.strings.string(index).len() + 1;
         }
-        let mut table = StringTable::with_capacity(strings, bytes);
+        let mut table = StringTable { strings: self.strings, ..StringTable::default() };
+        if entries == 0 {
+            return Ok(table);
+        }
+        let StringTable { bytes, strings, offsets, lengths } = &mut table;
+        bytes.reserve_exact(size);
         // The FPI and literal names must be in the table; literal names are few and plain.
         for required in first.into_iter().chain(self.literals.iter().map(String::as_str)) {
             if required.as_bytes().contains(&0) {
@@ -352,20 +355,21 @@ impl Collector {
                     "element name {required:?} contains a NUL character"
                 ))));
             }
-            table.add(required).ok_or_else(|| {
+            let (index, _) = strings.insert(required).ok_or_else(|| {
                 Error::new(ErrorKind::Encode(format!("cannot index the string table entry {required:?}")))
             })?;
+            put_in_table(bytes, offsets, lengths, index, strings.string(index));
         }
         for (index, &n) in self.counts.iter().enumerate() {
             if n < 2 {
                 continue;
             }
-            let s = self.strings.string(index);
-            let offset = table.bytes.len() as u32;
+            let s = strings.string(index);
+            let offset = bytes.len() as u32;
             let inline_cost = n as usize * (s.len() + 2);
             let table_cost = s.len() + 1 + n as usize * (1 + mb_len(offset));
             if table_cost < inline_cost {
-                table.add(s);
+                put_in_table(bytes, offsets, lengths, index, s);
             }
         }
         Ok(table)
