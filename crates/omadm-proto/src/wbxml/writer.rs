@@ -248,6 +248,9 @@ struct StringTable {
     /// Bit `n % 64` is set if the table holds a string of `n` bytes: most strings a message
     /// writes are not in the table, and most of those are told so without hashing them.
     lengths: u64,
+    /// Some string of the body holds a NUL (which WBXML cannot carry in a string): the writer
+    /// then looks for one in each, to refuse it. The first pass looked at every string.
+    strings_hold_nul: bool,
 }
 
 impl StringTable {
@@ -293,19 +296,23 @@ struct Collector {
     strings: StrSet,
     counts: Vec<u32>,
     literals: Vec<String>,
+    /// Some string holds a NUL.
+    strings_hold_nul: bool,
 }
 
 impl Collector {
     fn new(count_strings: bool) -> Self {
         let (strings, counts) =
             if count_strings { (StrSet::for_message(), Vec::with_capacity(64)) } else { Default::default() };
-        Collector { count_strings, strings, counts, literals: Vec::new() }
+        Collector { count_strings, strings, counts, literals: Vec::new(), strings_hold_nul: false }
     }
 
     fn count(&mut self, s: &str) {
         // A string with a NUL cannot be a table entry (entries end at the first NUL); written
         // inline it is refused.
-        if !self.count_strings || s.len() < 3 || has_nul(s.as_bytes()) {
+        let nul = has_nul(s.as_bytes());
+        self.strings_hold_nul |= nul;
+        if !self.count_strings || s.len() < 3 || nul {
             return;
         }
         match self.strings.insert(s) {
@@ -342,11 +349,12 @@ impl Collector {
             entries += 1;
             size += self.strings.string(index).len() + 1;
         }
-        let mut table = StringTable { strings: self.strings, ..StringTable::default() };
+        let mut table =
+            StringTable { strings: self.strings, strings_hold_nul: self.strings_hold_nul, ..StringTable::default() };
         if entries == 0 {
             return Ok(table);
         }
-        let StringTable { bytes, strings, offsets, lengths } = &mut table;
+        let StringTable { bytes, strings, offsets, lengths, .. } = &mut table;
         bytes.reserve_exact(size);
         // The FPI and literal names must be in the table; literal names are few and plain.
         for required in first.into_iter().chain(self.literals.iter().map(String::as_str)) {
@@ -454,7 +462,7 @@ impl<O: Out> Writer<'_, O> {
             mb_u32(&mut self.out, offset);
             return Ok(());
         }
-        if has_nul(text.as_bytes()) {
+        if self.table.strings_hold_nul && has_nul(text.as_bytes()) {
             return Err(Error::new(ErrorKind::Encode("text contains a NUL character".into())));
         }
         self.out.byte(global::STR_I);
@@ -646,6 +654,26 @@ mod tests {
         assert_eq!(table.bytes, expected.as_bytes());
         assert_eq!(table.get("./DevDetail"), Some(expected.find("./DevDetail").unwrap() as u32));
         assert_eq!(table.get("ab"), None, "too short to pay for a table entry");
+    }
+
+    #[test]
+    fn text_with_a_nul_is_refused_whatever_its_length_and_the_table() {
+        let xml = b"<SyncML><SyncHdr><VerDTD>1.2</VerDTD><VerProto>DM/1.2</VerProto><SessionID>1</SessionID>\
+<MsgID>1</MsgID><Target><LocURI>a</LocURI></Target><Source><LocURI>b</LocURI></Source></SyncHdr>\
+<SyncBody><Final/></SyncBody></SyncML>";
+        let message = crate::xml::decode(xml, &crate::limits::Limits::default()).unwrap();
+        for session in ["\0", "a\0", "abc\0def", "a long session id\0 that would be a table entry"] {
+            let mut message = message.clone();
+            message.header.session_id = session.into();
+            message.header.msg_id = session.into();
+            for string_table in [true, false] {
+                let options = WbxmlOptions { string_table, ..WbxmlOptions::default() };
+                let err = encode(&message, &options).unwrap_err();
+                assert!(err.to_string().contains("NUL"), "{session:?}, table {string_table}: {err}");
+                assert!(encoded_len(&message, &options).is_err());
+            }
+        }
+        assert!(encode(&message, &WbxmlOptions::default()).is_ok());
     }
 
     #[test]
