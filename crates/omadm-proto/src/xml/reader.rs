@@ -402,9 +402,10 @@ impl<'a> XmlSource<'a> {
 
 impl<'a> XmlSource<'a> {
     /// The usual next event, read without [`Self::read`]'s general path: a start tag without
-    /// attributes whose name is ASCII name characters without a prefix (after indentation, which
-    /// `read` drops there too), or the end tag of the innermost open element. `None`, having
-    /// consumed nothing, for anything else.
+    /// attributes (or with an `xmlns` alone, see [`Self::usual_start_with_namespace`]) whose name
+    /// is ASCII name characters without a prefix (after indentation, which `read` drops there
+    /// too), or the end tag of the innermost open element. `None`, having consumed nothing, for
+    /// anything else.
     #[inline(always)]
     fn usual_event(&mut self) -> Option<Event<'a>> {
         let bytes = self.text.as_bytes();
@@ -439,13 +440,36 @@ impl<'a> XmlSource<'a> {
         while bytes.get(end).is_some_and(|&b| NAME_BYTE[usize::from(b)] & CONTINUES_NAME != 0) {
             end += 1;
         }
-        if bytes.get(end) != Some(&b'>') {
-            return None;
+        match bytes.get(end) {
+            Some(b'>') => {}
+            Some(b' ') => return self.usual_start_with_namespace(start, end),
+            _ => return None,
         }
         let name = &self.text[start..end];
         self.open.push(name);
         self.pos = end + 1;
         Some(Event::Start { name: Cow::Borrowed(name), namespace: None })
+    }
+
+    /// [`Self::usual_event`] for a start tag whose name (`text[start..end]`) is followed by the
+    /// one attribute inner DM elements carry, ` xmlns="…"` without references (MetInf elements),
+    /// then `>`. `None`, having consumed nothing, for anything else.
+    #[inline(never)]
+    fn usual_start_with_namespace(&mut self, start: usize, end: usize) -> Option<Event<'a>> {
+        let bytes = self.text.as_bytes();
+        let value_at = end + 8;
+        if bytes.get(end..value_at) != Some(b" xmlns=\"") {
+            return None;
+        }
+        let len = bytes.get(value_at..)?.iter().position(|&b| b == b'"' || b == b'&')?;
+        let close = value_at + len;
+        if bytes[close] != b'"' || bytes.get(close + 1) != Some(&b'>') {
+            return None;
+        }
+        let name = &self.text[start..end];
+        self.open.push(name);
+        self.pos = close + 2;
+        Some(Event::Start { name: Cow::Borrowed(name), namespace: Some(Cow::Borrowed(&self.text[value_at..close])) })
     }
 }
 
