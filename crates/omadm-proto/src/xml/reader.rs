@@ -170,10 +170,7 @@ impl<'a> XmlSource<'a> {
         let start = self.pos;
         // The usual name first: ASCII name characters without a prefix, one table test a byte.
         if bytes.get(start).is_some_and(|&b| NAME_BYTE[usize::from(b)] & STARTS_NAME != 0) {
-            let mut end = start + 1;
-            while bytes.get(end).is_some_and(|&b| NAME_BYTE[usize::from(b)] & CONTINUES_NAME != 0) {
-                end += 1;
-            }
+            let end = name_end(bytes, start + 1);
             if bytes.get(end).is_some_and(|&b| NAME_BYTE[usize::from(b)] & ENDS_NAME != 0) {
                 self.pos = end;
                 let name = &self.text[start..end];
@@ -436,10 +433,7 @@ impl<'a> XmlSource<'a> {
             return None;
         }
         let start = at + 1;
-        let mut end = start + 1;
-        while bytes.get(end).is_some_and(|&b| NAME_BYTE[usize::from(b)] & CONTINUES_NAME != 0) {
-            end += 1;
-        }
+        let end = name_end(bytes, start + 1);
         match bytes.get(end) {
             Some(b'>') => {}
             Some(b' ') => return self.usual_start_with_namespace(start, end),
@@ -548,6 +542,34 @@ static NAME_BYTE: [u8; 256] = {
     }
     table
 };
+
+/// The end of the run of ASCII name characters ([`CONTINUES_NAME`]) from `from`. Element names
+/// are mostly letters: those are counted eight at a time, the rest byte by byte.
+#[inline(always)]
+fn name_end(bytes: &[u8], from: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    let mut end = from;
+    while let Some(Ok(word)) = bytes.get(end..end + 8).map(<[u8; 8]>::try_from) {
+        let word = u64::from_le_bytes(word);
+        // A byte is an ASCII letter if, lower-cased (| 0x20), it is at least `a` (adding 0x1F
+        // sets its high bit) and below `{` (adding 0x05 does not), its own high bit clear. No
+        // sum carries into the byte above unless the byte is not ASCII, which is then the first
+        // non-letter anyway.
+        let lower = word | (ONES * 0x20);
+        let letters = lower.wrapping_add(ONES * 0x1F) & !lower.wrapping_add(ONES * 0x05) & !word & HIGH_BITS;
+        let others = !letters & HIGH_BITS;
+        if others != 0 {
+            end += others.trailing_zeros() as usize / 8;
+            break;
+        }
+        end += 8;
+    }
+    while bytes.get(end).is_some_and(|&b| NAME_BYTE[usize::from(b)] & CONTINUES_NAME != 0) {
+        end += 1;
+    }
+    end
+}
 
 /// True for the XML whitespace characters (XML 1.0 §2.3 `S`).
 fn is_space(b: u8) -> bool {
@@ -821,6 +843,27 @@ mod tests {
                         assert_eq!(scan_text(&bytes, from), expected(&bytes, from), "{bytes:02X?} from {from}");
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn name_end_is_where_a_byte_scan_stops() {
+        let expected = |bytes: &[u8], from: usize| {
+            (from..bytes.len()).find(|&i| NAME_BYTE[usize::from(bytes[i])] & CONTINUES_NAME == 0).unwrap_or(bytes.len())
+        };
+        let mut samples: Vec<Vec<u8>> =
+            ["SyncML>", "MaxMsgSize xmlns", "LocURI>", "a", "", "Abcdefghijklmnopq/>", "x-1.y_z>"]
+                .iter()
+                .map(|s| s.as_bytes().to_vec())
+                .collect();
+        for b in 0..=255u8 {
+            samples.push([b"abcdefgh".as_slice(), &[b], b"ijklmnop>"].concat());
+            samples.push([&[b], b"bcdefghijk>".as_slice()].concat());
+        }
+        for bytes in &samples {
+            for from in 0..bytes.len() {
+                assert_eq!(name_end(bytes, from), expected(bytes, from), "{bytes:02X?} from {from}");
             }
         }
     }
