@@ -894,6 +894,7 @@ impl Session {
         }
         let fixed = msg.body.commands.len();
         let mut chunk_sent = false;
+        self.place_all_whole(&mut msg, &tail, &mut next_id, limit)?;
         while let Some(front) = self.pending.front_mut() {
             match front {
                 Pending::Command(cmd) => {
@@ -985,6 +986,58 @@ impl Session {
         let hmac = self.prover.hmac_header(&body).map(|h| h.to_value_in(&self.profile));
         info!(msg = self.msg_id, bytes = body.len(), "sending: {}", summary(&msg.body));
         Ok(Outgoing { url: self.url.clone(), body, encoding: self.encoding, hmac })
+    }
+
+    /// Usually every pending item goes whole into one message: places them all and measures the
+    /// message once, instead of encoding it again after each command as [`Session::build`]'s loop
+    /// does (that was about a fifth of a simulated device's instructions in `omadm loadgen`).
+    /// The size only grows with more commands, so when all fit the loop would have placed them
+    /// all the same way; when they do not (or an item is a chunked or streamed value, or a
+    /// structural Get), nothing is placed and the loop goes item by item.
+    fn place_all_whole(
+        &mut self,
+        msg: &mut SyncMl,
+        tail: &Option<Command>,
+        next_id: &mut u32,
+        limit: usize,
+    ) -> Result<(), ClientError> {
+        if self.pending.len() < 2 {
+            return Ok(());
+        }
+        let fixed = msg.body.commands.len();
+        for (id, p) in (*next_id..).zip(self.pending.iter()) {
+            let cmd = match p {
+                Pending::Command(c) => {
+                    let mut c = c.clone();
+                    set_cmd_id(&mut c, id);
+                    c
+                }
+                Pending::Alert(a) => {
+                    let mut c = Command::Alert(a.to_alert());
+                    set_cmd_id(&mut c, id);
+                    c
+                }
+                Pending::Value(v) if v.offset + v.sent == 0 && v.bytes.len() == v.total => {
+                    value_results(v, id, v.bytes.clone(), false)
+                }
+                Pending::Value(_) | Pending::Tnds(_) | Pending::Struct { .. } => {
+                    msg.body.commands.truncate(fixed);
+                    return Ok(());
+                }
+            };
+            msg.body.commands.push(cmd);
+        }
+        if self.size_with(msg, tail)? > limit {
+            msg.body.commands.truncate(fixed);
+            return Ok(());
+        }
+        for p in std::mem::take(&mut self.pending) {
+            if let Pending::Alert(a) = p {
+                self.alerts_in_flight.push((self.msg_id.to_string(), next_id.to_string(), a));
+            }
+            *next_id += 1;
+        }
+        Ok(())
     }
 
     /// Adds a command to the message if it still fits; a first command that cannot fit even
