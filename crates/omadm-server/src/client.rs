@@ -115,6 +115,17 @@ impl ApiClient {
         path: &str,
         body: Option<&Value>,
     ) -> Result<(StatusCode, Value), ClientError> {
+        let (status, bytes) = self.send_for_bytes(method, path, body).await?;
+        Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
+    }
+
+    /// Sends one request and returns the status and the body as it came.
+    async fn send_for_bytes(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Bytes), ClientError> {
         let io = |e: &dyn std::fmt::Display| ClientError::Io { url: self.base.clone(), message: e.to_string() };
         let mut request = Request::builder()
             .method(method)
@@ -143,7 +154,7 @@ impl ApiClient {
         self.exchange(tls, request).await
     }
 
-    async fn exchange<S>(&self, stream: S, request: Request<Full<Bytes>>) -> Result<(StatusCode, Value), ClientError>
+    async fn exchange<S>(&self, stream: S, request: Request<Full<Bytes>>) -> Result<(StatusCode, Bytes), ClientError>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -154,7 +165,7 @@ impl ApiClient {
         let response = sender.send_request(request).await.map_err(|e| io(&e))?;
         let status = response.status();
         let bytes = response.into_body().collect().await.map_err(|e| io(&e))?.to_bytes();
-        Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
+        Ok((status, bytes))
     }
 
     /// Sends a request and turns a non-2xx answer into [`ClientError::Status`].
@@ -165,5 +176,23 @@ impl ApiClient {
             return Err(ClientError::Status { status, message });
         }
         Ok(value)
+    }
+
+    /// [`ApiClient::call`] for a caller that needs only to know it succeeded: a 2xx body is not
+    /// parsed (the answer of a group job for 100,000 devices is 17 MB of JSON, hundreds of MB
+    /// as a JSON value).
+    pub async fn call_ignoring_answer(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(), ClientError> {
+        let (status, bytes) = self.send_for_bytes(method, path, body).await?;
+        if !status.is_success() {
+            let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            let message = value["error"].as_str().map_or_else(|| value.to_string(), str::to_string);
+            return Err(ClientError::Status { status, message });
+        }
+        Ok(())
     }
 }

@@ -215,7 +215,7 @@ pub fn run(args: LoadgenArgs) -> Result<ExitCode> {
         Some(n) => {
             let job = json!({ "group": held_group, "commands": round_commands(0) });
             runtime
-                .block_on(api.call(Method::POST, "/api/jobs", Some(&job)))
+                .block_on(api.call_ignoring_answer(Method::POST, "/api/jobs", Some(&job)))
                 .context("queueing the held sessions' jobs")?;
             // Two halves: the second half's memory is what each further open session costs,
             // whatever the allocator kept or gave back from provisioning before.
@@ -273,7 +273,9 @@ pub fn run(args: LoadgenArgs) -> Result<ExitCode> {
         round += 1;
         let body = json!({ "group": group, "commands": round_commands(round) });
         let queue_start = Instant::now();
-        runtime.block_on(api.call(Method::POST, "/api/jobs", Some(&body))).context("queueing the round's jobs")?;
+        runtime
+            .block_on(api.call_ignoring_answer(Method::POST, "/api/jobs", Some(&body)))
+            .context("queueing the round's jobs")?;
         queueing += queue_start.elapsed();
         let before = stats(&runtime)?;
         let own_before = ProcessStats::read().cpu_ms;
