@@ -338,7 +338,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
                 "Source" => (hdr.source, present.source) = (self.location()?, true),
                 "RespURI" => hdr.resp_uri = Some(self.trimmed()?),
                 "NoResp" => hdr.no_resp = self.flag()?,
-                "Cred" => hdr.cred = Some(self.cred()?),
+                "Cred" => self.cred(hdr.cred.insert(Cred { meta: None, data: String::new() }))?,
                 "Meta" => self.meta_fields(hdr.meta.insert(Meta::default()))?,
                 _ => self.skip()?,
             }
@@ -385,18 +385,22 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
         Ok(self.location()?.loc_uri)
     }
 
-    fn cred(&mut self) -> Result<Cred> {
-        let (mut meta, mut data) = (None, None);
+    /// Reads a Cred into `cred` (an empty one), where it is kept: built aside, it would be moved
+    /// there with its Meta, a large struct.
+    fn cred(&mut self, cred: &mut Cred) -> Result<()> {
+        let mut has_data = false;
         while let Child::Start(name, _) = self.child()? {
             match &*name {
-                "Meta" => self.meta_fields(meta.insert(Meta::default()))?,
-                "Data" => data = Some(self.trimmed()?),
+                "Meta" => self.meta_fields(cred.meta.insert(Meta::default()))?,
+                "Data" => (cred.data, has_data) = (self.trimmed()?, true),
                 _ => self.skip()?,
             }
         }
-        let cred = Cred { meta, data: data.ok_or_else(|| self.missing("Data"))? };
+        if !has_data {
+            return Err(self.missing("Data"));
+        }
         self.done();
-        Ok(cred)
+        Ok(())
     }
 
     /// Reads MetInf children into `meta`; a nested `<MetInf>` wrapper is flattened into it. A Meta
@@ -473,11 +477,26 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
     /// (a `Command` is several hundred bytes).
     fn command(&mut self, commands: &mut Vec<Command>, name: Cow<'a, str>, ns: Option<Cow<'a, str>>) -> Result<()> {
         match &*name {
-            "Add" => self.item_command(commands, Command::Add),
-            "Copy" => self.item_command(commands, Command::Copy),
-            "Delete" => self.item_command(commands, Command::Delete),
-            "Get" => self.item_command(commands, Command::Get),
-            "Replace" => self.item_command(commands, Command::Replace),
+            "Add" => {
+                push_in_place(commands, || Command::Add(ItemCommand::default()));
+                self.item_command(commands)
+            }
+            "Copy" => {
+                push_in_place(commands, || Command::Copy(ItemCommand::default()));
+                self.item_command(commands)
+            }
+            "Delete" => {
+                push_in_place(commands, || Command::Delete(ItemCommand::default()));
+                self.item_command(commands)
+            }
+            "Get" => {
+                push_in_place(commands, || Command::Get(ItemCommand::default()));
+                self.item_command(commands)
+            }
+            "Replace" => {
+                push_in_place(commands, || Command::Replace(ItemCommand::default()));
+                self.item_command(commands)
+            }
             "Alert" => {
                 push_in_place(commands, || {
                     Command::Alert(Alert {
@@ -532,10 +551,10 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
         }
     }
 
-    /// Appends an Add, Copy, Delete, Get or Replace (`wrap` says which) to `commands` and reads
-    /// it there.
-    fn item_command(&mut self, commands: &mut Vec<Command>, wrap: fn(ItemCommand) -> Command) -> Result<()> {
-        push_in_place(commands, || wrap(ItemCommand::default()));
+    /// Reads the Add, Copy, Delete, Get or Replace just appended (empty) to `commands` there. The
+    /// caller appends it with its variant spelled out, so that it is built in the vector: through
+    /// a constructor passed as a function pointer it was built aside and copied twice.
+    fn item_command(&mut self, commands: &mut [Command]) -> Result<()> {
         let Some(
             Command::Add(cmd) | Command::Copy(cmd) | Command::Delete(cmd) | Command::Get(cmd) | Command::Replace(cmd),
         ) = commands.last_mut()
@@ -547,7 +566,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
             match &*name {
                 "CmdID" => (cmd.cmd_id, has_cmd_id) = (self.trimmed()?, true),
                 "NoResp" => cmd.no_resp = self.flag()?,
-                "Cred" => cmd.cred = Some(self.cred()?),
+                "Cred" => self.cred(cmd.cred.insert(Cred { meta: None, data: String::new() }))?,
                 "Meta" => self.meta_fields(cmd.meta.insert(Meta::default()))?,
                 "Item" => self.item(&mut cmd.items, cmd.meta.as_ref())?,
                 _ => self.skip()?,
@@ -568,7 +587,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
             match &*name {
                 "CmdID" => (alert.cmd_id, has_cmd_id) = (self.trimmed()?, true),
                 "NoResp" => alert.no_resp = self.flag()?,
-                "Cred" => alert.cred = Some(self.cred()?),
+                "Cred" => self.cred(alert.cred.insert(Cred { meta: None, data: String::new() }))?,
                 "Data" => alert.code = Some(AlertCode::from_code(self.number("Data")?)),
                 "Correlator" => alert.correlator = Some(self.trimmed()?),
                 "Item" => self.item(&mut alert.items, None)?,
@@ -589,7 +608,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
             match &*name {
                 "CmdID" => (exec.cmd_id, has_cmd_id) = (self.trimmed()?, true),
                 "NoResp" => exec.no_resp = self.flag()?,
-                "Cred" => exec.cred = Some(self.cred()?),
+                "Cred" => self.cred(exec.cred.insert(Cred { meta: None, data: String::new() }))?,
                 "Meta" => self.meta_fields(exec.meta.insert(Meta::default()))?,
                 "Correlator" => exec.correlator = Some(self.trimmed()?),
                 "Item" => self.item(&mut exec.items, exec.meta.as_ref())?,
@@ -673,7 +692,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
                 "Cmd" => (status.cmd, has_cmd) = (CommandName::parse(&self.trimmed_text()?), true),
                 "TargetRef" => status.target_refs.push(self.trimmed()?),
                 "SourceRef" => status.source_refs.push(self.trimmed()?),
-                "Cred" => status.cred = Some(self.cred()?),
+                "Cred" => self.cred(status.cred.insert(Cred { meta: None, data: String::new() }))?,
                 "Chal" => status.chal = Some(self.chal()?),
                 "Data" => (status.code, has_code) = (StatusCode::from_code(self.number("Data")?), true),
                 "Item" => self.item(&mut status.items, None)?,
