@@ -826,8 +826,11 @@ fn push_in_place<T>(v: &mut Vec<T>, make: impl FnMut() -> T) {
 }
 
 /// [`str::trim`], answered from the first and last bytes for the common value that has no
-/// whitespace at either end (printable ASCII there cannot start or end any whitespace).
-fn trim(s: &str) -> &str {
+/// whitespace at either end (printable ASCII there cannot start or end any whitespace). Also for
+/// the model's parsers of wire spellings (`CommandName::parse`, `Format::parse`, ...), which the
+/// decoder calls with text it has trimmed already.
+#[inline]
+pub(crate) fn trim(s: &str) -> &str {
     let printable = |b: Option<&u8>| b.is_some_and(|b| (0x21..0x7F).contains(b));
     if printable(s.as_bytes().first()) && printable(s.as_bytes().last()) {
         s

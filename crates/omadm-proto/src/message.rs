@@ -44,7 +44,7 @@ impl VerDtd {
 
     /// Parses the wire spelling.
     pub fn parse(s: &str) -> VerDtd {
-        match s.trim() {
+        match crate::decode::trim(s) {
             "1.0" => VerDtd::V1_0,
             "1.1" => VerDtd::V1_1,
             "1.2" => VerDtd::V1_2,
@@ -95,7 +95,7 @@ impl VerProto {
 
     /// Parses the wire spelling.
     pub fn parse(s: &str) -> VerProto {
-        match s.trim() {
+        match crate::decode::trim(s) {
             "DM/1.1" => VerProto::Dm1_1,
             "DM/1.2" => VerProto::Dm1_2,
             "DM/1.3" => VerProto::Dm1_3,
@@ -311,7 +311,7 @@ impl CommandName {
 
     /// Parses the wire spelling.
     pub fn parse(s: &str) -> CommandName {
-        match s.trim() {
+        match crate::decode::trim(s) {
             "SyncHdr" => CommandName::SyncHdr,
             "Add" => CommandName::Add,
             "Alert" => CommandName::Alert,

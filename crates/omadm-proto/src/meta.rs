@@ -125,7 +125,7 @@ impl Format {
 
     /// Parses a wire spelling; the known names match case-insensitively, others are kept.
     pub fn parse(s: &str) -> Format {
-        let t = s.trim();
+        let t = crate::decode::trim(s);
         const KNOWN: [(&str, Format); 11] = [
             ("b64", Format::B64),
             ("bin", Format::Bin),
