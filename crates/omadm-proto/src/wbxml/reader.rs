@@ -258,7 +258,8 @@ impl<'a> WbxmlSource<'a> {
         if let Some(text) = self.utf8_input {
             // A slice of valid UTF-8 that starts and ends on character boundaries is valid.
             let start = (bytes.as_ptr() as usize).wrapping_sub(self.input.as_ptr() as usize);
-            if let Some(s) = start.checked_add(bytes.len()).and_then(|end| text.get(start..end)) {
+            if let Some((s, _)) = text.split_at_checked(start).and_then(|(_, rest)| rest.split_at_checked(bytes.len()))
+            {
                 return Ok(Cow::Borrowed(s));
             }
         }
@@ -583,9 +584,15 @@ impl<'a> EventSource<'a> for WbxmlSource<'a> {
                 {
                     let start = self.pos + 1;
                     // In input checked as UTF-8, the string sits between two ASCII bytes (STR_I
-                    // and its NUL): a slice on character boundaries, taken without more checks
-                    // than `str::get` makes.
-                    let text = match self.utf8_input.and_then(|input| input.get(start..start + nul)) {
+                    // and its NUL): a slice on character boundaries, taken by two `split_at_checked`
+                    // (one boundary test each, inlined) rather than `str::get` with a range (a
+                    // call that tests both ends and the range).
+                    let text = match self
+                        .utf8_input
+                        .and_then(|input| input.split_at_checked(start))
+                        .and_then(|(_, rest)| rest.split_at_checked(nul))
+                        .map(|(text, _)| text)
+                    {
                         Some(text) => Cow::Borrowed(text),
                         None => {
                             self.pos = start;
