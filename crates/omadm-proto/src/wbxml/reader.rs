@@ -115,8 +115,26 @@ fn table_entry(table: &[u8], index: usize) -> std::result::Result<&[u8], ErrorKi
 /// The zero-terminated string at `index` of a string table, not checked as text (the FPI).
 fn table_string(table: &[u8], index: usize) -> std::result::Result<&[u8], ErrorKind> {
     let rest = table_entry(table, index)?;
-    let end = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
-    Ok(&rest[..end])
+    Ok(&rest[..first_nul(rest).unwrap_or(rest.len())])
+}
+
+/// Where the first NUL of `bytes` is, looked for eight bytes at a time (the FPI of most DM 1.2
+/// messages is a 29-byte string of the table; byte by byte, finding its end cost 130
+/// instructions, and `memchr` is not much cheaper for so few bytes).
+fn first_nul(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    let mut at = 0;
+    while let Some(Ok(word)) = bytes.get(at..at + 8).map(<[u8; 8]>::try_from) {
+        let word = u64::from_le_bytes(word);
+        // A borrow can mark a byte above a NUL, never one below it: the lowest mark is a NUL.
+        let marked = word.wrapping_sub(ONES) & !word & HIGH_BITS;
+        if marked != 0 {
+            return Some(at + marked.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    bytes[at..].iter().position(|&b| b == 0).map(|i| at + i)
 }
 
 /// Where a WBXML string that starts at `bytes[0]` ends: `Ok(Some(i))` if its NUL is at `i`,
@@ -741,6 +759,28 @@ mod tests {
         let err = read_all(&small).unwrap_err();
         assert!(matches!(&err.kind, ErrorKind::Limit(m) if m.contains("string-table references")), "{err}");
         assert_eq!(read_all(&Limits::default()).unwrap(), 5_000);
+    }
+
+    #[test]
+    fn first_nul_finds_the_first_nul() {
+        for len in 0..24 {
+            for nul in 0..=len {
+                for filler in [0x01u8, 0x80, 0xFF, b'a'] {
+                    let mut bytes = vec![filler; len];
+                    if nul < len {
+                        bytes[nul] = 0;
+                        // A second NUL after the first, and a byte a borrow could mark.
+                        if let Some(b) = bytes.get_mut(nul + 1) {
+                            *b = 0x01;
+                        }
+                        if let Some(b) = bytes.get_mut(nul + 3) {
+                            *b = 0;
+                        }
+                    }
+                    assert_eq!(first_nul(&bytes), bytes.iter().position(|&b| b == 0), "{bytes:02X?}");
+                }
+            }
+        }
     }
 
     #[test]
