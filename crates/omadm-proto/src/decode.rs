@@ -334,8 +334,16 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
                 "VerProto" => (hdr.ver_proto, present.ver_proto) = (VerProto::parse(&self.trimmed_text()?), true),
                 "SessionID" => (hdr.session_id, present.session_id) = (self.trimmed()?, true),
                 "MsgID" => (hdr.msg_id, present.msg_id) = (self.trimmed()?, true),
-                "Target" => (hdr.target, present.target) = (self.location()?, true),
-                "Source" => (hdr.source, present.source) = (self.location()?, true),
+                "Target" => {
+                    hdr.target = Location::default();
+                    self.location(&mut hdr.target)?;
+                    present.target = true;
+                }
+                "Source" => {
+                    hdr.source = Location::default();
+                    self.location(&mut hdr.source)?;
+                    present.source = true;
+                }
                 "RespURI" => hdr.resp_uri = Some(self.trimmed()?),
                 "NoResp" => hdr.no_resp = self.flag()?,
                 "Cred" => self.cred(hdr.cred.insert(Cred { meta: None, data: String::new() }))?,
@@ -366,23 +374,29 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
         Ok(true)
     }
 
-    fn location(&mut self) -> Result<Location> {
-        let (mut loc_uri, mut loc_name) = (None, None);
+    /// Reads a Target or Source into `loc` (an empty one), where it is kept: returned, it was
+    /// moved there through a `Result` as large as the builder's error.
+    fn location(&mut self, loc: &mut Location) -> Result<()> {
+        let mut has_loc_uri = false;
         while let Child::Start(name, _) = self.child()? {
             match &*name {
-                "LocURI" => loc_uri = Some(self.trimmed()?),
-                "LocName" => loc_name = Some(self.trimmed()?),
+                "LocURI" => (loc.loc_uri, has_loc_uri) = (self.trimmed()?, true),
+                "LocName" => loc.loc_name = Some(self.trimmed()?),
                 _ => self.skip()?,
             }
         }
-        let loc = Location { loc_uri: loc_uri.ok_or_else(|| self.missing("LocURI"))?, loc_name };
+        if !has_loc_uri {
+            return Err(self.missing("LocURI"));
+        }
         self.done();
-        Ok(loc)
+        Ok(())
     }
 
     /// SourceParent / TargetParent: a LocURI.
     fn parent_uri(&mut self) -> Result<String> {
-        Ok(self.location()?.loc_uri)
+        let mut loc = Location::default();
+        self.location(&mut loc)?;
+        Ok(loc.loc_uri)
     }
 
     /// Reads a Cred into `cred` (an empty one), where it is kept: built aside, it would be moved
@@ -727,8 +741,8 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
         let Some(item) = items.last_mut() else { return Ok(()) };
         while let Child::Start(name, _) = self.child()? {
             match &*name {
-                "Target" => item.target = Some(self.location()?),
-                "Source" => item.source = Some(self.location()?),
+                "Target" => self.location(item.target.insert(Location::default()))?,
+                "Source" => self.location(item.source.insert(Location::default()))?,
                 "SourceParent" => item.source_parent = Some(self.parent_uri()?),
                 "TargetParent" => item.target_parent = Some(self.parent_uri()?),
                 "Meta" => self.meta_fields(item.meta.insert(Meta::default()))?,
