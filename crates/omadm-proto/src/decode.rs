@@ -748,8 +748,10 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
                 "Meta" => self.meta_fields(item.meta.insert(Meta::default()))?,
                 "MoreData" => item.more_data = self.flag()?,
                 "Data" => {
-                    let media_type = item_media_type(item, command_meta).map(str::to_owned);
-                    item.data = Some(self.data(media_type.as_deref())?);
+                    // Only whether the Type names a WBXML document matters to `data`: asked
+                    // here, where the Type is borrowed, instead of copying the Type for it.
+                    let wbxml_document = item_media_type(item, command_meta).is_some_and(is_wbxml_document_type);
+                    item.data = Some(self.data(wbxml_document)?);
                 }
                 _ => self.skip()?,
             }
@@ -771,8 +773,9 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
     }
 
     /// Reads an Item's Data: text, binary, or an embedded document (XML child element, or a
-    /// nested WBXML document in opaque data whose Type says `+wbxml`).
-    fn data(&mut self, media_type: Option<&str>) -> Result<Data> {
+    /// nested WBXML document in opaque data when `wbxml_document`, the item's Type saying
+    /// `+wbxml`).
+    fn data(&mut self, wbxml_document: bool) -> Result<Data> {
         match self.src.leaf_text() {
             Ok(Some(text)) => {
                 self.done();
@@ -813,7 +816,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
             return Ok(Data::Document(doc));
         }
         if let Some(bytes) = binary {
-            if media_type.is_some_and(is_wbxml_document_type) {
+            if wbxml_document {
                 let remaining_depth = self.limits.max_depth.saturating_sub(self.path.len());
                 let limits = Limits { max_depth: remaining_depth, ..self.limits };
                 if let Ok(doc) = crate::wbxml::decode_document(&bytes, &limits) {
