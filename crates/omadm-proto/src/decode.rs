@@ -173,6 +173,9 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
     }
 
     /// Reads text content with surrounding whitespace removed (for identifiers and numbers).
+    /// Inlined: called for most leaves, out of line it cost a call, its saved registers and a
+    /// `Result` written to memory each time.
+    #[inline(always)]
     fn trimmed(&mut self) -> Result<String> {
         Ok(self.trimmed_text()?.into_owned())
     }
