@@ -379,6 +379,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
 
     /// Reads a Target or Source into `loc` (an empty one), where it is kept: returned, it was
     /// moved there through a `Result` as large as the builder's error.
+    #[inline(always)]
     fn location(&mut self, loc: &mut Location) -> Result<()> {
         let mut has_loc_uri = false;
         while let Child::Start(name, _) = self.child()? {
