@@ -247,3 +247,22 @@ fn characters_xml_does_not_allow_are_refused_in_wbxml_text() {
     let text = xml::encode(&back, &Default::default());
     assert!(xml::decode(&text, &Limits::default()).is_ok(), "binary data is written as base64");
 }
+
+#[test]
+fn error_paths_name_literal_elements_read_as_iso_8859_1() {
+    // WBXML 1.3, unknown public id, ISO-8859-1, string table "A\xE9\0B\xE9\0C\xE9\0": <Aé><Bé></Bé>
+    // <Cé> as LITERALs with content, then the input ends. Names that are not slices of the input
+    // (ISO-8859-1 é is two bytes of UTF-8) must be on the error's path, in order, once elements
+    // with such names have been closed too.
+    let doc = [
+        0x03, 0x01, 0x04, 0x09, b'A', 0xE9, 0x00, b'B', 0xE9, 0x00, b'C', 0xE9, 0x00, 0x44, 0x00, 0x44, 0x03, 0x01,
+        0x44, 0x06,
+    ];
+    let err = wbxml::decode_document(&doc, &Limits::default()).expect_err("truncated");
+    assert_eq!(err.kind, ErrorKind::UnexpectedEof, "{err}");
+    assert_eq!(err.path, "/A\u{E9}/C\u{E9}", "{err}");
+    // As the root of a message, the name is refused, on the path too.
+    let err = wbxml::decode(&doc, &Limits::default()).expect_err("not SyncML");
+    assert!(matches!(&err.kind, ErrorKind::Invalid(m) if m.contains("<A\u{E9}>")), "{err}");
+    assert_eq!(err.path, "/A\u{E9}", "{err}");
+}
