@@ -45,7 +45,7 @@ enum Child<'a> {
 impl<'a, S: EventSource<'a>> Builder<'a, S> {
     pub(crate) fn new(src: S, limits: &Limits) -> Self {
         // 24 names of 16 bytes: the 384 bytes 16 `Cow`s took. Asked for 256 bytes, glibc took
-        // ~800 instructions a conversion more on other allocations (testadd), more than the
+        // ~900 instructions a conversion more on other allocations (testadd), more than the
         // plain path saves.
         Builder { src, path: Vec::with_capacity(24), kept_names: Vec::new(), limits: *limits, containers: 0 }
     }
