@@ -254,6 +254,17 @@ pub enum Change {
     Event(Event),
     /// A job whose commands or state changed.
     Job(Job),
+    /// A job whose state changed and nothing else (a queued job whose commands went out): its
+    /// stored commands stay as they are. Rewriting them, about 520 bytes of JSON encoded for
+    /// each job at each start, was a share of the store's writes.
+    JobState {
+        /// The job.
+        id: i64,
+        /// Its new state.
+        state: JobState,
+        /// When it changed.
+        updated_ms: i64,
+    },
     /// The session state to store under its token.
     SaveSession(SessionState),
     /// The session ended: delete its state.
@@ -863,13 +874,14 @@ impl SessionRun<'_, '_> {
                     }));
                     started.push(job);
                 }
-                self.mark_started(&started);
+                self.mark_started(&started, &[]);
                 return Ok(true);
             }
             reply.commands.truncate(kept);
             reply.next_cmd = first_id;
         }
         let mut added = 0usize;
+        let mut answered_here = Vec::new();
         for at in pending {
             let Some(command) = self.command(&at).cloned() else { continue };
             let first_id = reply.next_cmd;
@@ -898,20 +910,25 @@ impl SessionRun<'_, '_> {
             {
                 self.state.chunk_out = Some(ChunkOut { command: at.clone(), offset: 0 });
                 started.push(at.job);
-                self.mark_started(&started);
+                self.mark_started(&started, &answered_here);
                 return self.next_chunk(reply);
             }
             // Larger than the device takes even alone: answered locally with 413.
             if let Some(c) = self.command_mut(&at) {
                 c.status = Some(StatusCode::RequestEntityTooLarge.code());
+                answered_here.push(at.job);
             }
             started.push(at.job);
         }
-        self.mark_started(&started);
+        self.mark_started(&started, &answered_here);
         Ok(true)
     }
 
-    fn mark_started(&mut self, ids: &[i64]) {
+    /// Moves the jobs `ids` whose commands went out from queued to running (or to their end, when
+    /// all their commands are answered). A job with a command answered here (`answered`, the
+    /// 413 of a command too large for the device) is stored whole, its commands included, even
+    /// when its state stays; the others need only their state stored.
+    fn mark_started(&mut self, ids: &[i64], answered: &[i64]) {
         let now = self.ex.now_ms;
         for job in self.jobs.iter_mut().filter(|j| ids.contains(&j.id)) {
             let before = job.state;
@@ -919,9 +936,12 @@ impl SessionRun<'_, '_> {
                 job.state = JobState::Running;
             }
             job.refresh_state();
-            if job.state != before {
+            if answered.contains(&job.id) {
                 job.updated_ms = now;
                 self.changes.push(Change::Job(job.clone()));
+            } else if job.state != before {
+                job.updated_ms = now;
+                self.changes.push(Change::JobState { id: job.id, state: job.state, updated_ms: now });
             }
         }
     }

@@ -84,6 +84,11 @@ impl Server {
                     let slot = self.jobs.iter_mut().find(|x| x.id == j.id).expect("job");
                     *slot = j;
                 }
+                Change::JobState { id, state, updated_ms } => {
+                    let slot = self.jobs.iter_mut().find(|x| x.id == id).expect("job");
+                    slot.state = state;
+                    slot.updated_ms = updated_ms;
+                }
                 Change::SaveSession(s) => self.session = Some(s),
                 Change::EndSession { .. } => self.session = None,
                 Change::SessionCompleted { at_ms, .. } => self.device.last_session_ms = Some(at_ms),

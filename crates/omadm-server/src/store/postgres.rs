@@ -448,6 +448,14 @@ async fn write_transaction(writer: &AnyPool, changes: Vec<&Change>) -> Result<()
                 .execute(&mut *tx)
                 .await?;
             }
+            Change::JobState { id, state, updated_ms } => {
+                sqlx::query("UPDATE jobs SET state = $2, updated_ms = $3 WHERE id = $1")
+                    .bind(*id)
+                    .bind(state.as_str())
+                    .bind(*updated_ms)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             Change::Job(job) => {
                 sqlx::query("UPDATE jobs SET state = $2, commands = $3, updated_ms = $4 WHERE id = $1")
                     .bind(job.id)

@@ -309,6 +309,7 @@ impl EncodedChange {
             Change::Job(job) => json(&job.commands),
             Change::SaveSession(state) => json(state),
             Change::ServerNonce { .. }
+            | Change::JobState { .. }
             | Change::Tree { .. }
             | Change::Event(_)
             | Change::EndSession { .. }
@@ -370,6 +371,13 @@ fn apply_changes(conn: &Connection, changes: &[EncodedChange]) -> Result<(), Sto
             Change::Job(job) => {
                 conn.prepare_cached("UPDATE jobs SET state = ?2, commands = ?3, updated_ms = ?4 WHERE id = ?1")?
                     .execute((job.id, job.state.as_str(), text, job.updated_ms))?;
+            }
+            Change::JobState { id, state, updated_ms } => {
+                conn.prepare_cached("UPDATE jobs SET state = ?2, updated_ms = ?3 WHERE id = ?1")?.execute((
+                    id,
+                    state.as_str(),
+                    updated_ms,
+                ))?;
             }
             Change::SaveSession(state) => {
                 conn.prepare_cached(
