@@ -58,6 +58,18 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
             Cow::Borrowed(name) => PathName::Input(name),
             Cow::Owned(name) => self.keep_name(name),
         };
+        // `push`'s own growth path, inlined here for every element, kept the vector's fields
+        // from staying in registers; growing (past 24 open elements) is out of line instead.
+        if self.path.len() < self.path.capacity() {
+            self.path.push(entry);
+        } else {
+            self.push_path_growing(entry);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn push_path_growing(&mut self, entry: PathName<'a>) {
         self.path.push(entry);
     }
 

@@ -266,3 +266,14 @@ fn error_paths_name_literal_elements_read_as_iso_8859_1() {
     assert!(matches!(&err.kind, ErrorKind::Invalid(m) if m.contains("<A\u{E9}>")), "{err}");
     assert_eq!(err.path, "/A\u{E9}", "{err}");
 }
+
+#[test]
+fn error_paths_hold_every_open_element_deep_in_an_unknown_command() {
+    // An unknown command is read as a generic element, each nested element on the path: 40 of
+    // them, deeper than the path's first allocation, then the input ends.
+    let mut xml = String::from("<SyncML><SyncBody><Foo>");
+    xml.push_str(&"<x>".repeat(40));
+    let err = decode(xml.as_bytes(), &Limits::default()).expect_err("truncated");
+    assert_eq!(err.kind, ErrorKind::UnexpectedEof, "{err}");
+    assert_eq!(err.path, format!("/SyncML/SyncBody/Foo{}", "/x".repeat(40)), "{err}");
+}
