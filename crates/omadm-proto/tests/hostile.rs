@@ -277,3 +277,18 @@ fn error_paths_hold_every_open_element_deep_in_an_unknown_command() {
     assert_eq!(err.kind, ErrorKind::UnexpectedEof, "{err}");
     assert_eq!(err.path, format!("/SyncML/SyncBody/Foo{}", "/x".repeat(40)), "{err}");
 }
+
+#[test]
+fn error_paths_hold_every_open_element_deep_in_wbxml() {
+    // The WBXML form of the test above: <Sync> (not a command the builder knows) holding 40
+    // nested <Item>s, deeper than the readers' and the builder's first allocations.
+    let mut body = vec![0x6D, 0x6B, 0x6A]; // SyncML, SyncBody, Sync
+    body.extend(std::iter::repeat_n(0x54, 40)); // Item
+    let err = decode(&wbxml_header(&body), &Limits::default()).expect_err("truncated");
+    assert_eq!(err.kind, ErrorKind::UnexpectedEof, "{err}");
+    assert_eq!(err.path, format!("/SyncML/SyncBody/Sync{}", "/Item".repeat(40)), "{err}");
+    // Closed, they are read in full: the error is then the message's missing header.
+    body.extend(std::iter::repeat_n(0x01, 43));
+    let err = decode(&wbxml_header(&body), &Limits::default()).expect_err("no SyncHdr");
+    assert_eq!(err.kind, ErrorKind::Missing("SyncHdr"), "{err}");
+}

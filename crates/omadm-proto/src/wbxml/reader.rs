@@ -500,7 +500,9 @@ impl<'a> WbxmlSource<'a> {
         if token & 0xC0 != 0x40 || token & 0x3F < crate::tags::FIRST_TOKEN || parent_page != self.page {
             return None;
         }
-        if self.open.len() >= self.limits.max_depth {
+        // Also left to `read` when the page stack is full: it grows there, and `push` below,
+        // having room, is inlined without its growth path.
+        if self.open.len() >= self.limits.max_depth || self.open.len() == self.open.capacity() {
             return None;
         }
         let name = Page::from_number(self.page)?.name(token & 0x3F)?;

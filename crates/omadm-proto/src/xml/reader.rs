@@ -429,7 +429,12 @@ impl<'a> XmlSource<'a> {
             self.pos = after + 1;
             return Some(Event::End);
         }
-        if NAME_BYTE[usize::from(first)] & STARTS_NAME == 0 || self.open.len() >= self.limits.max_depth {
+        // Also left to `read` when the stack of open elements is full: it grows there, and the
+        // `push` of this path, having room, is inlined without its growth path.
+        if NAME_BYTE[usize::from(first)] & STARTS_NAME == 0
+            || self.open.len() >= self.limits.max_depth
+            || self.open.len() == self.open.capacity()
+        {
             return None;
         }
         let start = at + 1;
