@@ -7,6 +7,10 @@
 //! freeing included, interleaved batch by batch so that drift affects both alike; each figure is
 //! the median over the batches.
 //!
+//! `--features mimalloc` runs our side on mimalloc, the allocator of the `omadm` binary (the
+//! server, the CLI's `decode`/`encode`), instead of the C library's malloc that libwbxml uses
+//! either way; the header line says which.
+//!
 //! Messages: the shared vectors (a vector is converted from its own file in its own encoding, and
 //! from our encoding of it in the other one), `package1` and `results_64k`.
 
@@ -18,6 +22,14 @@ use omadm_proto::xml::XmlOptions;
 use omadm_proto::{decode, wbxml, xml, Encoding, Limits, SyncMl};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
+
+/// Our side's allocator with `--features mimalloc`: the one the `omadm` binary ships.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// How the header names our side's allocator.
+const ALLOCATOR_NAME: &str = if cfg!(feature = "mimalloc") { "mimalloc" } else { "the system malloc" };
 
 /// How long one timed batch of calls runs, at least.
 const BATCH: Duration = Duration::from_millis(4);
@@ -32,7 +44,7 @@ fn main() {
     rows.retain(|(op, name, _)| filter.as_deref().is_none_or(|f| op.contains(f) || name.contains(f)));
 
     println!(
-        "omadm-proto vs libwbxml {} (median time per message; ratio = libwbxml / ours)",
+        "omadm-proto (on {ALLOCATOR_NAME}) vs libwbxml {} (median time per message; ratio = libwbxml / ours)",
         omadm_bench::LIBWBXML_VERSION
     );
     println!();
