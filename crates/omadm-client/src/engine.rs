@@ -894,7 +894,8 @@ impl Session {
         }
         let fixed = msg.body.commands.len();
         let mut chunk_sent = false;
-        self.place_all_whole(&mut msg, &tail, &mut next_id, limit)?;
+        let measured = self.place_all_whole(&mut msg, &tail, &mut next_id, limit)?;
+        let placed = msg.body.commands.len();
         while let Some(front) = self.pending.front_mut() {
             match front {
                 Pending::Command(cmd) => {
@@ -982,7 +983,10 @@ impl Session {
             msg.body.commands.push(t);
         }
         msg.body.is_final = self.server_complete && complete;
-        let body = encode(&msg, self.encoding)?;
+        let body = match measured {
+            Some(body) if msg.body.commands.len() == placed && msg.body.is_final == self.server_complete => body,
+            _ => encode(&msg, self.encoding)?,
+        };
         let hmac = self.prover.hmac_header(&body).map(|h| h.to_value_in(&self.profile));
         info!(msg = self.msg_id, bytes = body.len(), "sending: {}", summary(&msg.body));
         Ok(Outgoing { url: self.url.clone(), body, encoding: self.encoding, hmac })
@@ -993,51 +997,77 @@ impl Session {
     /// does (that was about a fifth of a simulated device's instructions in `omadm loadgen`).
     /// The size only grows with more commands, so when all fit the loop would have placed them
     /// all the same way; when they do not (or an item is a chunked or streamed value, or a
-    /// structural Get), nothing is placed and the loop goes item by item.
+    /// structural Get), nothing is placed and the loop goes item by item. Returns the measured
+    /// message's encoding when it can be sent as it is (no tail to add).
     fn place_all_whole(
         &mut self,
         msg: &mut SyncMl,
         tail: &Option<Command>,
         next_id: &mut u32,
         limit: usize,
-    ) -> Result<(), ClientError> {
+    ) -> Result<Option<Vec<u8>>, ClientError> {
         if self.pending.len() < 2 {
-            return Ok(());
+            return Ok(None);
+        }
+        let whole = |p: &Pending| match p {
+            Pending::Command(_) | Pending::Alert(_) => true,
+            Pending::Value(v) => v.offset + v.sent == 0 && v.bytes.len() == v.total,
+            Pending::Tnds(_) | Pending::Struct { .. } => false,
+        };
+        if !self.pending.iter().all(whole) {
+            return Ok(None);
         }
         let fixed = msg.body.commands.len();
-        for (id, p) in (*next_id..).zip(self.pending.iter()) {
+        // Commands are moved into the message, not cloned; what else was pending is kept beside
+        // it (`None` for a moved command), to be put back if the message turns out too large.
+        let mut kept = Vec::with_capacity(self.pending.len());
+        for (id, p) in (*next_id..).zip(std::mem::take(&mut self.pending)) {
             let cmd = match p {
-                Pending::Command(c) => {
-                    let mut c = c.clone();
+                Pending::Command(mut c) => {
                     set_cmd_id(&mut c, id);
+                    kept.push(None);
                     c
                 }
                 Pending::Alert(a) => {
                     let mut c = Command::Alert(a.to_alert());
                     set_cmd_id(&mut c, id);
+                    kept.push(Some(Pending::Alert(a)));
                     c
                 }
-                Pending::Value(v) if v.offset + v.sent == 0 && v.bytes.len() == v.total => {
-                    value_results(v, id, v.bytes.clone(), false)
+                Pending::Value(v) => {
+                    let c = value_results(&v, id, v.bytes.clone(), false);
+                    kept.push(Some(Pending::Value(v)));
+                    c
                 }
-                Pending::Value(_) | Pending::Tnds(_) | Pending::Struct { .. } => {
-                    msg.body.commands.truncate(fixed);
-                    return Ok(());
-                }
+                Pending::Tnds(_) | Pending::Struct { .. } => unreachable!("checked above: all pending items are whole"),
             };
             msg.body.commands.push(cmd);
         }
-        if self.size_with(msg, tail)? > limit {
-            msg.body.commands.truncate(fixed);
-            return Ok(());
+        // Without a tail the message measured is the one sent (when nothing else follows and it
+        // is final as measured), so its encoding is kept for [`Session::build`] to send.
+        let (size, body) = if tail.is_none() {
+            let final_was = msg.body.is_final;
+            msg.body.is_final = self.server_complete;
+            let body = encode(msg, self.encoding);
+            msg.body.is_final = final_was;
+            let body = body?;
+            (body.len(), Some(body))
+        } else {
+            (self.size_with(msg, tail)?, None)
+        };
+        if size > limit {
+            for (cmd, k) in msg.body.commands.drain(fixed..).zip(kept) {
+                self.pending.push_back(k.unwrap_or(Pending::Command(cmd)));
+            }
+            return Ok(None);
         }
-        for p in std::mem::take(&mut self.pending) {
-            if let Pending::Alert(a) = p {
+        for k in kept {
+            if let Some(Pending::Alert(a)) = k {
                 self.alerts_in_flight.push((self.msg_id.to_string(), next_id.to_string(), a));
             }
             *next_id += 1;
         }
-        Ok(())
+        Ok(body)
     }
 
     /// Adds a command to the message if it still fits; a first command that cannot fit even
