@@ -28,6 +28,12 @@ enum Undo {
     Layer,
 }
 
+/// Where a read is answered ([`Overlay::lookup`]).
+enum Lookup<'a> {
+    Layer(Option<&'a NodeRecord>),
+    Store(Cow<'a, str>),
+}
+
 /// A subtree re-keyed from `from` to `to` (replacing whatever `to` held).
 struct Move {
     from: String,
@@ -108,15 +114,16 @@ impl Overlay {
         self.layers.iter().all(|l| l.moves.is_empty() && l.entries.is_empty() && l.tombs.is_empty())
     }
 
-    /// Reads `key` through the overlay.
-    pub(crate) fn get<S: Store + ?Sized>(&self, store: &S, key: &str) -> Result<Option<NodeRecord>, StoreError> {
+    /// Where `key` is answered: by a layer (a put, or `None` for a delete, a tombstone or a
+    /// subtree moved away) or by the store, under the key it had before the layers' moves.
+    fn lookup<'a>(&'a self, key: &'a str) -> Lookup<'a> {
         let mut key = Cow::Borrowed(key);
         for layer in self.layers.iter().rev() {
             if let Some(e) = layer.entries.get(key.as_ref()) {
-                return Ok(e.clone());
+                return Lookup::Layer(e.as_ref());
             }
             if layer.tombstoned(&key) {
-                return Ok(None);
+                return Lookup::Layer(None);
             }
             for m in &layer.moves {
                 if in_subtree(&key, &m.to) {
@@ -124,11 +131,37 @@ impl Overlay {
                     break;
                 }
                 if in_subtree(&key, &m.from) {
-                    return Ok(None);
+                    return Lookup::Layer(None);
                 }
             }
         }
-        store.get(&key)
+        Lookup::Store(key)
+    }
+
+    /// Reads `key` through the overlay.
+    pub(crate) fn get<S: Store + ?Sized>(&self, store: &S, key: &str) -> Result<Option<NodeRecord>, StoreError> {
+        match self.lookup(key) {
+            Lookup::Layer(r) => Ok(r.cloned()),
+            Lookup::Store(key) => store.get(&key),
+        }
+    }
+
+    /// Calls `f` with the node at `key` as read through the overlay, without copying it where
+    /// the layer or the store can lend it ([`Store::visit`]); says whether there was one.
+    pub(crate) fn visit<S: Store + ?Sized>(
+        &self,
+        store: &S,
+        key: &str,
+        f: &mut dyn FnMut(&NodeRecord),
+    ) -> Result<bool, StoreError> {
+        match self.lookup(key) {
+            Lookup::Layer(Some(r)) => {
+                f(r);
+                Ok(true)
+            }
+            Lookup::Layer(None) => Ok(false),
+            Lookup::Store(key) => store.visit(&key, f),
+        }
     }
 
     /// Scans through the overlay: up to `limit` live keys starting with `prefix`, above `lower`.
@@ -140,6 +173,20 @@ impl Overlay {
         limit: usize,
     ) -> Result<Vec<Entry>, StoreError> {
         self.scan_view(store, self.layers.len(), lower, prefix, limit.max(1))
+    }
+
+    /// The first live key starting with `prefix` above `lower`: [`Overlay::scan`] of one entry,
+    /// asked of the store without its record ([`Store::next_key`]) while no layer holds a change.
+    pub(crate) fn next_key<S: Store + ?Sized>(
+        &self,
+        store: &S,
+        lower: Bound<&str>,
+        prefix: &str,
+    ) -> Result<Option<String>, StoreError> {
+        if self.is_empty() {
+            return store.next_key(lower, prefix);
+        }
+        Ok(self.scan(store, lower, prefix, 1)?.pop().map(|(k, _)| k))
     }
 
     /// Scans the view made of the store and the first `n` layers.
@@ -168,6 +215,11 @@ impl Overlay {
         limit: usize,
     ) -> Result<Vec<Entry>, StoreError> {
         let layer = &self.layers[i];
+        if layer.moves.is_empty() && layer.entries.is_empty() && layer.tombs.is_empty() {
+            // Nothing to merge (a transaction that has written nothing yet): the view beneath
+            // as it is, not copied once more through the merge below.
+            return self.scan_view(store, i, lower, prefix, limit);
+        }
         let mut out: Vec<Entry> = Vec::new();
         let mut cursor = owned(lower, prefix);
         loop {

@@ -48,8 +48,27 @@ pub trait Store {
     /// The node stored under `key`, if any.
     fn get(&self, key: &str) -> Result<Option<NodeRecord>, StoreError>;
 
+    /// Calls `f` with the node stored under `key`, if any, and says whether there was one. The
+    /// default reads it with [`Store::get`]; a store that holds its records in memory lends them
+    /// instead of copying one out for a caller that only looks at a part of it (an ACL check).
+    fn visit(&self, key: &str, f: &mut dyn FnMut(&NodeRecord)) -> Result<bool, StoreError> {
+        Ok(match self.get(key)? {
+            Some(r) => {
+                f(&r);
+                true
+            }
+            None => false,
+        })
+    }
+
     /// Up to `limit` nodes whose keys start with `prefix` and lie above `lower`, in key order.
     fn scan(&self, lower: Bound<&str>, prefix: &str, limit: usize) -> Result<Vec<(String, NodeRecord)>, StoreError>;
+
+    /// The first key starting with `prefix` above `lower`, if any: [`Store::scan`] of one entry
+    /// without its record (listing a node's children needs only names). The default scans.
+    fn next_key(&self, lower: Bound<&str>, prefix: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.scan(lower, prefix, 1)?.pop().map(|(k, _)| k))
+    }
 
     /// Applies a batch atomically; when it returns `Ok` the change must survive a crash.
     fn apply(&mut self, batch: Batch) -> Result<(), StoreError>;
@@ -156,6 +175,10 @@ impl Store for MemStore {
         Ok(self.map.get(key).cloned())
     }
 
+    fn visit(&self, key: &str, f: &mut dyn FnMut(&NodeRecord)) -> Result<bool, StoreError> {
+        Ok(self.map.get(key).map(f).is_some())
+    }
+
     fn scan(&self, lower: Bound<&str>, prefix: &str, limit: usize) -> Result<Vec<(String, NodeRecord)>, StoreError> {
         let lower = match lower {
             Bound::Unbounded => Bound::Included(prefix),
@@ -168,6 +191,19 @@ impl Store for MemStore {
             .take(limit)
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect())
+    }
+
+    fn next_key(&self, lower: Bound<&str>, prefix: &str) -> Result<Option<String>, StoreError> {
+        let lower = match lower {
+            Bound::Unbounded => Bound::Included(prefix),
+            b => b,
+        };
+        Ok(self
+            .map
+            .range::<str, _>((lower, Bound::Unbounded))
+            .next()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(k, _)| k.clone()))
     }
 
     fn apply(&mut self, batch: Batch) -> Result<(), StoreError> {

@@ -164,6 +164,13 @@ enum Loc {
 }
 
 impl Loc {
+    fn into_record(self) -> Option<NodeRecord> {
+        match self {
+            Loc::Stored(r) | Loc::Plugin { rec: r, .. } => Some(r),
+            Loc::Missing => None,
+        }
+    }
+
     fn record(&self) -> Option<&NodeRecord> {
         match self {
             Loc::Stored(r) | Loc::Plugin { rec: r, .. } => Some(r),
@@ -434,8 +441,23 @@ impl<'t, S: Store> Txn<'t, S> {
         })
     }
 
+    /// Calls `f` with the record at `uri` (a plugin's, or the stored one borrowed where the
+    /// store can lend it); says whether there is one.
+    fn visit(&self, uri: &Uri, f: &mut dyn FnMut(&NodeRecord)) -> TreeResult<bool> {
+        if let Some((idx, rel)) = self.plugin_at(uri) {
+            return Ok(match self.tree.plugins[idx].1.node(&rel)? {
+                Some(rec) => {
+                    f(&rec);
+                    true
+                }
+                None => false,
+            });
+        }
+        Ok(self.overlay.visit(&self.tree.store, &uri.key(), f)?)
+    }
+
     fn exists(&self, uri: &Uri) -> TreeResult<bool> {
-        Ok(self.locate(uri)?.record().is_some())
+        self.visit(uri, &mut |_| {})
     }
 
     fn put(&mut self, uri: &Uri, rec: NodeRecord) -> TreeResult<()> {
@@ -459,7 +481,7 @@ impl<'t, S: Store> Txn<'t, S> {
                 Some(k) => Bound::Included(k.as_str()),
                 None => Bound::Unbounded,
             };
-            let Some((k, _)) = self.overlay.scan(&self.tree.store, b, &prefix, 1)?.pop() else { break };
+            let Some(k) = self.overlay.next_key(&self.tree.store, b, &prefix)? else { break };
             names.push(k[prefix.len()..].to_string());
             lower = Some(subtree_end(&k));
         }
@@ -477,24 +499,34 @@ impl<'t, S: Store> Txn<'t, S> {
 
     /// The ACL in force at `uri` and whether it is inherited (TND 1.2 §7.7.1.2).
     pub fn effective_acl(&self, uri: &Uri) -> TreeResult<(Acl, bool)> {
+        self.with_effective_acl(uri, |acl, inherited| (acl.clone(), inherited))
+    }
+
+    /// `f` applied to the ACL in force at `uri` and whether it is inherited, the ACL borrowed
+    /// from the node that holds it ([`Txn::effective_acl`] without copying it).
+    fn with_effective_acl<R>(&self, uri: &Uri, mut f: impl FnMut(&Acl, bool) -> R) -> TreeResult<R> {
         let mut cur = Some(uri.clone());
         let mut inherited = false;
         while let Some(u) = cur {
-            if let Some(r) = self.locate(&u)?.record() {
+            let mut answer = None;
+            self.visit(&u, &mut |r| {
                 if !r.acl.is_empty() {
-                    return Ok((r.acl.clone(), inherited));
+                    answer = Some(f(&r.acl, inherited));
                 }
+            })?;
+            if let Some(a) = answer {
+                return Ok(a);
             }
             inherited = true;
             cur = u.parent();
         }
-        Ok((self.tree.config.root_acl.clone(), true))
+        Ok(f(&self.tree.config.root_acl, true))
     }
 
     fn allowed(&self, caller: &Caller, uri: &Uri, cmd: AclCommand) -> TreeResult<bool> {
         match &caller.server {
             None => Ok(true),
-            Some(s) => Ok(self.effective_acl(uri)?.0.allows(cmd, s)),
+            Some(s) => self.with_effective_acl(uri, |acl, _| acl.allows(cmd, s)),
         }
     }
 
@@ -1401,7 +1433,7 @@ impl<'t, S: Store> Txn<'t, S> {
 
     /// The stored record of a node (no ACL check): for the device's own code.
     pub fn node(&self, uri: &Uri) -> TreeResult<Option<NodeRecord>> {
-        Ok(self.locate(uri)?.record().cloned())
+        Ok(self.locate(uri)?.into_record())
     }
 
     /// Checks the subtree at `uri` against the mounted DDFs: nodes the DDF does not describe,
