@@ -225,41 +225,36 @@ impl Uri {
     }
 }
 
-/// Escapes an ASCII piece of a decoded segment for display in a LocURI.
-fn escape_segment(seg: &str, out: &mut String) {
-    for b in seg.bytes() {
-        if b.is_ascii_alphanumeric() || SEGMENT_MARKS.as_bytes().contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
+/// Whether a byte of a decoded segment is written as it is in a LocURI: unreserved ASCII, and
+/// every byte of a non-ASCII character (those are kept, not %-escaped).
+fn kept_in_display(b: u8) -> bool {
+    b >= 0x80 || b.is_ascii_alphanumeric() || SEGMENT_MARKS.as_bytes().contains(&b)
+}
+
+/// Writes a decoded segment for display in a LocURI: runs of bytes kept as they are written
+/// whole, the other ASCII bytes %-escaped.
+fn write_segment(seg: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let mut run = 0;
+    for (i, b) in seg.bytes().enumerate() {
+        if !kept_in_display(b) {
+            // `b` is ASCII, so `run..i` and `i + 1..` fall on character boundaries.
+            f.write_str(&seg[run..i])?;
+            write!(f, "%{b:02X}")?;
+            run = i + 1;
         }
     }
+    f.write_str(&seg[run..])
 }
 
 impl fmt::Display for Uri {
     /// Writes the canonical form `./A/B` (or `.`), %-escaping what must be.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.segments.is_empty() {
-            return f.write_str(".");
-        }
-        let mut out = String::from(".");
+        f.write_str(".")?;
         for s in &self.segments {
-            out.push('/');
-            let mut esc = String::new();
-            if s.is_ascii() {
-                escape_segment(s, &mut esc);
-            } else {
-                for ch in s.chars() {
-                    if ch.is_ascii() {
-                        escape_segment(ch.encode_utf8(&mut [0; 4]), &mut esc);
-                    } else {
-                        esc.push(ch);
-                    }
-                }
-            }
-            out.push_str(&esc);
+            f.write_str("/")?;
+            write_segment(s, f)?;
         }
-        f.write_str(&out)
+        Ok(())
     }
 }
 
