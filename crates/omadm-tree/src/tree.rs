@@ -505,6 +505,28 @@ impl<'t, S: Store> Txn<'t, S> {
     /// `f` applied to the ACL in force at `uri` and whether it is inherited, the ACL borrowed
     /// from the node that holds it ([`Txn::effective_acl`] without copying it).
     fn with_effective_acl<R>(&self, uri: &Uri, mut f: impl FnMut(&Acl, bool) -> R) -> TreeResult<R> {
+        if self.tree.plugins.is_empty() {
+            // No plugin can answer for a node: walk the stored keys, an ancestor's key being its
+            // descendant's cut at a NUL, instead of building each ancestor's URI.
+            let mut key = uri.key();
+            let mut inherited = false;
+            loop {
+                let mut answer = None;
+                self.overlay.visit(&self.tree.store, &key, &mut |r| {
+                    if !r.acl.is_empty() {
+                        answer = Some(f(&r.acl, inherited));
+                    }
+                })?;
+                if let Some(a) = answer {
+                    return Ok(a);
+                }
+                inherited = true;
+                match key.rfind('\0') {
+                    Some(at) => key.truncate(at),
+                    None => return Ok(f(&self.tree.config.root_acl, true)),
+                }
+            }
+        }
         let mut cur = Some(uri.clone());
         let mut inherited = false;
         while let Some(u) = cur {

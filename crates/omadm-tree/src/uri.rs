@@ -68,6 +68,11 @@ pub(crate) fn check_segment(seg: &str) -> Result<(), UriError> {
 
 /// Decodes `%HH` escapes of one raw segment and checks its characters.
 fn decode_segment(raw: &str) -> Result<String, UriError> {
+    if raw.bytes().all(kept_in_display) {
+        // Nothing escaped and nothing to refuse: the segment is the text itself.
+        check_segment(raw)?;
+        return Ok(raw.to_string());
+    }
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
