@@ -319,9 +319,99 @@ impl EncodedChange {
     }
 }
 
+/// The device-row columns that one message's nonce and completion changes set, gathered into
+/// one UPDATE where they took one each: a session's last message (Package 3) carries the client
+/// nonces, the server nonce and the session's completion, three UPDATEs of the same row.
+struct DeviceUpdate<'a> {
+    dev_id: &'a str,
+    /// The client nonce and the spent list (encoded).
+    client: Option<(&'a str, &'a str)>,
+    server_nonce: Option<&'a str>,
+    completed_ms: Option<i64>,
+    /// Where in the list the UPDATE runs: at the last change it stands for.
+    last: usize,
+}
+
+impl<'a> DeviceUpdate<'a> {
+    /// The merged UPDATE of `changes`, when at least two of them are such column changes, all of
+    /// one device, and no device is enrolled in the list (an UPDATE moved past the INSERT of its
+    /// row would find the row where before it found none).
+    fn gather(changes: &'a [EncodedChange]) -> Option<DeviceUpdate<'a>> {
+        let mut update: Option<DeviceUpdate<'a>> = None;
+        let mut count = 0;
+        for (i, EncodedChange { change, text }) in changes.iter().enumerate() {
+            let dev_id = match change {
+                Change::DeviceEnrolled(_) => return None,
+                Change::ClientNonces { dev_id, .. }
+                | Change::ServerNonce { dev_id, .. }
+                | Change::SessionCompleted { dev_id, .. } => dev_id.as_str(),
+                _ => continue,
+            };
+            let u = update.get_or_insert(DeviceUpdate {
+                dev_id,
+                client: None,
+                server_nonce: None,
+                completed_ms: None,
+                last: i,
+            });
+            if u.dev_id != dev_id {
+                return None;
+            }
+            match change {
+                Change::ClientNonces { current, .. } => u.client = Some((current, text)),
+                Change::ServerNonce { nonce, .. } => u.server_nonce = Some(nonce),
+                Change::SessionCompleted { at_ms, .. } => u.completed_ms = Some(*at_ms),
+                _ => {}
+            }
+            u.last = i;
+            count += 1;
+        }
+        update.filter(|_| count >= 2)
+    }
+
+    /// Whether `change` is one of those the merged UPDATE stands for.
+    fn covers(change: &Change) -> bool {
+        matches!(change, Change::ClientNonces { .. } | Change::ServerNonce { .. } | Change::SessionCompleted { .. })
+    }
+
+    fn execute(&self, conn: &Connection) -> Result<(), StoreError> {
+        // The parameters are always these five, in this order; a statement binds the first `n`.
+        let (sql, n) = match (self.client.is_some(), self.server_nonce.is_some(), self.completed_ms.is_some()) {
+            (true, true, true) => (
+                "UPDATE devices SET client_nonce = ?2, client_spent = ?3, server_nonce = ?4, last_session_ms = ?5 \
+                 WHERE dev_id = ?1",
+                5,
+            ),
+            (true, true, false) => {
+                ("UPDATE devices SET client_nonce = ?2, client_spent = ?3, server_nonce = ?4 WHERE dev_id = ?1", 4)
+            }
+            (true, false, true) => {
+                ("UPDATE devices SET client_nonce = ?2, client_spent = ?3, last_session_ms = ?5 WHERE dev_id = ?1", 5)
+            }
+            (true, false, false) => ("UPDATE devices SET client_nonce = ?2, client_spent = ?3 WHERE dev_id = ?1", 3),
+            (false, true, true) => ("UPDATE devices SET server_nonce = ?4, last_session_ms = ?5 WHERE dev_id = ?1", 5),
+            (false, true, false) => ("UPDATE devices SET server_nonce = ?4 WHERE dev_id = ?1", 4),
+            (false, false, true) => ("UPDATE devices SET last_session_ms = ?5 WHERE dev_id = ?1", 5),
+            (false, false, false) => return Ok(()),
+        };
+        let (current, spent) = self.client.unzip();
+        let params: [&dyn rusqlite::ToSql; 5] =
+            [&self.dev_id, &current, &spent, &self.server_nonce, &self.completed_ms];
+        conn.prepare_cached(sql)?.execute(&params[..n])?;
+        Ok(())
+    }
+}
+
 /// Runs one message's changes on `conn` (inside the caller's transaction).
 fn apply_changes(conn: &Connection, changes: &[EncodedChange]) -> Result<(), StoreError> {
-    for EncodedChange { change, text } in changes {
+    let merged = DeviceUpdate::gather(changes);
+    for (i, EncodedChange { change, text }) in changes.iter().enumerate() {
+        if let Some(update) = merged.as_ref().filter(|_| DeviceUpdate::covers(change)) {
+            if i == update.last {
+                update.execute(conn)?;
+            }
+            continue;
+        }
         match change {
             Change::DeviceEnrolled(d) => {
                 let sql = format!(
