@@ -352,18 +352,7 @@ impl std::fmt::Debug for Session {
 }
 
 fn status(msg_ref: &str, cmd_ref: &str, cmd: CommandName, code: StatusCode) -> Status {
-    Status {
-        cmd_id: String::new(),
-        msg_ref: Some(msg_ref.to_string()),
-        cmd_ref: cmd_ref.to_string(),
-        cmd,
-        target_refs: Vec::new(),
-        source_refs: Vec::new(),
-        cred: None,
-        chal: None,
-        code,
-        items: Vec::new(),
-    }
+    Status::new(String::new(), Some(msg_ref.to_string()), cmd_ref, cmd, code)
 }
 
 fn item_bytes(item: &Item) -> Vec<u8> {

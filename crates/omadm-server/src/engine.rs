@@ -1106,18 +1106,7 @@ fn header_status(reply: &mut Reply, hdr: &SyncHdr, code: StatusCode, chal: Optio
 
 /// The Status answering one client command.
 fn status_for(reply: &mut Reply, msg_id: &str, cmd: &Command, code: StatusCode) -> Status {
-    Status {
-        cmd_id: reply.cmd_id(),
-        msg_ref: Some(msg_id.to_string()),
-        cmd_ref: cmd.cmd_id().to_string(),
-        cmd: cmd.name(),
-        target_refs: Vec::new(),
-        source_refs: Vec::new(),
-        cred: None,
-        chal: None,
-        code,
-        items: Vec::new(),
-    }
+    Status::new(reply.cmd_id(), Some(msg_id.to_string()), cmd.cmd_id(), cmd.name(), code)
 }
 
 /// The wire command for a job command, numbering it and its nested commands; records each
