@@ -1034,22 +1034,27 @@ impl Session {
         }
         // Without a tail the message measured is the one sent (when nothing else follows and it
         // is final as measured), so its encoding is kept for [`Session::build`] to send.
-        let (size, body) = if tail.is_none() {
+        let measured = if tail.is_none() {
             let final_was = msg.body.is_final;
             msg.body.is_final = self.server_complete;
             let body = encode(msg, self.encoding);
             msg.body.is_final = final_was;
-            let body = body?;
-            (body.len(), Some(body))
+            body.map(|body| (body.len(), Some(body)))
         } else {
-            (self.size_with(msg, tail)?, None)
+            self.size_with(msg, tail).map(|size| (size, None))
         };
-        if size > limit {
-            for (cmd, k) in msg.body.commands.drain(fixed..).zip(kept) {
-                self.pending.push_back(k.unwrap_or(Pending::Command(cmd)));
+        // Too large, or not encodable at all: everything goes back to the pending list, in order,
+        // before the answer (an encoding error too) is given, so that nothing pending is lost.
+        let body = match measured {
+            Ok((size, body)) if size <= limit => body,
+            other => {
+                for (cmd, k) in msg.body.commands.drain(fixed..).zip(kept) {
+                    self.pending.push_back(k.unwrap_or(Pending::Command(cmd)));
+                }
+                other?;
+                return Ok(None);
             }
-            return Ok(None);
-        }
+        };
         for k in kept {
             if let Some(Pending::Alert(a)) = k {
                 self.alerts_in_flight.push((self.msg_id.to_string(), next_id.to_string(), a));

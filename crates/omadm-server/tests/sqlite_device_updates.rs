@@ -73,4 +73,17 @@ async fn an_enrolment_in_the_same_list_keeps_the_order() {
     let d = store.device("IMEI:9").await.expect("read").expect("present");
     assert_eq!(d.server.nonce, "CA==");
     assert_eq!(d.last_session_ms, Some(77));
+    // An update before the enrolment finds no row yet, applied one by one as listed; merged with
+    // the later one at its place, after the INSERT, it would overwrite the enrolled nonce.
+    store
+        .apply(vec![
+            Change::ServerNonce { dev_id: "IMEI:10".into(), nonce: "CA==".into() },
+            Change::DeviceEnrolled(device("IMEI:10")),
+            Change::SessionCompleted { dev_id: "IMEI:10".into(), at_ms: 78 },
+        ])
+        .await
+        .expect("apply");
+    let d = store.device("IMEI:10").await.expect("read").expect("present");
+    assert_eq!(d.server.nonce, "BAUG", "the nonce update listed before the enrolment changes nothing");
+    assert_eq!(d.last_session_ms, Some(78));
 }
