@@ -296,8 +296,8 @@ impl<'a> WbxmlSource<'a> {
     fn non_xml_char(&self, bytes: &[u8], place: &str) -> Error {
         let message = crate::element::non_xml_char_message(non_xml_char_at(bytes), place);
         let input = self.input.as_ptr_range();
-        // An inline string's character has an offset of its own; a table entry's is reported at
-        // the reference.
+        // The offset of the character itself: in an inline string, or in the string table (a
+        // slice of the input too, in the header); bytes from anywhere else at the reader's place.
         let offset =
             if input.contains(&bytes.as_ptr()) { bytes.as_ptr() as usize - input.start as usize } else { self.pos };
         Error::new(ErrorKind::Wbxml(message)).at(offset)
