@@ -168,6 +168,20 @@ impl MemStore {
             .collect();
         doomed.into_iter().filter_map(|k| self.map.remove(&k).map(|r| (k, r))).collect()
     }
+
+    /// The entries from `lower`, or from `prefix` when unbounded, in key order (to the end of the
+    /// map: callers stop at the first key outside `prefix`).
+    fn entries_from<'a>(
+        &'a self,
+        lower: Bound<&'a str>,
+        prefix: &'a str,
+    ) -> std::collections::btree_map::Range<'a, String, NodeRecord> {
+        let lower = match lower {
+            Bound::Unbounded => Bound::Included(prefix),
+            b => b,
+        };
+        self.map.range::<str, _>((lower, Bound::Unbounded))
+    }
 }
 
 impl Store for MemStore {
@@ -180,13 +194,8 @@ impl Store for MemStore {
     }
 
     fn scan(&self, lower: Bound<&str>, prefix: &str, limit: usize) -> Result<Vec<(String, NodeRecord)>, StoreError> {
-        let lower = match lower {
-            Bound::Unbounded => Bound::Included(prefix),
-            b => b,
-        };
         Ok(self
-            .map
-            .range::<str, _>((lower, Bound::Unbounded))
+            .entries_from(lower, prefix)
             .take_while(|(k, _)| k.starts_with(prefix))
             .take(limit)
             .map(|(k, v)| (k.clone(), v.clone()))
@@ -194,16 +203,7 @@ impl Store for MemStore {
     }
 
     fn next_key(&self, lower: Bound<&str>, prefix: &str) -> Result<Option<String>, StoreError> {
-        let lower = match lower {
-            Bound::Unbounded => Bound::Included(prefix),
-            b => b,
-        };
-        Ok(self
-            .map
-            .range::<str, _>((lower, Bound::Unbounded))
-            .next()
-            .filter(|(k, _)| k.starts_with(prefix))
-            .map(|(k, _)| k.clone()))
+        Ok(self.entries_from(lower, prefix).next().filter(|(k, _)| k.starts_with(prefix)).map(|(k, _)| k.clone()))
     }
 
     fn apply(&mut self, batch: Batch) -> Result<(), StoreError> {
