@@ -172,8 +172,7 @@ impl ApiClient {
     pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, ClientError> {
         let (status, value) = self.send(method, path, body).await?;
         if !status.is_success() {
-            let message = value["error"].as_str().map_or_else(|| value.to_string(), str::to_string);
-            return Err(ClientError::Status { status, message });
+            return Err(status_error(status, &value));
         }
         Ok(value)
     }
@@ -189,10 +188,14 @@ impl ApiClient {
     ) -> Result<(), ClientError> {
         let (status, bytes) = self.send_for_bytes(method, path, body).await?;
         if !status.is_success() {
-            let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            let message = value["error"].as_str().map_or_else(|| value.to_string(), str::to_string);
-            return Err(ClientError::Status { status, message });
+            return Err(status_error(status, &serde_json::from_slice(&bytes).unwrap_or(Value::Null)));
         }
         Ok(())
     }
+}
+
+/// The error for a non-2xx answer: its `error` text, or the whole body when it has none.
+fn status_error(status: StatusCode, body: &Value) -> ClientError {
+    let message = body["error"].as_str().map_or_else(|| body.to_string(), str::to_string);
+    ClientError::Status { status, message }
 }

@@ -404,6 +404,9 @@ fn loadgen_reports_server_figures_holds_sessions_open_and_compares_with_an_echo_
     assert_eq!(server_side["http_errors"], 0, "{context}");
     assert!(server_side["rss_after_kb"].as_u64().is_some_and(|kb| kb > 1000), "{context}");
     assert!(server_side["cpu_ms_per_session"].is_f64(), "{context}");
+    // And the load generator's own CPU over the same time.
+    assert!(summary["loadgen_cpu"]["cpu_ms"].is_u64(), "{context}");
+    assert!(summary["loadgen_cpu"]["cpu_ms_per_session"].is_f64(), "{context}");
 
     // Five sessions held open at once, seen open by the server, then finished.
     let held = &summary["hold_open"];
