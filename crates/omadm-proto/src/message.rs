@@ -6,6 +6,7 @@
 use crate::codes::{AlertCode, StatusCode};
 use crate::element::Element;
 use crate::meta::Meta;
+use smol_str::SmolStr;
 use std::fmt;
 
 /// A whole SyncML DM message.
@@ -130,15 +131,15 @@ pub struct SyncHdr {
     /// `VerProto`.
     pub ver_proto: VerProto,
     /// `SessionID`: fixed for the session (upper-case hex of the Package #0 id when alerted).
-    pub session_id: String,
+    pub session_id: SmolStr,
     /// `MsgID`: 1, 2, ... per sender.
-    pub msg_id: String,
+    pub msg_id: SmolStr,
     /// `Target`: the recipient (server URL, or the device's DevId).
     pub target: Location,
     /// `Source`: the sender.
     pub source: Location,
     /// `RespURI`: where the next message goes.
-    pub resp_uri: Option<String>,
+    pub resp_uri: Option<SmolStr>,
     /// `NoResp`: no response wanted.
     pub no_resp: bool,
     /// `Cred`: credentials (only ever in the header in DM).
@@ -152,14 +153,14 @@ pub struct SyncHdr {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Location {
     /// `LocURI`.
-    pub loc_uri: String,
+    pub loc_uri: SmolStr,
     /// `LocName`: for a client Source under MD5/HMAC, the user name.
-    pub loc_name: Option<String>,
+    pub loc_name: Option<SmolStr>,
 }
 
 impl Location {
     /// A location with only a URI.
-    pub fn new(uri: impl Into<String>) -> Self {
+    pub fn new(uri: impl Into<SmolStr>) -> Self {
         Location { loc_uri: uri.into(), loc_name: None }
     }
 }
@@ -334,7 +335,7 @@ impl CommandName {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ItemCommand {
     /// `CmdID`.
-    pub cmd_id: String,
+    pub cmd_id: SmolStr,
     /// `NoResp`.
     pub no_resp: bool,
     /// `Cred`.
@@ -350,7 +351,7 @@ pub struct ItemCommand {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Alert {
     /// `CmdID`.
-    pub cmd_id: String,
+    pub cmd_id: SmolStr,
     /// `NoResp`.
     pub no_resp: bool,
     /// `Cred`.
@@ -358,7 +359,7 @@ pub struct Alert {
     /// `Data`: the alert code.
     pub code: Option<AlertCode>,
     /// `Correlator`: repeats an Exec's correlator in a 1226 generic alert.
-    pub correlator: Option<String>,
+    pub correlator: Option<SmolStr>,
     /// `Item`*.
     pub items: Vec<Item>,
 }
@@ -368,7 +369,7 @@ pub struct Alert {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Exec {
     /// `CmdID`.
-    pub cmd_id: String,
+    pub cmd_id: SmolStr,
     /// `NoResp`.
     pub no_resp: bool,
     /// `Cred`.
@@ -376,7 +377,7 @@ pub struct Exec {
     /// `Meta`.
     pub meta: Option<Meta>,
     /// `Correlator`: echoed by the client's later 1226 alert.
-    pub correlator: Option<String>,
+    pub correlator: Option<SmolStr>,
     /// `Item` (one in DM; more are accepted).
     pub items: Vec<Item>,
 }
@@ -386,7 +387,7 @@ pub struct Exec {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Container {
     /// `CmdID`.
-    pub cmd_id: String,
+    pub cmd_id: SmolStr,
     /// `NoResp`.
     pub no_resp: bool,
     /// `Meta`.
@@ -400,17 +401,17 @@ pub struct Container {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Results {
     /// `CmdID`.
-    pub cmd_id: String,
+    pub cmd_id: SmolStr,
     /// `MsgRef`.
-    pub msg_ref: Option<String>,
+    pub msg_ref: Option<SmolStr>,
     /// `CmdRef`: the Get's CmdID.
-    pub cmd_ref: String,
+    pub cmd_ref: SmolStr,
     /// `Meta`.
     pub meta: Option<Meta>,
     /// `TargetRef`.
-    pub target_ref: Option<String>,
+    pub target_ref: Option<SmolStr>,
     /// `SourceRef`.
-    pub source_ref: Option<String>,
+    pub source_ref: Option<SmolStr>,
     /// `Item`+: each with a Source LocURI.
     pub items: Vec<Item>,
 }
@@ -420,17 +421,17 @@ pub struct Results {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Status {
     /// `CmdID`.
-    pub cmd_id: String,
+    pub cmd_id: SmolStr,
     /// `MsgRef`: the MsgID of the message holding the command.
-    pub msg_ref: Option<String>,
+    pub msg_ref: Option<SmolStr>,
     /// `CmdRef`: the command's CmdID (`0` for the header).
-    pub cmd_ref: String,
+    pub cmd_ref: SmolStr,
     /// `Cmd`: the command's name.
     pub cmd: CommandName,
     /// `TargetRef`*.
-    pub target_refs: Vec<String>,
+    pub target_refs: Vec<SmolStr>,
     /// `SourceRef`*.
-    pub source_refs: Vec<String>,
+    pub source_refs: Vec<SmolStr>,
     /// `Cred`.
     pub cred: Option<Cred>,
     /// `Chal`: sent with 401/407 (and with 212/200 to give the next nonce).
@@ -446,9 +447,9 @@ impl Status {
     /// command (`cmd_ref`, named `cmd`) of message `msg_ref` (SyncML Representation Protocol, the Status element).
     /// The other fields are public, for the answers that carry more.
     pub fn new(
-        cmd_id: impl Into<String>,
-        msg_ref: Option<String>,
-        cmd_ref: impl Into<String>,
+        cmd_id: impl Into<SmolStr>,
+        msg_ref: Option<SmolStr>,
+        cmd_ref: impl Into<SmolStr>,
         cmd: CommandName,
         code: StatusCode,
     ) -> Status {
@@ -476,7 +477,7 @@ pub struct UnsupportedCommand {
     /// Element name, e.g. `Sync`.
     pub name: String,
     /// Its `CmdID` (empty if it had none).
-    pub cmd_id: String,
+    pub cmd_id: SmolStr,
     /// The whole command element.
     pub element: Element,
 }
@@ -490,9 +491,9 @@ pub struct Item {
     /// `Source`.
     pub source: Option<Location>,
     /// `SourceParent` LocURI.
-    pub source_parent: Option<String>,
+    pub source_parent: Option<SmolStr>,
     /// `TargetParent` LocURI.
-    pub target_parent: Option<String>,
+    pub target_parent: Option<SmolStr>,
     /// `Meta`.
     pub meta: Option<Meta>,
     /// `Data`.
