@@ -22,8 +22,7 @@ use omadm_proto::wbxml::WbxmlOptions;
 use omadm_proto::xml::XmlOptions;
 use omadm_proto::{
     Alert, AlertCode, Chal, Command, CommandName, Container, Cred, Data, Element, Encoding, Format, Item, ItemCommand,
-    Limits, Location, Meta, Results, SmolStr, Status, StatusCode, SyncBody, SyncHdr, SyncMl, ToSmolStr, VerDtd,
-    VerProto,
+    Limits, Location, Meta, Results, Status, StatusCode, SyncBody, SyncHdr, SyncMl, VerDtd, VerProto,
 };
 use omadm_security::{
     AccountCredentials, AuthScheme, AuthStatus, Challenge, Credential, Dm13Profile, NonceLedger, OsNonceSource,
@@ -75,17 +74,17 @@ impl GenericAlert {
     /// The alert command for it.
     fn to_alert(&self) -> Alert {
         Alert {
-            cmd_id: SmolStr::default(),
+            cmd_id: String::new(),
             no_resp: false,
             cred: None,
             code: Some(self.code),
-            correlator: self.correlator.as_deref().map(SmolStr::new),
+            correlator: self.correlator.clone(),
             items: vec![Item {
                 source: self.source.as_ref().map(Location::new),
                 meta: Some(Meta {
                     format: Some(self.format.clone()),
-                    media_type: Some(SmolStr::new(&self.meta_type)),
-                    mark: self.mark.as_deref().map(SmolStr::new),
+                    media_type: Some(self.meta_type.clone()),
+                    mark: self.mark.clone(),
                     ..Meta::default()
                 }),
                 data: Some(Data::Text(self.data.clone())),
@@ -353,7 +352,7 @@ impl std::fmt::Debug for Session {
 }
 
 fn status(msg_ref: &str, cmd_ref: &str, cmd: CommandName, code: StatusCode) -> Status {
-    Status::new(SmolStr::default(), Some(SmolStr::new(msg_ref)), cmd_ref, cmd, code)
+    Status::new(String::new(), Some(msg_ref.to_string()), cmd_ref, cmd, code)
 }
 
 fn item_bytes(item: &Item) -> Vec<u8> {
@@ -451,7 +450,7 @@ impl Session {
             authenticated: false,
         });
         let mut package1 = vec![Command::Alert(Alert {
-            cmd_id: SmolStr::default(),
+            cmd_id: String::new(),
             no_resp: false,
             cred: None,
             code: Some(code),
@@ -549,7 +548,7 @@ impl Session {
         self.pending.clear();
         self.queued_alerts.clear();
         self.pending.push_back(Pending::Command(Command::Alert(Alert {
-            cmd_id: SmolStr::default(),
+            cmd_id: String::new(),
             no_resp: false,
             cred: None,
             code: Some(AlertCode::SessionAbort),
@@ -803,7 +802,7 @@ impl Session {
         let chal = verdict.challenge.as_ref().map(|c| Chal {
             meta: Meta {
                 format: Some(Format::B64),
-                media_type: Some(SmolStr::new(c.scheme.meta_type_in(&self.profile))),
+                media_type: Some(c.scheme.meta_type_in(&self.profile).to_string()),
                 next_nonce: c.next_nonce_text(),
                 ..Meta::default()
             },
@@ -833,7 +832,7 @@ impl Session {
             self.prover.credential()?.map(|c| Cred {
                 meta: Some(Meta {
                     format: Some(Format::parse(c.format())),
-                    media_type: Some(SmolStr::new(c.scheme.meta_type_in(&self.profile))),
+                    media_type: Some(c.scheme.meta_type_in(&self.profile).to_string()),
                     ..Meta::default()
                 }),
                 data: c.data,
@@ -843,10 +842,10 @@ impl Session {
         Ok(SyncHdr {
             ver_dtd: VerDtd::V1_2,
             ver_proto: self.protocol.clone(),
-            session_id: SmolStr::new(&self.session_id),
-            msg_id: self.msg_id.to_smolstr(),
+            session_id: self.session_id.clone(),
+            msg_id: self.msg_id.to_string(),
             target: Location::new(self.account.server_uri.clone()),
-            source: Location { loc_uri: SmolStr::new(&self.dev_id), loc_name: Some(client_name.into()) },
+            source: Location { loc_uri: self.dev_id.clone(), loc_name: Some(client_name) },
             resp_uri: None,
             no_resp: false,
             cred,
@@ -868,7 +867,7 @@ impl Session {
         let limit = self.server_max_msg.unwrap_or(usize::MAX);
         let tail = (!self.server_complete).then(|| {
             Command::Alert(Alert {
-                cmd_id: SmolStr::default(),
+                cmd_id: String::new(),
                 no_resp: false,
                 cred: None,
                 code: Some(AlertCode::NextMessage),
@@ -878,7 +877,7 @@ impl Session {
         });
         let mut next_id = 1u32;
         if let Some(mut h) = self.reply_header.take() {
-            h.cmd_id = next_id.to_smolstr();
+            h.cmd_id = next_id.to_string();
             next_id += 1;
             msg.body.commands.push(Command::Status(h));
         }
@@ -1226,12 +1225,12 @@ impl Session {
         let tx = tree.begin();
         let target = parse_target(&target_text, &limits)?;
         let mut results = Results {
-            cmd_id: next_id.to_smolstr(),
-            msg_ref: Some(msg_ref.into()),
-            cmd_ref: cmd_ref.into(),
+            cmd_id: next_id.to_string(),
+            msg_ref: Some(msg_ref),
+            cmd_ref,
             meta: None,
             target_ref: None,
-            source_ref: Some(SmolStr::new(&target_text)),
+            source_ref: Some(target_text.clone()),
             items: Vec::new(),
         };
         msg.body.commands.push(Command::Results(results.clone()));
@@ -1763,7 +1762,7 @@ impl Session {
                 }
                 let meta = Meta {
                     format: Some(format),
-                    media_type: (!v.mime.is_empty()).then(|| SmolStr::new(&v.mime)),
+                    media_type: (!v.mime.is_empty()).then(|| v.mime.clone()),
                     ..Meta::default()
                 };
                 let pv = PendingValue {
@@ -1826,7 +1825,7 @@ impl Session {
 }
 
 fn set_cmd_id(cmd: &mut Command, id: u32) {
-    let id = id.to_smolstr();
+    let id = id.to_string();
     match cmd {
         Command::Add(c) | Command::Replace(c) | Command::Delete(c) | Command::Get(c) | Command::Copy(c) => {
             c.cmd_id = id
@@ -1858,7 +1857,7 @@ fn with_code(answers: Answers, code: StatusCode) -> Answers {
 fn interrupted(obj: &IncomingObject) -> Pending {
     warn!(target = %obj.target, received = obj.bytes.len(), size = obj.size, "large object interrupted (1225)");
     Pending::Command(Command::Alert(Alert {
-        cmd_id: SmolStr::default(),
+        cmd_id: String::new(),
         no_resp: false,
         cred: None,
         code: Some(AlertCode::NoEndOfData),
@@ -1879,9 +1878,9 @@ fn value_results(v: &PendingValue, cmd_id: u32, bytes: Vec<u8>, more: bool) -> C
     }
     let data = if v.text { Data::Text(String::from_utf8_lossy(&bytes).into_owned()) } else { Data::Binary(bytes) };
     Command::Results(Results {
-        cmd_id: cmd_id.to_smolstr(),
-        msg_ref: Some(SmolStr::new(&v.msg_ref)),
-        cmd_ref: SmolStr::new(&v.cmd_ref),
+        cmd_id: cmd_id.to_string(),
+        msg_ref: Some(v.msg_ref.clone()),
+        cmd_ref: v.cmd_ref.clone(),
         meta: None,
         target_ref: None,
         source_ref: None,
@@ -1911,7 +1910,7 @@ fn listed_item(node: &omadm_tree::ListedNode, with_value: bool, encoding: Encodi
         source: Some(Location::new(node.uri.to_string())),
         meta: Some(Meta {
             format: Some(format),
-            media_type: (!rec.mime.is_empty()).then(|| SmolStr::new(&rec.mime)),
+            media_type: (!rec.mime.is_empty()).then(|| rec.mime.clone()),
             ..Meta::default()
         }),
         data,
@@ -1936,7 +1935,7 @@ fn devinfo_replace<S: Store>(tree: &mut Tree<S>) -> Result<ItemCommand, ClientEr
                 source: Some(Location::new(uri.to_string())),
                 meta: Some(Meta {
                     format: Some(rec.format.clone()),
-                    media_type: Some(SmolStr::new(if rec.mime.is_empty() { "text/plain" } else { &rec.mime })),
+                    media_type: Some(if rec.mime.is_empty() { "text/plain".into() } else { rec.mime.clone() }),
                     ..Meta::default()
                 }),
                 data: Some(Data::Text(String::from_utf8_lossy(&rec.value).into_owned())),
@@ -1947,5 +1946,5 @@ fn devinfo_replace<S: Store>(tree: &mut Tree<S>) -> Result<ItemCommand, ClientEr
     if items.is_empty() {
         return Err(ClientError::Account("the tree has no ./DevInfo to send in Package 1".into()));
     }
-    Ok(ItemCommand { cmd_id: SmolStr::default(), no_resp: false, cred: None, meta: None, items })
+    Ok(ItemCommand { cmd_id: String::new(), no_resp: false, cred: None, meta: None, items })
 }

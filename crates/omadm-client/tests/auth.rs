@@ -39,7 +39,7 @@ fn hdr_from(verdict: &Verdict, msg_ref: &str) -> Command {
     st.chal = verdict.challenge.as_ref().map(|c| Chal {
         meta: Meta {
             format: Some(Format::B64),
-            media_type: Some(c.meta_type().into()),
+            media_type: Some(c.meta_type().to_string()),
             next_nonce: c.next_nonce_text(),
             ..Meta::default()
         },
@@ -249,7 +249,7 @@ fn a_server_that_keeps_failing_ends_the_session() {
         let (body, _) = signed(&mut srv, &AuthScheme::Md5, "wrong", &nonce, &msg_ref);
         let m = sent(reply(&mut s, &mut tree, &mut NoUi, &body));
         assert_eq!(status_of(&m, "0"), vec![401], "round {round}");
-        msg_ref = m.header.msg_id.to_string();
+        msg_ref = m.header.msg_id.clone();
         nonce = chal_nonce(&m);
     }
     let body = srv.xml(vec![hdr_status(&msg_ref, 200)], true);

@@ -225,7 +225,7 @@ fn only_generic_alerts_the_server_answered_2xx_count_as_delivered_even_after_a_c
             .commands
             .iter()
             .filter_map(|c| match c {
-                Command::Alert(a) if a.code == Some(AlertCode::GenericAlert) => Some(a.cmd_id.to_string()),
+                Command::Alert(a) if a.code == Some(AlertCode::GenericAlert) => Some(a.cmd_id.clone()),
                 _ => None,
             })
             .collect()

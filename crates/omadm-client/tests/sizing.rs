@@ -182,7 +182,7 @@ fn send_chunked(max_obj: u64, value: &[u8], step: usize, declared: u64) -> (Tree
         let body =
             srv.xml(vec![hdr_status(&msg_ref, 212), chunk(&(i + 3).to_string(), "./Vendor/Obj", p, size, !last)], last);
         let m = sent(reply(&mut s, &mut tree, &mut NoUi, &body));
-        msg_ref = m.header.msg_id.to_string();
+        msg_ref = m.header.msg_id.clone();
         let refused = statuses(&m).iter().any(|(c, _, code)| c == "Replace" && *code >= 400);
         replies.push(m);
         if refused {
@@ -296,7 +296,7 @@ fn a_structural_get_of_a_big_tree_is_split_over_messages() {
     assert!(messages > 3, "{messages}");
     assert_eq!(uris.len(), 301, "the root and its 300 children, each once");
     assert_eq!(uris[0], "./Vendor/Big");
-    assert!(uris.iter().any(|u| u == "./Vendor/Big/N299"));
+    assert!(uris.contains(&"./Vendor/Big/N299".to_string()));
 }
 
 #[test]

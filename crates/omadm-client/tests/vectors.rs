@@ -17,7 +17,7 @@ fn run_vector(rel: &str) -> (SyncMl, Vec<SyncMl>) {
     let mut acc = account(AuthScheme::Basic, None);
     acc.install(&mut tree, "omadm").unwrap();
     let mut cfg = SessionConfig::new(DEV_ID, acc);
-    cfg.session_id = server_msg.header.session_id.to_string();
+    cfg.session_id = server_msg.header.session_id.clone();
     let (mut s, _) = Session::start(cfg, &mut tree).unwrap();
     let mut ui = ScriptedUi::default();
     let mut replies = Vec::new();
@@ -53,7 +53,7 @@ fn commands_needing_status(cmds: &[Command], out: &mut Vec<String>) {
         match c {
             Command::Status(_) | Command::Results(_) => {}
             Command::Atomic(k) | Command::Sequence(k) => {
-                out.push(k.cmd_id.to_string());
+                out.push(k.cmd_id.clone());
                 commands_needing_status(&k.commands, out);
             }
             other => out.push(other.cmd_id().to_string()),

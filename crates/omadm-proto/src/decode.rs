@@ -12,7 +12,6 @@ use crate::event::{Event, EventSource};
 use crate::limits::Limits;
 use crate::message::*;
 use crate::meta::{Anchor, Format, Mem, Meta};
-use smol_str::SmolStr;
 use std::borrow::Cow;
 use std::str::FromStr;
 
@@ -244,12 +243,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
     /// Inlined: called for most leaves, out of line it cost a call, its saved registers and a
     /// `Result` written to memory each time.
     #[inline(always)]
-    fn trimmed(&mut self) -> Result<SmolStr> {
-        Ok(SmolStr::new(&*self.trimmed_text()?))
-    }
-
-    /// [`Builder::trimmed`] for the fields the model keeps as `String` (credentials, nonces).
-    fn trimmed_string(&mut self) -> Result<String> {
+    fn trimmed(&mut self) -> Result<String> {
         Ok(self.trimmed_text()?.into_owned())
     }
 
@@ -470,7 +464,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
     }
 
     /// SourceParent / TargetParent: a LocURI.
-    fn parent_uri(&mut self) -> Result<SmolStr> {
+    fn parent_uri(&mut self) -> Result<String> {
         let mut loc = Location::default();
         self.location(&mut loc)?;
         Ok(loc.loc_uri)
@@ -483,7 +477,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
         while let Child::Start(name, _) = self.child()? {
             match &*name {
                 "Meta" => self.meta_fields(cred.meta.insert(Meta::default()))?,
-                "Data" => (cred.data, has_data) = (self.trimmed_string()?, true),
+                "Data" => (cred.data, has_data) = (self.trimmed()?, true),
                 _ => self.skip()?,
             }
         }
@@ -505,7 +499,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
                 "Mark" => meta.mark = Some(self.trimmed()?),
                 "Size" => meta.size = Some(self.number("Size")?),
                 "Version" => meta.version = Some(self.trimmed()?),
-                "NextNonce" => meta.next_nonce = Some(self.trimmed_string()?),
+                "NextNonce" => meta.next_nonce = Some(self.trimmed()?),
                 "MaxMsgSize" => meta.max_msg_size = Some(self.number("MaxMsgSize")?),
                 "MaxObjSize" => meta.max_obj_size = Some(self.number("MaxObjSize")?),
                 "EMI" => meta.emi.push(self.trimmed()?),
@@ -591,7 +585,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
             "Alert" => {
                 push_in_place(commands, || {
                     Command::Alert(Alert {
-                        cmd_id: SmolStr::default(),
+                        cmd_id: String::new(),
                         no_resp: false,
                         cred: None,
                         code: None,
@@ -635,7 +629,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
             }
             _ => {
                 let element = self.element(name, ns)?;
-                let cmd_id = element.child("CmdID").map(|c| SmolStr::new(c.text().trim())).unwrap_or_default();
+                let cmd_id = element.child("CmdID").map(|c| c.text().trim().to_string()).unwrap_or_default();
                 commands.push(Command::Unsupported(UnsupportedCommand { name: element.name.clone(), cmd_id, element }));
                 Ok(())
             }
@@ -949,8 +943,8 @@ fn empty_header() -> SyncHdr {
     SyncHdr {
         ver_dtd: VerDtd::V1_2,
         ver_proto: VerProto::Dm1_2,
-        session_id: SmolStr::default(),
-        msg_id: SmolStr::default(),
+        session_id: String::new(),
+        msg_id: String::new(),
         target: Location::default(),
         source: Location::default(),
         resp_uri: None,
@@ -998,7 +992,7 @@ fn normalize_embedded_type(meta: &mut Meta) {
     if let Some(t) = meta.media_type.as_mut() {
         if is_wbxml_document_type(t) {
             let base = &t[..t.len() - "+wbxml".len()];
-            *t = smol_str::format_smolstr!("{base}+xml");
+            *t = format!("{base}+xml");
         }
     }
 }

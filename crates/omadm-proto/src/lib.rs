@@ -26,14 +26,6 @@ pub use error::{Error, ErrorKind, Result};
 pub use limits::Limits;
 pub use message::*;
 pub use meta::{Anchor, Format, Mem, Meta};
-/// The model's type for short text: identifiers, references, URIs and short metadata (CmdID,
-/// MsgRef, LocURI, Meta Type, ...). Up to 23 bytes are stored inline, so decoding a typical DM
-/// message allocates for none of them; longer text is shared, so a clone never copies it.
-/// Payloads and secrets (`Data`, `Cred` data, `NextNonce`) stay `String`.
-pub use smol_str::SmolStr;
-/// `to_smolstr()`: formats a value (a CmdID counter, say) straight into a [`SmolStr`], without
-/// the `String` that `to_string()` would allocate.
-pub use smol_str::ToSmolStr;
 
 /// The two encodings of a SyncML DM message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

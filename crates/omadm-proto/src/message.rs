@@ -6,7 +6,6 @@
 use crate::codes::{AlertCode, StatusCode};
 use crate::element::Element;
 use crate::meta::Meta;
-use smol_str::SmolStr;
 use std::fmt;
 
 /// A whole SyncML DM message.
@@ -131,15 +130,15 @@ pub struct SyncHdr {
     /// `VerProto`.
     pub ver_proto: VerProto,
     /// `SessionID`: fixed for the session (upper-case hex of the Package #0 id when alerted).
-    pub session_id: SmolStr,
+    pub session_id: String,
     /// `MsgID`: 1, 2, ... per sender.
-    pub msg_id: SmolStr,
+    pub msg_id: String,
     /// `Target`: the recipient (server URL, or the device's DevId).
     pub target: Location,
     /// `Source`: the sender.
     pub source: Location,
     /// `RespURI`: where the next message goes.
-    pub resp_uri: Option<SmolStr>,
+    pub resp_uri: Option<String>,
     /// `NoResp`: no response wanted.
     pub no_resp: bool,
     /// `Cred`: credentials (only ever in the header in DM).
@@ -153,14 +152,14 @@ pub struct SyncHdr {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Location {
     /// `LocURI`.
-    pub loc_uri: SmolStr,
+    pub loc_uri: String,
     /// `LocName`: for a client Source under MD5/HMAC, the user name.
-    pub loc_name: Option<SmolStr>,
+    pub loc_name: Option<String>,
 }
 
 impl Location {
     /// A location with only a URI.
-    pub fn new(uri: impl Into<SmolStr>) -> Self {
+    pub fn new(uri: impl Into<String>) -> Self {
         Location { loc_uri: uri.into(), loc_name: None }
     }
 }
@@ -335,7 +334,7 @@ impl CommandName {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ItemCommand {
     /// `CmdID`.
-    pub cmd_id: SmolStr,
+    pub cmd_id: String,
     /// `NoResp`.
     pub no_resp: bool,
     /// `Cred`.
@@ -351,7 +350,7 @@ pub struct ItemCommand {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Alert {
     /// `CmdID`.
-    pub cmd_id: SmolStr,
+    pub cmd_id: String,
     /// `NoResp`.
     pub no_resp: bool,
     /// `Cred`.
@@ -359,7 +358,7 @@ pub struct Alert {
     /// `Data`: the alert code.
     pub code: Option<AlertCode>,
     /// `Correlator`: repeats an Exec's correlator in a 1226 generic alert.
-    pub correlator: Option<SmolStr>,
+    pub correlator: Option<String>,
     /// `Item`*.
     pub items: Vec<Item>,
 }
@@ -369,7 +368,7 @@ pub struct Alert {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Exec {
     /// `CmdID`.
-    pub cmd_id: SmolStr,
+    pub cmd_id: String,
     /// `NoResp`.
     pub no_resp: bool,
     /// `Cred`.
@@ -377,7 +376,7 @@ pub struct Exec {
     /// `Meta`.
     pub meta: Option<Meta>,
     /// `Correlator`: echoed by the client's later 1226 alert.
-    pub correlator: Option<SmolStr>,
+    pub correlator: Option<String>,
     /// `Item` (one in DM; more are accepted).
     pub items: Vec<Item>,
 }
@@ -387,7 +386,7 @@ pub struct Exec {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Container {
     /// `CmdID`.
-    pub cmd_id: SmolStr,
+    pub cmd_id: String,
     /// `NoResp`.
     pub no_resp: bool,
     /// `Meta`.
@@ -401,17 +400,17 @@ pub struct Container {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Results {
     /// `CmdID`.
-    pub cmd_id: SmolStr,
+    pub cmd_id: String,
     /// `MsgRef`.
-    pub msg_ref: Option<SmolStr>,
+    pub msg_ref: Option<String>,
     /// `CmdRef`: the Get's CmdID.
-    pub cmd_ref: SmolStr,
+    pub cmd_ref: String,
     /// `Meta`.
     pub meta: Option<Meta>,
     /// `TargetRef`.
-    pub target_ref: Option<SmolStr>,
+    pub target_ref: Option<String>,
     /// `SourceRef`.
-    pub source_ref: Option<SmolStr>,
+    pub source_ref: Option<String>,
     /// `Item`+: each with a Source LocURI.
     pub items: Vec<Item>,
 }
@@ -421,17 +420,17 @@ pub struct Results {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Status {
     /// `CmdID`.
-    pub cmd_id: SmolStr,
+    pub cmd_id: String,
     /// `MsgRef`: the MsgID of the message holding the command.
-    pub msg_ref: Option<SmolStr>,
+    pub msg_ref: Option<String>,
     /// `CmdRef`: the command's CmdID (`0` for the header).
-    pub cmd_ref: SmolStr,
+    pub cmd_ref: String,
     /// `Cmd`: the command's name.
     pub cmd: CommandName,
     /// `TargetRef`*.
-    pub target_refs: Vec<SmolStr>,
+    pub target_refs: Vec<String>,
     /// `SourceRef`*.
-    pub source_refs: Vec<SmolStr>,
+    pub source_refs: Vec<String>,
     /// `Cred`.
     pub cred: Option<Cred>,
     /// `Chal`: sent with 401/407 (and with 212/200 to give the next nonce).
@@ -447,9 +446,9 @@ impl Status {
     /// command (`cmd_ref`, named `cmd`) of message `msg_ref` (SyncML Representation Protocol, the Status element).
     /// The other fields are public, for the answers that carry more.
     pub fn new(
-        cmd_id: impl Into<SmolStr>,
-        msg_ref: Option<SmolStr>,
-        cmd_ref: impl Into<SmolStr>,
+        cmd_id: impl Into<String>,
+        msg_ref: Option<String>,
+        cmd_ref: impl Into<String>,
         cmd: CommandName,
         code: StatusCode,
     ) -> Status {
@@ -477,7 +476,7 @@ pub struct UnsupportedCommand {
     /// Element name, e.g. `Sync`.
     pub name: String,
     /// Its `CmdID` (empty if it had none).
-    pub cmd_id: SmolStr,
+    pub cmd_id: String,
     /// The whole command element.
     pub element: Element,
 }
@@ -491,9 +490,9 @@ pub struct Item {
     /// `Source`.
     pub source: Option<Location>,
     /// `SourceParent` LocURI.
-    pub source_parent: Option<SmolStr>,
+    pub source_parent: Option<String>,
     /// `TargetParent` LocURI.
-    pub target_parent: Option<SmolStr>,
+    pub target_parent: Option<String>,
     /// `Meta`.
     pub meta: Option<Meta>,
     /// `Data`.

@@ -1,6 +1,5 @@
 //! Meta information (SyncML Meta-Information DTD 1.2, the `syncml:metinf` namespace, WBXML code page 1).
 
-use smol_str::SmolStr;
 use std::fmt;
 
 /// The `MetInf` content of a `Meta` element: every field of the MetInf page that DM uses.
@@ -14,15 +13,15 @@ pub struct Meta {
     /// `Format`: the encoding of the Data (b64, chr, node, ...).
     pub format: Option<Format>,
     /// `Type`: the media type (MIME type, DDF name or generic-alert type URN).
-    pub media_type: Option<SmolStr>,
+    pub media_type: Option<String>,
     /// `Mark`: severity of a generic alert (DM 1.2 Protocol §8.7).
-    pub mark: Option<SmolStr>,
+    pub mark: Option<String>,
     /// `Size`: byte size of the object (the total size on the first chunk of a large object).
     pub size: Option<u64>,
     /// `Anchor`: synchronization anchors (unused by DM, kept for completeness).
     pub anchor: Option<Anchor>,
     /// `Version`: version of the object.
-    pub version: Option<SmolStr>,
+    pub version: Option<String>,
     /// `NextNonce`: the nonce to use for the next authentication, base64 text as sent.
     pub next_nonce: Option<String>,
     /// `MaxMsgSize`: the largest message the sender accepts.
@@ -30,7 +29,7 @@ pub struct Meta {
     /// `MaxObjSize`: the largest object the sender accepts.
     pub max_obj_size: Option<u64>,
     /// `EMI`: experimental meta information, in order.
-    pub emi: Vec<SmolStr>,
+    pub emi: Vec<String>,
     /// `Mem`: memory figures of a data store.
     pub mem: Option<Mem>,
     /// `FieldLevel`: field-level replace supported (empty element).
@@ -59,9 +58,9 @@ impl Meta {
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Anchor {
     /// `Last`.
-    pub last: Option<SmolStr>,
+    pub last: Option<String>,
     /// `Next`.
-    pub next: Option<SmolStr>,
+    pub next: Option<String>,
 }
 
 /// `Mem`: the memory of a data store.

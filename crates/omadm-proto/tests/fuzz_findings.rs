@@ -19,11 +19,7 @@ fn wbxml_options() -> [WbxmlOptions; 2] {
 fn with_unsupported(element: Element) -> SyncMl {
     let mut msg = package1();
     let cmd_id = element.child("CmdID").map(|c| c.text()).unwrap_or_default();
-    msg.body.commands.push(Command::Unsupported(UnsupportedCommand {
-        name: element.name.clone(),
-        cmd_id: cmd_id.into(),
-        element,
-    }));
+    msg.body.commands.push(Command::Unsupported(UnsupportedCommand { name: element.name.clone(), cmd_id, element }));
     msg
 }
 

@@ -14,15 +14,9 @@ fn text() -> impl Strategy<Value = String> {
     "[ \\t\\r\\na-zA-Z0-9<>&'\"=;:/.?%+é✓-]{0,24}"
 }
 
-/// Identifier-like text (decoders trim these): no surrounding whitespace. Up to 16 characters of
-/// up to 3 bytes each, so both of `SmolStr`'s forms occur (inline up to 23 bytes, shared beyond).
-fn ident_string() -> impl Strategy<Value = String> {
+/// Identifier-like text (decoders trim these): no surrounding whitespace.
+fn ident() -> impl Strategy<Value = String> {
     "[a-zA-Z0-9<>&'\"=;:/.?%+é✓-]{0,16}"
-}
-
-/// [`ident_string`] as the model's short text.
-fn ident() -> impl Strategy<Value = SmolStr> {
-    ident_string().prop_map(SmolStr::from)
 }
 
 fn nonempty_ident() -> impl Strategy<Value = String> {
@@ -50,7 +44,7 @@ fn meta() -> BoxedStrategy<Meta> {
         option::of(any::<u64>()),
         option::of((option::of(ident()), option::of(ident())).prop_map(|(last, next)| Anchor { last, next })),
         option::of(ident()),
-        option::of(ident_string()),
+        option::of(ident()),
         (option::of(any::<u64>()), option::of(any::<u64>()), vec(ident(), 0..2)),
         option::of((any::<bool>(), option::of(any::<u64>()), option::of(any::<u64>())).prop_map(|(s, f, i)| Mem {
             shared_mem: s,
@@ -134,7 +128,7 @@ fn item() -> BoxedStrategy<Item> {
 }
 
 fn cred() -> BoxedStrategy<Cred> {
-    (option::of(meta()), ident_string()).prop_map(|(meta, data)| Cred { meta, data }).boxed()
+    (option::of(meta()), ident()).prop_map(|(meta, data)| Cred { meta, data }).boxed()
 }
 
 fn item_command() -> BoxedStrategy<ItemCommand> {

@@ -190,7 +190,7 @@ pub fn user_pin_mac(key_pin: &str, wbxml: &[u8]) -> Result<String, BootstrapErro
 /// the MAC digits.
 pub fn verify_user_pin_mac(entered: &str, wbxml: &[u8]) -> Result<(), BootstrapError> {
     let e = entered.trim();
-    if e.len() < 2 || !e.len().is_multiple_of(2) || !e.bytes().all(|b| b.is_ascii_digit()) {
+    if e.len() < 2 || e.len() % 2 != 0 || !e.bytes().all(|b| b.is_ascii_digit()) {
         return Err(BootstrapError::BadUserPinMac);
     }
     let (key, _) = e.split_at(e.len() / 2);
@@ -203,7 +203,7 @@ pub fn verify_user_pin_mac(entered: &str, wbxml: &[u8]) -> Result<(), BootstrapE
 }
 
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
+    if text.len() % 2 != 0 {
         return None;
     }
     text.as_bytes()

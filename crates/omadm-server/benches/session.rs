@@ -65,7 +65,7 @@ fn header(msg: u32, cred: Option<Cred>) -> SyncHdr {
         ver_dtd: VerDtd::V1_2,
         ver_proto: VerProto::Dm1_2,
         session_id: "1A".into(),
-        msg_id: msg.to_smolstr(),
+        msg_id: msg.to_string(),
         target: Location::new(URL),
         source: Location { loc_uri: DEV.into(), loc_name: Some(DEV.into()) },
         resp_uri: None,

@@ -12,7 +12,7 @@ use omadm_proto::wbxml::WbxmlOptions;
 use omadm_proto::xml::XmlOptions;
 use omadm_proto::{
     Alert, AlertCode, Chal, Command, CommandName, Container, Cred, Data, Encoding, Exec, Format, Item, ItemCommand,
-    Location, Meta, SmolStr, Status, StatusCode, SyncBody, SyncHdr, SyncMl, ToSmolStr, VerDtd, VerProto,
+    Location, Meta, Status, StatusCode, SyncBody, SyncHdr, SyncMl, VerDtd, VerProto,
 };
 use omadm_security::{
     AuthScheme, Challenge, Credential, HmacHeader, NonceLedger, NonceSource, Presented, Prover, Verifier,
@@ -307,10 +307,10 @@ struct Reply {
 }
 
 impl Reply {
-    fn cmd_id(&mut self) -> SmolStr {
+    fn cmd_id(&mut self) -> String {
         let id = self.next_cmd;
         self.next_cmd += 1;
-        id.to_smolstr()
+        id.to_string()
     }
 }
 
@@ -360,9 +360,9 @@ impl Engine {
                 let Some(msg) = msg_id else { return self.refuse(&ex, StatusCode::BadRequest, None) };
                 SessionState {
                     token: ex.new_token.clone(),
-                    session_id: hdr.session_id.to_string(),
-                    dev_id: hdr.source.loc_uri.to_string(),
-                    server_uri: hdr.target.loc_uri.to_string(),
+                    session_id: hdr.session_id.clone(),
+                    dev_id: hdr.source.loc_uri.clone(),
+                    server_uri: hdr.target.loc_uri.clone(),
                     ver_proto: hdr.ver_proto.as_str().to_string(),
                     wbxml: ex.encoding == Encoding::Wbxml,
                     max_msg_size: self.config.default_client_max_msg_size,
@@ -705,7 +705,7 @@ impl SessionRun<'_, '_> {
         let mut chunk_code = None;
         for item in &res.items {
             let meta = item.meta_or(res.meta.as_ref());
-            let uri = item.source.as_ref().map(|s| s.loc_uri.to_string()).unwrap_or_default();
+            let uri = item.source.as_ref().map(|s| s.loc_uri.clone()).unwrap_or_default();
             let format = Meta::effective_format(meta).as_str().to_string();
             let bytes = item.data.as_ref().map(data_bytes).unwrap_or_default();
             if !item.more_data && self.state.chunk_in.is_none() {
@@ -764,11 +764,11 @@ impl SessionRun<'_, '_> {
                         id: 0,
                         dev_id: self.device.dev_id.clone(),
                         code: code.code(),
-                        media_type: meta.and_then(|m| m.media_type.as_deref()).map(str::to_owned),
+                        media_type: meta.and_then(|m| m.media_type.clone()),
                         format: meta.and_then(|m| m.format.as_ref()).map(|f| f.as_str().to_string()),
-                        mark: meta.and_then(|m| m.mark.as_deref()).map(str::to_owned),
-                        source: item.source.as_ref().map(|s| s.loc_uri.to_string()),
-                        correlator: alert.correlator.as_deref().map(str::to_owned),
+                        mark: meta.and_then(|m| m.mark.clone()),
+                        source: item.source.as_ref().map(|s| s.loc_uri.clone()),
+                        correlator: alert.correlator.clone(),
                         data: item.data.as_ref().map(data_text).unwrap_or_default(),
                         received_ms: self.ex.now_ms,
                     }));
@@ -999,8 +999,8 @@ impl SessionRun<'_, '_> {
         Ok(SyncHdr {
             ver_dtd: VerDtd::V1_2,
             ver_proto: VerProto::parse(&self.state.ver_proto),
-            session_id: SmolStr::new(&self.state.session_id),
-            msg_id: (self.state.server_msg + 1).to_smolstr(),
+            session_id: self.state.session_id.clone(),
+            msg_id: (self.state.server_msg + 1).to_string(),
             target: Location::new(self.state.dev_id.clone()),
             source: Location::new(self.state.server_uri.clone()),
             resp_uri: Some(self.resp_uri()),
@@ -1010,10 +1010,10 @@ impl SessionRun<'_, '_> {
         })
     }
 
-    fn resp_uri(&self) -> SmolStr {
+    fn resp_uri(&self) -> String {
         let base = &self.engine.config.dm_url;
         let sep = if base.contains('?') { '&' } else { '?' };
-        format!("{base}{sep}session={}", self.state.token).into()
+        format!("{base}{sep}session={}", self.state.token)
     }
 
     /// Our credentials for the device (SRVCRED), until it accepted them (digest §4).
@@ -1026,7 +1026,7 @@ impl SessionRun<'_, '_> {
         Ok(prover.credential()?.map(|c| Cred {
             meta: Some(Meta {
                 format: Some(Format::parse(c.format())),
-                media_type: Some(SmolStr::new(c.scheme.as_str())),
+                media_type: Some(c.scheme.as_str().to_string()),
                 ..Meta::default()
             }),
             data: c.data,
@@ -1094,7 +1094,7 @@ fn header_status(reply: &mut Reply, hdr: &SyncHdr, code: StatusCode, chal: Optio
         chal: chal.map(|c| Chal {
             meta: Meta {
                 format: Some(Format::parse(c.format())),
-                media_type: Some(SmolStr::new(c.meta_type())),
+                media_type: Some(c.meta_type().to_string()),
                 next_nonce: c.next_nonce_text(),
                 ..Meta::default()
             },
@@ -1106,7 +1106,7 @@ fn header_status(reply: &mut Reply, hdr: &SyncHdr, code: StatusCode, chal: Optio
 
 /// The Status answering one client command.
 fn status_for(reply: &mut Reply, msg_id: &str, cmd: &Command, code: StatusCode) -> Status {
-    Status::new(reply.cmd_id(), Some(SmolStr::new(msg_id)), cmd.cmd_id(), cmd.name(), code)
+    Status::new(reply.cmd_id(), Some(msg_id.to_string()), cmd.cmd_id(), cmd.name(), code)
 }
 
 /// The wire command for a job command, numbering it and its nested commands; records each
@@ -1129,7 +1129,7 @@ fn to_wire(
             .or_else(|| (command.op == Operation::Add && command.data.is_none()).then(|| "node".into()));
         let meta = Meta {
             format: format.as_deref().map(Format::parse),
-            media_type: command.media_type.as_deref().map(SmolStr::new),
+            media_type: command.media_type.clone(),
             ..Meta::default()
         };
         (!meta.is_empty()).then_some(meta)
@@ -1157,9 +1157,7 @@ fn to_wire(
         }
         Operation::Exec => Command::Exec(Exec {
             cmd_id,
-            correlator: Some(
-                format!("{job}-{}", at.path.iter().map(u16::to_string).collect::<Vec<_>>().join(".")).into(),
-            ),
+            correlator: Some(format!("{job}-{}", at.path.iter().map(u16::to_string).collect::<Vec<_>>().join("."))),
             items: vec![Item {
                 meta: value_meta(),
                 data: command.data.clone().map(Data::Text),
@@ -1211,10 +1209,10 @@ fn to_wire(
 
 /// One chunk of a large Replace/Add: Meta Size (the whole length) on the first chunk only,
 /// MoreData on all but the last (DM Protocol 1.2 §7.4).
-fn chunk_wire(command: &JobCommand, cmd_id: SmolStr, data: &str, total: Option<usize>, more: bool) -> Command {
+fn chunk_wire(command: &JobCommand, cmd_id: String, data: &str, total: Option<usize>, more: bool) -> Command {
     let meta = Meta {
         format: command.format.as_deref().map(Format::parse),
-        media_type: command.media_type.as_deref().map(SmolStr::new),
+        media_type: command.media_type.clone(),
         size: total.map(|t| t as u64),
         ..Meta::default()
     };
@@ -1266,7 +1264,7 @@ fn result_item(uri: String, format: String, meta: Option<&Meta>, bytes: &[u8]) -
         Ok(text) if format != "bin" => text.to_string(),
         _ => B64.encode(bytes),
     };
-    ResultItem { uri, format, media_type: meta.and_then(|m| m.media_type.as_deref()).map(str::to_owned), data }
+    ResultItem { uri, format, media_type: meta.and_then(|m| m.media_type.clone()), data }
 }
 
 /// Serde for byte buffers as base64 text (compact in the stored JSON).

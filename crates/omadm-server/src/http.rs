@@ -149,7 +149,7 @@ async fn dm_message(
         };
     let dev_id = match &session {
         SessionLookup::Found(state) => state.dev_id.clone(),
-        _ => source.to_string(),
+        _ => source.clone(),
     };
     let hmac = headers.get(HMAC_HEADER_NAME).and_then(|v| v.to_str().ok());
     let exchange = Exchange {

@@ -175,7 +175,7 @@ impl Client {
         let cred = self.prover.credential().expect("cred").map(|c| Cred {
             meta: Some(Meta {
                 format: Some(Format::B64),
-                media_type: Some(c.scheme.as_str().into()),
+                media_type: Some(c.scheme.as_str().to_string()),
                 ..Meta::default()
             }),
             data: c.data,
@@ -184,7 +184,7 @@ impl Client {
             ver_dtd: VerDtd::V1_2,
             ver_proto: VerProto::Dm1_2,
             session_id: "1A2B".into(),
-            msg_id: self.msg.to_smolstr(),
+            msg_id: self.msg.to_string(),
             target: Location::new(URL),
             source: Location { loc_uri: DEV.into(), loc_name: Some(DEV.into()) },
             resp_uri: None,

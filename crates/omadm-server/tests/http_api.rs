@@ -124,9 +124,9 @@ impl Device {
                 ver_dtd: VerDtd::V1_2,
                 ver_proto: VerProto::Dm1_2,
                 session_id: "42".into(),
-                msg_id: self.msg.to_smolstr(),
+                msg_id: self.msg.to_string(),
                 target: Location::new(self.dm_url.clone()),
-                source: Location { loc_uri: self.dev_id.as_str().into(), loc_name: Some(self.dev_id.as_str().into()) },
+                source: Location { loc_uri: self.dev_id.clone(), loc_name: Some(self.dev_id.clone()) },
                 resp_uri: None,
                 no_resp: false,
                 cred,
@@ -155,7 +155,7 @@ impl Device {
             self.next_nonce = chal.and_then(|c| c.next_nonce);
         }
         if let Some(resp) = &reply.header.resp_uri {
-            self.url = resp.to_string();
+            self.url = resp.clone();
         }
         reply
     }

@@ -26,7 +26,7 @@ impl Content {
     pub fn from_meta(meta: Option<&Meta>, data: impl Into<Vec<u8>>) -> Content {
         Content {
             format: Meta::effective_format(meta),
-            mime: meta.and_then(|m| m.media_type.as_deref()).map(str::to_owned),
+            mime: meta.and_then(|m| m.media_type.clone()),
             data: data.into(),
         }
     }
@@ -132,7 +132,7 @@ pub fn decode_b64(text: &[u8]) -> Option<Vec<u8>> {
         }
     }
     let clean: Vec<u8> = text.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
-    if !clean.len().is_multiple_of(4) {
+    if clean.len() % 4 != 0 {
         return None;
     }
     let mut out = Vec::with_capacity(clean.len() / 4 * 3);

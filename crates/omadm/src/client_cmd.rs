@@ -663,7 +663,7 @@ fn read_notification(arg: &str) -> Result<Vec<u8>> {
     };
     let text = String::from_utf8_lossy(&raw);
     let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    if !compact.is_empty() && compact.len().is_multiple_of(2) && compact.chars().all(|c| c.is_ascii_hexdigit()) {
+    if !compact.is_empty() && compact.len() % 2 == 0 && compact.chars().all(|c| c.is_ascii_hexdigit()) {
         return (0..compact.len())
             .step_by(2)
             .map(|i| u8::from_str_radix(&compact[i..i + 2], 16).map_err(|e| anyhow!("bad hex: {e}")))

@@ -67,7 +67,7 @@ fn message_bytes(raw: Vec<u8>) -> Result<(Vec<u8>, &'static str)> {
         .filter(|c| !c.is_whitespace())
         .collect();
     let hex = text.strip_prefix("0x").unwrap_or(&text);
-    if !hex.is_empty() && hex.len().is_multiple_of(2) && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !hex.is_empty() && hex.len() % 2 == 0 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         let bytes = (0..hex.len())
             .step_by(2)
             .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))

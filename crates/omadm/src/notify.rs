@@ -275,7 +275,7 @@ fn parse_hex_arg(text: &str) -> std::result::Result<HexBytes, String> {
 fn parse_hex(text: &str) -> std::result::Result<Vec<u8>, String> {
     let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     let digits = compact.strip_prefix("0x").unwrap_or(&compact);
-    if !digits.len().is_multiple_of(2) {
+    if digits.len() % 2 != 0 {
         return Err("odd number of hex digits".into());
     }
     (0..digits.len())

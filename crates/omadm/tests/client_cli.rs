@@ -93,7 +93,7 @@ fn server_msg(client: &SyncMl, msg_id: u32, commands: Vec<Command>) -> SyncMl {
             ver_dtd: VerDtd::V1_2,
             ver_proto: VerProto::Dm1_2,
             session_id: client.header.session_id.clone(),
-            msg_id: msg_id.to_smolstr(),
+            msg_id: msg_id.to_string(),
             target: Location::new(client.header.source.loc_uri.clone()),
             source: Location::new(client.header.target.loc_uri.clone()),
             resp_uri: None,

@@ -95,7 +95,7 @@ fn header(dev_id: &str, msg: u32, dm_url: &str, cred: Option<Cred>) -> SyncHdr {
         ver_dtd: VerDtd::V1_2,
         ver_proto: VerProto::Dm1_2,
         session_id: "7".into(),
-        msg_id: msg.to_smolstr(),
+        msg_id: msg.to_string(),
         target: Location::new(dm_url),
         source: Location::new(dev_id),
         resp_uri: None,
@@ -162,7 +162,7 @@ fn device_session(dev_id: &str, secret: &str, dm_url: &str) {
             if let Command::Get(get) = cmd {
                 let uri = get.items[0].target.as_ref().expect("target").loc_uri.clone();
                 answer.push(Command::Results(Results {
-                    cmd_id: (answer.len() + 1).to_smolstr(),
+                    cmd_id: (answer.len() + 1).to_string(),
                     msg_ref: Some(reply.header.msg_id.clone()),
                     cmd_ref: get.cmd_id.clone(),
                     items: vec![Item {

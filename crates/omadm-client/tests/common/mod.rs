@@ -98,11 +98,11 @@ impl FakeServer {
             header: SyncHdr {
                 ver_dtd: VerDtd::V1_2,
                 ver_proto: self.ver_proto.clone(),
-                session_id: self.session.as_str().into(),
-                msg_id: self.msg_id.to_smolstr(),
+                session_id: self.session.clone(),
+                msg_id: self.msg_id.to_string(),
                 target: Location::new(DEV_ID),
                 source: Location::new(SERVER_URL),
-                resp_uri: self.resp_uri.as_deref().map(SmolStr::new),
+                resp_uri: self.resp_uri.clone(),
                 no_resp: false,
                 cred: self.cred.clone(),
                 meta,
@@ -188,7 +188,7 @@ pub fn statuses(msg: &SyncMl) -> Vec<(String, String, u16)> {
         .commands
         .iter()
         .filter_map(|c| match c {
-            Command::Status(s) => Some((s.cmd.to_string(), s.cmd_ref.to_string(), s.code.code())),
+            Command::Status(s) => Some((s.cmd.to_string(), s.cmd_ref.clone(), s.code.code())),
             _ => None,
         })
         .collect()
