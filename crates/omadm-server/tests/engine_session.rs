@@ -156,6 +156,8 @@ struct Client {
     prover: Prover,
     msg: u32,
     max_msg_size: u64,
+    /// The MaxObjSize the device declares, if any.
+    max_obj_size: Option<u64>,
     encoding: Encoding,
 }
 
@@ -166,6 +168,7 @@ impl Client {
             prover: Prover::new(account, scheme, stored_nonce),
             msg: 0,
             max_msg_size: 16384,
+            max_obj_size: None,
             encoding: Encoding::Xml,
         }
     }
@@ -190,7 +193,11 @@ impl Client {
             resp_uri: None,
             no_resp: false,
             cred,
-            meta: Some(Meta { max_msg_size: Some(self.max_msg_size), ..Meta::default() }),
+            meta: Some(Meta {
+                max_msg_size: Some(self.max_msg_size),
+                max_obj_size: self.max_obj_size,
+                ..Meta::default()
+            }),
         }
     }
 
@@ -926,4 +933,41 @@ fn mutated_client_messages_never_panic_the_engine() {
         decode(&outcome.body, &Limits::DEFAULT).expect("the answer decodes");
     }
     assert!(decoded > 300, "{decoded} mutated messages decoded");
+}
+
+/// The job `id` as stored whole by `changes` (a `Change::Job`), if it is.
+fn stored_job(changes: &[Change], id: i64) -> Option<&Job> {
+    changes.iter().find_map(|c| match c {
+        Change::Job(j) if j.id == id => Some(j),
+        _ => None,
+    })
+}
+
+/// 25f175a: a job already running (its commands sent in an earlier session, unanswered) whose
+/// Replace is now larger than the device's MaxObjSize. The server answers that Replace locally
+/// with 413 and sends the job's Get; the job stays running (the Get waits), yet the 413 must be
+/// among this message's changes, or the Replace goes again in the next session.
+#[test]
+fn a_local_413_on_an_already_running_job_is_stored() {
+    let mut running = job(1, vec![replace("./Vendor/Big", &"x".repeat(3000)), get("./Vendor/After")]);
+    running.state = JobState::Running;
+    let mut h = Harness::new(Some(device(AuthKind::Md5)), vec![running]);
+    let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(1));
+    c.max_msg_size = 2048;
+    c.max_obj_size = Some(1000);
+    let (p1, _) = c.package1(Vec::new());
+    let (outcome, p2) = h.send_bytes(&p1, None, false);
+    assert!(matches!(management(&p2)[..], [Command::Get(_)]), "only the Get goes out");
+    let stored = stored_job(&outcome.changes, 1).expect("the job with its 413 is stored");
+    assert_eq!(stored.commands[0].status, Some(413));
+    assert_eq!(stored.state, JobState::Running, "the Get still waits");
+    // The session ends without the Get's Status. Next session the device takes any object size:
+    // the Get goes again, the Replace (answered 413) does not.
+    let (p3, _) = c.message(vec![header_ok(&p2)], true);
+    h.send_bytes(&p3, None, true);
+    assert!(h.session.is_none());
+    let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(101));
+    let (p1, _) = c.package1(Vec::new());
+    let (_, again) = h.send_bytes(&p1, None, false);
+    assert!(matches!(management(&again)[..], [Command::Get(_)]), "{:?}", management(&again));
 }
