@@ -982,11 +982,18 @@ impl SessionRun<'_, '_> {
             reply.commands.pop();
             let excess = size - self.state.max_msg_size;
             if take == 0 || excess >= take {
-                // Not even an empty chunk fits: give up on this object.
+                // Not even an empty chunk fits: give up on this object. Its 413 is stored with
+                // the job (whose state may not change), or the object would go again next session.
                 self.state.chunk_out = None;
                 reply.next_cmd = first_id;
                 if let Some(c) = self.command_mut(&chunk.command) {
                     c.status = Some(StatusCode::RequestEntityTooLarge.code());
+                }
+                let now = self.ex.now_ms;
+                if let Some(job) = self.jobs.iter_mut().find(|j| j.id == chunk.command.job) {
+                    job.refresh_state();
+                    job.updated_ms = now;
+                    self.changes.push(Change::Job(job.clone()));
                 }
                 return Ok(true);
             }

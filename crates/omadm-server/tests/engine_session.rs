@@ -971,3 +971,27 @@ fn a_local_413_on_an_already_running_job_is_stored() {
     let (_, again) = h.send_bytes(&p1, None, false);
     assert!(matches!(management(&again)[..], [Command::Get(_)]), "{:?}", management(&again));
 }
+
+/// next_chunk's give-up: a Replace that must go in chunks (larger than MaxMsgSize, no MaxObjSize)
+/// whose target URI alone is too long for the device's MaxMsgSize, so not even an empty chunk
+/// fits. It is answered locally with 413, and that 413 is stored with the job (Failed, its only
+/// command refused), whether the job was queued or already running: otherwise the job stays
+/// running and the Replace is tried again every session.
+#[test]
+fn a_large_object_given_up_with_413_is_stored() {
+    let uri = format!("./Vendor/{}", "n".repeat(1000));
+    for state in [JobState::Queued, JobState::Running] {
+        let mut j = job(1, vec![replace(&uri, &"x".repeat(2000))]);
+        j.state = state;
+        let mut h = Harness::new(Some(device(AuthKind::Md5)), vec![j]);
+        let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(1));
+        c.max_msg_size = 512;
+        let (p1, _) = c.package1(Vec::new());
+        let (outcome, p2) = h.send_bytes(&p1, None, false);
+        assert!(management(&p2).is_empty(), "{state:?}: nothing of the Replace goes out");
+        let stored = stored_job(&outcome.changes, 1).unwrap_or_else(|| panic!("{state:?}: the job is stored whole"));
+        assert_eq!(stored.commands[0].status, Some(413), "{state:?}");
+        assert_eq!(stored.state, JobState::Failed, "{state:?}");
+        assert_eq!(h.jobs[0].state, JobState::Failed, "{state:?}: the last change stored wins");
+    }
+}
