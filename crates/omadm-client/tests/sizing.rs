@@ -80,6 +80,35 @@ fn a_reply_exactly_at_max_msg_size_goes_whole_and_one_byte_over_is_split() {
     assert_eq!(results, 5);
 }
 
+/// The answers to the Gets of `gets()` (their Statuses and Results) in the order they went out,
+/// over all the messages of a reply.
+fn answer_order(reply: &[(usize, SyncMl)]) -> Vec<String> {
+    let commands = reply.iter().flat_map(|(_, m)| m.body.commands.iter());
+    commands
+        .filter_map(|c| match c {
+            Command::Status(s) if s.cmd == CommandName::Get => Some(format!("Status {}", s.cmd_ref)),
+            Command::Results(r) => Some(format!("Results {}", r.cmd_ref)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// eb69a35: when the message holding every pending command is too large (or cannot be encoded),
+/// the commands go back to the pending list in their order before the message is filled one
+/// command at a time (both cases share that loop). One byte under the whole reply's size, the
+/// answers must still go out in the whole reply's order; put back in another order (reversed),
+/// they would not.
+#[test]
+fn commands_put_back_from_a_message_too_large_keep_their_order() {
+    let whole = reply_with_limit(None);
+    let expected = answer_order(&whole);
+    assert_eq!(expected.len(), 10, "a Status and a Results for each of the five Gets: {expected:?}");
+    assert_eq!(expected[..2], ["Status 3".to_string(), "Results 3".to_string()]);
+    let split = reply_with_limit(Some(whole[0].0 as u64 - 1));
+    assert!(split.len() >= 2, "one byte less: split");
+    assert_eq!(answer_order(&split), expected);
+}
+
 fn big_value(n: usize) -> Vec<u8> {
     (0..n).map(|i| b'a' + (i % 26) as u8).collect()
 }
