@@ -11,6 +11,30 @@
 //! - [`READER_THREADS`] reader threads serve reads from one shared queue; WAL lets them read
 //!   while the writer commits, and a read after a write's answer sees that write. A DM message's
 //!   reads are one [`Store::message_context`] call.
+//! - A checkpointer thread copies the WAL's pages into the database file, on its own connection,
+//!   so that the writer does not (see below).
+//!
+//! Checkpoints: SQLite's default (`wal_autocheckpoint`) runs them on the connection that commits,
+//! that is on the writer thread, the serial bottleneck under load: the copy and, with
+//! `synchronous=NORMAL`, the fsyncs of a checkpoint stall every commit queued behind it (without
+//! them `omadm loadgen` ran about 6 % more sessions per second, but the WAL grew without end).
+//! So the writer connection has autocheckpoint off and a WAL hook instead, which SQLite calls
+//! after each commit with the number of frames (pages) in the WAL: a store and a compare per
+//! commit. Each time the WAL has grown by another [`CHECKPOINT_PAGES`], the writer wakes the
+//! checkpointer (a channel of capacity 1: a wake-up that finds one pending is dropped), which runs
+//! a PASSIVE checkpoint: it waits for no reader or writer and copies what no reader still needs.
+//!
+//! The WAL starts over from its beginning (its file grows no further) at the first commit after a
+//! checkpoint that copied all of it. One that runs beside the writer ends with the frames
+//! committed meanwhile still to copy: while the writer commits without pause, the checkpointer
+//! takes the copying off it, but the WAL starts over only when commits pause for as long as a
+//! checkpoint takes. The bound: once the WAL holds [`WAL_LIMIT_PAGES`], the writer itself, after
+//! a checkpoint under way has finished, runs one on the checkpointer's connection after each
+//! commit, as autocheckpoint would have (at 1,000 pages), until one copies it all. It copies only
+//! what the checkpointer has not yet, once per [`WAL_LIMIT_PAGES`] at most. So the WAL file stays
+//! under [`WAL_LIMIT_PAGES`] plus the frames of the last commits, unless a reader holds an old
+//! snapshot: as with autocheckpoint, the WAL cannot start over until it lets go (ours hold one
+//! for one call; a process reading the same file could hold one longer).
 //!
 //! Why threads and not SQLite calls right on the runtime's workers (which would save the
 //! hand-offs too): measured with `omadm loadgen` (1,000 devices, 64 concurrent, 2 cores), both
@@ -27,9 +51,12 @@ use super::{
 };
 use crate::engine::{Change, SessionLookup, SessionState};
 use crate::model::{AccountAuth, AuthKind, Device, Event, Job, JobCommand, JobState, TreeValue};
+use rusqlite::ffi;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 use sqlx::ConnectOptions;
+use std::cell::Cell;
+use std::ffi::{c_char, c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -52,6 +79,17 @@ const STATEMENT_CACHE: usize = 64;
 
 /// How long a connection waits for a lock held by another process (a second server, the CLI).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// WAL growth (pages) after which the writer wakes the checkpointer: SQLite's default
+/// `wal_autocheckpoint`, a few MB, enough pages per checkpoint that pages written again and
+/// again (the devices' and sessions' tables) are copied once for many commits.
+pub const CHECKPOINT_PAGES: u32 = 1000;
+
+/// WAL size (pages, 40 MB at SQLite's default 4 KiB) at which the writer checkpoints itself, so
+/// that the WAL stays bounded when the checkpointer does not get it to start over (see the module
+/// doc): ten times [`CHECKPOINT_PAGES`], so that the writer's own checkpoints are a tenth of
+/// autocheckpoint's at most.
+pub const WAL_LIMIT_PAGES: u32 = 10 * CHECKPOINT_PAGES;
 
 /// Work for a connection's thread; `None` tells the thread to stop.
 type Task = Box<dyn FnOnce(&mut Connection) + Send>;
@@ -95,7 +133,9 @@ impl SqliteStore {
 
     /// Opens the connections and starts their threads.
     fn start(path: &Path) -> Result<SqliteStore, StoreError> {
-        let writer = connect(path, false)?;
+        let checkpointer = Arc::new(Mutex::new(connect(path, false)?));
+        let (wake, wake_ups) = mpsc::sync_channel(1);
+        let writer = Writer::new(connect(path, false)?, checkpointer.clone(), wake)?;
         let mut readers = Vec::with_capacity(READER_THREADS);
         for _ in 0..READER_THREADS {
             readers.push(connect(path, true)?);
@@ -106,7 +146,10 @@ impl SqliteStore {
         let spawn = |name: String, body: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new().name(name).spawn(body).map_err(StoreError::Thread)
         };
-        let mut threads = vec![spawn("omadm-sqlite-writer".into(), Box::new(move || write_loop(writer, write_queue)))?];
+        let mut threads = vec![
+            spawn("omadm-sqlite-writer".into(), Box::new(move || write_loop(writer, write_queue)))?,
+            spawn("omadm-sqlite-checkpointer".into(), Box::new(move || checkpoint_loop(&checkpointer, &wake_ups)))?,
+        ];
         for (i, conn) in readers.into_iter().enumerate() {
             let queue = read_queue.clone();
             threads.push(spawn(format!("omadm-sqlite-reader-{i}"), Box::new(move || read_loop(conn, &queue)))?);
@@ -114,7 +157,8 @@ impl SqliteStore {
         Ok(SqliteStore { writes, reads, threads: Mutex::new(threads) })
     }
 
-    /// Finishes the queued writes, stops the threads and closes the connections.
+    /// Finishes the queued writes, stops the threads (the checkpointer after the writer, with a
+    /// last checkpoint) and closes the connections.
     pub async fn close(&self) {
         let _ = self.writes.send(WriteRequest::Stop);
         for _ in 0..READER_THREADS {
@@ -197,8 +241,90 @@ fn read_loop(mut conn: Connection, queue: &Mutex<mpsc::Receiver<Option<Task>>>) 
     }
 }
 
+/// The writer thread's connection, with what keeps its WAL bounded (see the module doc).
+struct Writer {
+    /// Declared before `wal_frames`, so closed (and its WAL hook gone) before that is freed.
+    conn: Connection,
+    /// The frames in the WAL after the last commit, set by the WAL hook ([`count_wal_frames`]);
+    /// boxed, so that its address, which the hook holds, stays put when the writer moves.
+    wal_frames: Box<Cell<u32>>,
+    /// `wal_frames` when [`Writer::committed`] last looked.
+    seen_frames: u32,
+    /// The checkpointer's connection, locked while a checkpoint runs on it.
+    checkpointer: Arc<Mutex<Connection>>,
+    /// Wakes the checkpointer; dropped with the writer, which tells it to stop.
+    wake: mpsc::SyncSender<()>,
+}
+
+impl Writer {
+    /// Turns autocheckpoint off on `conn` and installs the WAL hook instead.
+    fn new(
+        conn: Connection,
+        checkpointer: Arc<Mutex<Connection>>,
+        wake: mpsc::SyncSender<()>,
+    ) -> Result<Writer, StoreError> {
+        // First: setting autocheckpoint (to anything) replaces the WAL hook.
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
+        let wal_frames = Box::new(Cell::new(0));
+        // SAFETY: the handle is `conn`'s, open. The hook's argument points into the box, which
+        // outlives the hook: `conn` is closed first (the fields' order). Only `conn`'s commits
+        // call the hook, all on the writer thread, between the writer's own uses of the cell.
+        unsafe {
+            ffi::sqlite3_wal_hook(conn.handle(), Some(count_wal_frames), wal_frames.as_ptr().cast());
+        }
+        Ok(Writer { conn, wal_frames, seen_frames: 0, checkpointer, wake })
+    }
+
+    /// After commits: wakes the checkpointer when the WAL has grown past another multiple of
+    /// [`CHECKPOINT_PAGES`], or, once it holds [`WAL_LIMIT_PAGES`], runs a checkpoint itself
+    /// (after the one under way, if any).
+    fn committed(&mut self) {
+        let frames = self.wal_frames.get();
+        if frames >= WAL_LIMIT_PAGES {
+            checkpoint(&self.checkpointer);
+        } else if frames / CHECKPOINT_PAGES > self.seen_frames / CHECKPOINT_PAGES {
+            // Full: a wake-up is pending already. Disconnected: the checkpointer is gone (it
+            // does not panic), and the limit still holds.
+            let _ = self.wake.try_send(());
+        }
+        self.seen_frames = frames;
+    }
+}
+
+/// The writer connection's WAL hook: SQLite calls it after each commit with the number of frames
+/// in the WAL, which it stores where `count` points (the writer's `wal_frames`).
+unsafe extern "C" fn count_wal_frames(
+    count: *mut c_void,
+    _db: *mut ffi::sqlite3,
+    _schema: *const c_char,
+    frames: c_int,
+) -> c_int {
+    // SAFETY: `count` is the writer's `wal_frames`, alive and not borrowed (see [`Writer::new`]).
+    unsafe { *count.cast::<u32>() = u32::try_from(frames).unwrap_or(0) };
+    ffi::SQLITE_OK
+}
+
+/// Runs a PASSIVE checkpoint on the checkpointer's connection, after the one under way: copies the
+/// WAL frames that no reader still needs into the database file, waiting for no reader. A failure
+/// is logged and harmless: the frames stay in the WAL, where the next checkpoint finds them.
+fn checkpoint(checkpointer: &Mutex<Connection>) {
+    let conn = checkpointer.lock().unwrap_or_else(|e| e.into_inner());
+    if let Err(err) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        tracing::warn!(error = %err, "WAL checkpoint failed");
+    }
+}
+
+/// The checkpointer thread: a checkpoint at each wake-up, and a last one once the writer has
+/// stopped (its end of the channel dropped).
+fn checkpoint_loop(checkpointer: &Mutex<Connection>, wake_ups: &mpsc::Receiver<()>) {
+    while wake_ups.recv().is_ok() {
+        checkpoint(checkpointer);
+    }
+    checkpoint(checkpointer);
+}
+
 /// The writer thread: group-commits queued change lists, runs the other writes in order.
-fn write_loop(mut conn: Connection, queue: mpsc::Receiver<WriteRequest>) {
+fn write_loop(mut writer: Writer, queue: mpsc::Receiver<WriteRequest>) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_GROUP {
@@ -212,16 +338,18 @@ fn write_loop(mut conn: Connection, queue: mpsc::Receiver<WriteRequest>) {
             match request {
                 WriteRequest::Apply(changes, done) => group.push((changes, done)),
                 WriteRequest::Run(task) => {
-                    commit_group(&mut conn, std::mem::take(&mut group));
-                    run_guarded(|| task(&mut conn));
+                    commit_group(&mut writer.conn, std::mem::take(&mut group));
+                    run_guarded(|| task(&mut writer.conn));
+                    writer.committed();
                 }
                 WriteRequest::Stop => {
-                    commit_group(&mut conn, group);
+                    commit_group(&mut writer.conn, group);
                     return;
                 }
             }
         }
-        commit_group(&mut conn, group);
+        commit_group(&mut writer.conn, group);
+        writer.committed();
     }
 }
 
@@ -926,6 +1054,97 @@ mod tests {
 
     fn stored_tokens(conn: &Connection) -> Vec<String> {
         query_all(conn, "SELECT token FROM sessions ORDER BY token", [], |row| Ok(row.get(0)?)).expect("tokens")
+    }
+
+    /// Commits of [`event`]s that, at 3 frames or more each, would take the WAL well past
+    /// [`WAL_LIMIT_PAGES`] if nothing checkpointed it.
+    const COMMITS: usize = 4000;
+
+    /// A store on the file `t.db` in `dir`.
+    async fn open_store(dir: &tempfile::TempDir) -> SqliteStore {
+        SqliteStore::open(&format!("sqlite://{}", dir.path().join("t.db").display())).await.expect("open")
+    }
+
+    /// Event `i`, with data big enough that each fills a page of its own.
+    fn event(i: usize) -> Event {
+        Event {
+            id: 0,
+            dev_id: format!("IMEI:{i}"),
+            code: 1226,
+            media_type: None,
+            format: None,
+            mark: None,
+            source: None,
+            correlator: None,
+            data: format!("{i:>3000}"),
+            received_ms: i64::try_from(i).expect("small"),
+        }
+    }
+
+    /// Stores events `0..count`, each in a commit of its own (one at a time, so no group commit
+    /// joins them).
+    async fn write_events(store: &SqliteStore, count: usize) {
+        for i in 0..count {
+            store.apply(vec![Change::Event(event(i))]).await.expect("apply");
+        }
+    }
+
+    /// The WAL's size in frames (pages).
+    async fn wal_frames(store: &SqliteStore, dir: &tempfile::TempDir) -> u64 {
+        let page_size: u64 =
+            store.read(|conn| Ok(conn.query_row("PRAGMA page_size", [], |row| row.get(0))?)).await.expect("page size");
+        let wal = std::fs::metadata(dir.path().join("t.db-wal")).expect("WAL file").len();
+        // A 32-byte header, then frames of a 24-byte header and a page.
+        wal.saturating_sub(32) / (24 + page_size)
+    }
+
+    #[tokio::test]
+    async fn the_wal_stays_under_its_limit_through_thousands_of_commits() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open_store(&dir).await;
+        write_events(&store, COMMITS).await;
+        // The file keeps its largest size (the WAL starts over at its beginning), so its size
+        // now tells the WAL's largest; at most the limit plus the last commit's few frames.
+        let frames = wal_frames(&store, &dir).await;
+        assert!(frames <= u64::from(WAL_LIMIT_PAGES) + 10, "the WAL holds {frames} frames");
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn everything_written_is_read_back_after_close_and_reopen() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open_store(&dir).await;
+        write_events(&store, COMMITS).await;
+        store.close().await;
+        let store = open_store(&dir).await;
+        let mut events = store.events(None, 100_000).await.expect("events");
+        events.reverse();
+        assert_eq!(events.len(), COMMITS);
+        for (i, stored) in events.into_iter().enumerate() {
+            assert_eq!(Event { id: 0, ..stored }, event(i));
+        }
+        store.close().await;
+    }
+
+    #[test]
+    fn close_returns_promptly_with_the_checkpointer_running() {
+        // On a thread and runtime of its own: a close that hangs fails the test rather than
+        // hanging it (a runtime, when dropped, waits for its blocking tasks).
+        let (closed, after_close) = mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            runtime.block_on(async {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let store = open_store(&dir).await;
+                // Enough to wake the checkpointer a few times.
+                write_events(&store, COMMITS / 4).await;
+                assert!(wal_frames(&store, &dir).await > u64::from(CHECKPOINT_PAGES));
+                store.close().await;
+                let _ = closed.send(store.events(None, 1).await);
+            });
+        });
+        let read = after_close.recv_timeout(Duration::from_secs(5)).expect("closed within 5 s");
+        assert!(matches!(read, Err(StoreError::Closed)), "{read:?}");
     }
 
     #[test]
