@@ -95,6 +95,14 @@ pub struct Outstanding {
     pub target: Option<CommandRef>,
 }
 
+/// What [`SessionRun::next_chunk`] did with the large object being sent.
+enum ChunkStep {
+    /// A chunk went into the reply; `last` when it ends the object.
+    Sent { last: bool },
+    /// Nothing went out: the object is answered locally with 413 (or was gone).
+    GaveUp,
+}
+
 /// A large object being sent in chunks (DM Protocol 1.2 §7.4).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChunkOut {
@@ -556,7 +564,9 @@ impl SessionRun<'_, '_> {
 
         // 3. What we send next.
         if self.state.chunk_out.is_some() {
-            let is_last = self.next_chunk(&mut reply)?;
+            // A later chunk that cannot go out ends the object (413 stored); the message is then
+            // Final, and the client's answer brings the next pending commands.
+            let is_last = !matches!(self.next_chunk(&mut reply)?, ChunkStep::Sent { last: false });
             return self.finish(reply, is_last, true);
         }
         if !message.body.is_final || self.state.chunk_in.is_some() {
@@ -911,7 +921,13 @@ impl SessionRun<'_, '_> {
                 self.state.chunk_out = Some(ChunkOut { command: at.clone(), offset: 0 });
                 started.push(at.job);
                 self.mark_started(&started, &answered_here);
-                return self.next_chunk(reply);
+                started.clear();
+                answered_here.clear();
+                match self.next_chunk(reply)? {
+                    ChunkStep::Sent { last } => return Ok(last),
+                    // Its 413 is stored; the commands after it may still fit.
+                    ChunkStep::GaveUp => continue,
+                }
             }
             // Larger than the device takes even alone: answered locally with 413.
             if let Some(c) = self.command_mut(&at) {
@@ -946,12 +962,13 @@ impl SessionRun<'_, '_> {
         }
     }
 
-    /// Adds the next chunk of the large object being sent. Returns whether it is the last one.
-    fn next_chunk(&mut self, reply: &mut Reply) -> Result<bool, EngineError> {
-        let Some(chunk) = self.state.chunk_out.clone() else { return Ok(true) };
+    /// Adds the next chunk of the large object being sent (DM Protocol 1.2 §7.4), or gives up on
+    /// the object with a stored 413 when not even an empty chunk fits the client's MaxMsgSize.
+    fn next_chunk(&mut self, reply: &mut Reply) -> Result<ChunkStep, EngineError> {
+        let Some(chunk) = self.state.chunk_out.clone() else { return Ok(ChunkStep::GaveUp) };
         let Some(command) = self.command(&chunk.command).cloned() else {
             self.state.chunk_out = None;
-            return Ok(true);
+            return Ok(ChunkStep::GaveUp);
         };
         let data = command.data.clone().unwrap_or_default();
         let remaining = &data[chunk.offset.min(data.len())..];
@@ -977,7 +994,7 @@ impl SessionRun<'_, '_> {
                 });
                 self.state.chunk_out =
                     more.then(|| ChunkOut { command: chunk.command.clone(), offset: chunk.offset + take });
-                return Ok(!more);
+                return Ok(ChunkStep::Sent { last: !more });
             }
             reply.commands.pop();
             let excess = size - self.state.max_msg_size;
@@ -995,7 +1012,7 @@ impl SessionRun<'_, '_> {
                     job.updated_ms = now;
                     self.changes.push(Change::Job(job.clone()));
                 }
-                return Ok(true);
+                return Ok(ChunkStep::GaveUp);
             }
             take -= excess + 8.min(take - excess);
         }

@@ -995,3 +995,27 @@ fn a_large_object_given_up_with_413_is_stored() {
         assert_eq!(h.jobs[0].state, JobState::Failed, "{state:?}: the last change stored wins");
     }
 }
+
+/// A large object given up with 413 in Package 2 does not end the session: the pending commands
+/// after it (here a Get of another job) still go out in the same message, which is then Final.
+#[test]
+fn commands_after_a_large_object_given_up_still_go_out() {
+    let uri = format!("./Vendor/{}", "n".repeat(3000));
+    let too_big = job(1, vec![replace(&uri, &"x".repeat(5000))]);
+    let after = job(2, vec![get("./DevInfo/Mod")]);
+    let mut h = Harness::new(Some(device(AuthKind::Md5)), vec![too_big, after]);
+    let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(1));
+    // Room for the reply and a Get, not for the Replace's 3,000-character target.
+    c.max_msg_size = 2000;
+    let (p1, _) = c.package1(Vec::new());
+    let (outcome, p2) = h.send_bytes(&p1, None, false);
+    let sent = management(&p2);
+    assert_eq!(sent.len(), 1, "only the Get goes out: {sent:?}");
+    assert!(matches!(sent[0], Command::Get(_)), "{sent:?}");
+    assert!(p2.body.is_final, "the Get's message is Final");
+    assert_eq!(stored_job(&outcome.changes, 1).map(|j| j.commands[0].status), Some(Some(413)));
+    assert!(
+        !outcome.changes.iter().any(|c| matches!(c, Change::EndSession { .. })),
+        "the session goes on for the Get's answer"
+    );
+}
