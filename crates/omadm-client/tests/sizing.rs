@@ -93,11 +93,12 @@ fn answer_order(reply: &[(usize, SyncMl)]) -> Vec<String> {
         .collect()
 }
 
-/// eb69a35: when the message holding every pending command is too large (or cannot be encoded),
-/// the commands go back to the pending list in their order before the message is filled one
-/// command at a time (both cases share that loop). One byte under the whole reply's size, the
-/// answers must still go out in the whole reply's order; put back in another order (reversed),
-/// they would not.
+/// When the message holding every pending command is too large, the commands go back to the
+/// pending list in their order before the message is filled one command at a time. One byte
+/// under the whole reply's size, the answers must still go out in the whole reply's order; put
+/// back in another order (reversed), they would not. The same put-back loop serves the case
+/// eb69a35 fixed (the whole message cannot be encoded), which no test from outside the crate can
+/// provoke: XML encoding cannot fail, and a WBXML failure repeats on every retry.
 #[test]
 fn commands_put_back_from_a_message_too_large_keep_their_order() {
     let whole = reply_with_limit(None);

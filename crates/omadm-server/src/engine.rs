@@ -564,10 +564,13 @@ impl SessionRun<'_, '_> {
 
         // 3. What we send next.
         if self.state.chunk_out.is_some() {
-            // A later chunk that cannot go out ends the object (413 stored); the message is then
-            // Final, and the client's answer brings the next pending commands.
-            let is_last = !matches!(self.next_chunk(&mut reply)?, ChunkStep::Sent { last: false });
-            return self.finish(reply, is_last, true);
+            match self.next_chunk(&mut reply)? {
+                ChunkStep::Sent { last } => return self.finish(reply, last, true),
+                // A later chunk that no longer fits (the client lowered its MaxMsgSize) ends the
+                // object with 413: the pending commands after it go in this message instead.
+                ChunkStep::GaveUp if self.state.outstanding.is_empty() => return self.queue_or_end(reply),
+                ChunkStep::GaveUp => return self.finish(reply, true, true),
+            }
         }
         if !message.body.is_final || self.state.chunk_in.is_some() {
             // The client's package goes on: ask for its next message (1222), no Final.
@@ -587,20 +590,24 @@ impl SessionRun<'_, '_> {
             return self.finish(reply, false, true);
         }
         if self.state.outstanding.is_empty() {
-            let is_final = self.queue_commands(&mut reply)?;
-            if self.state.outstanding.is_empty() && self.state.chunk_out.is_none() {
-                // Nothing left: the session ends with this reply (digest §10, Pkg 4).
-                self.changes.push(Change::EndSession { token: self.state.token.clone() });
-                self.changes
-                    .push(Change::SessionCompleted { dev_id: self.state.dev_id.clone(), at_ms: self.ex.now_ms });
-                return self.finish(reply, true, false);
-            }
-            return self.finish(reply, is_final, true);
+            return self.queue_or_end(reply);
         }
         // The client's package is complete without Statuses for some of our commands: they are
         // lost. End the session; those commands stay unanswered and go again next session.
         self.changes.push(Change::EndSession { token: self.state.token.clone() });
         self.finish(reply, true, false)
+    }
+
+    /// With every command sent so far answered: adds the pending commands that fit, or, with
+    /// none left, ends the session with this reply (digest §10, Package 4).
+    fn queue_or_end(mut self, mut reply: Reply) -> Result<Outcome, EngineError> {
+        let is_final = self.queue_commands(&mut reply)?;
+        if self.state.outstanding.is_empty() && self.state.chunk_out.is_none() {
+            self.changes.push(Change::EndSession { token: self.state.token.clone() });
+            self.changes.push(Change::SessionCompleted { dev_id: self.state.dev_id.clone(), at_ms: self.ex.now_ms });
+            return self.finish(reply, true, false);
+        }
+        self.finish(reply, is_final, true)
     }
 
     /// Checks the client's credentials (or accepts them as already given) and returns the header

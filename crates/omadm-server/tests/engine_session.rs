@@ -516,6 +516,44 @@ fn a_large_object_goes_out_in_chunks_within_max_msg_size() {
     assert_eq!(h.jobs[0].state, JobState::Completed);
 }
 
+/// A client that lowers its MaxMsgSize in the middle of a large object so far that the next
+/// chunk cannot go out: the object ends with a stored 413, and the next pending command (a Get of
+/// another job) goes out in that same message instead of an empty one.
+#[test]
+fn a_large_object_given_up_mid_way_lets_the_next_command_go() {
+    let uri = format!("./Vendor/{}", "n".repeat(700));
+    let value = "x".repeat(10_000);
+    let mut h = Harness::new(
+        Some(device(AuthKind::Md5)),
+        vec![job(1, vec![replace(&uri, &value)]), job(2, vec![get("./DevInfo/Mod")])],
+    );
+    let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(1));
+    // WBXML, so that the reply and a Get fit the smallest MaxMsgSize the server honours (512).
+    c.encoding = Encoding::Wbxml;
+    c.max_msg_size = 4096;
+    let (p1, _) = c.package1(Vec::new());
+    let (_, first) = h.send_bytes(&p1, None, false);
+    let cmds = management(&first);
+    assert!(matches!(cmds[..], [Command::Replace(_)]), "the first chunk: {cmds:?}");
+    assert!(!first.body.is_final, "more chunks follow");
+    c.max_msg_size = 512;
+    let alert = Command::Alert(Alert {
+        cmd_id: "2".into(),
+        no_resp: false,
+        cred: None,
+        code: Some(AlertCode::NextMessage),
+        correlator: None,
+        items: Vec::new(),
+    });
+    let (p, _) =
+        c.message(vec![header_ok(&first), ok_status(&first, cmds[0], StatusCode::ChunkedItemAccepted), alert], false);
+    let (outcome, next) = h.send_bytes(&p, None, true);
+    let sent = management(&next);
+    assert!(matches!(sent[..], [Command::Get(_)]), "the Get instead of an empty message: {sent:?}");
+    assert!(next.body.is_final);
+    assert_eq!(stored_job(&outcome.changes, 1).map(|j| j.commands[0].status), Some(Some(413)));
+}
+
 #[test]
 fn a_large_object_comes_in_chunks_and_is_reassembled() {
     let mut h = Harness::new(Some(device(AuthKind::Md5)), vec![job(1, vec![get("./Vendor/Log")])]);
