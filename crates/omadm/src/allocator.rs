@@ -7,10 +7,13 @@
 //! Why not the `mimalloc` crate's `MiMalloc`: it hands every request to `mi_malloc_aligned`, whose
 //! extra checks cost on each call and which takes mimalloc's generic path for every block over
 //! 1 KiB (a message's command list, its output buffer). Every mimalloc block is aligned to at
-//! least 8 bytes (blocks are whole words, pages start aligned), so for the alignments Rust asks
-//! for almost always (up to 8) `mi_malloc`, `mi_zalloc` and `mi_realloc` give what
+//! least a machine word: its size classes are whole words and its pages start aligned (checked
+//! in the sources of libmimalloc-sys 0.1.49, mimalloc v3: the smallest class is one word, the
+//! others multiples of 16 bytes on 64-bit targets; re-check on an upgrade). So for the alignments
+//! Rust asks for almost always (up to a word) `mi_malloc`, `mi_zalloc` and `mi_realloc` give what
 //! [`GlobalAlloc`] requires on their fast paths; larger alignments still go through the aligned
-//! entry points. Measured with callgrind on a WBXML→XML conversion of `testadd.wbxml`: 25,474 →
+//! entry points. (mimalloc's guarded mode, which could place a block off that alignment, is only
+//! built with libmimalloc-sys's `debug` feature, which this crate does not enable.) Measured with callgrind on a WBXML→XML conversion of `testadd.wbxml`: 25,474 →
 //! 24,406 instructions (docs/performance.md, "Codecs").
 //!
 //! This file is also the allocator of the codec comparison bench (`omadm-bench --features
@@ -20,24 +23,26 @@ use libmimalloc_sys as mi;
 use std::alloc::{GlobalAlloc, Layout};
 use std::ffi::c_void;
 
-/// The largest alignment every mimalloc block has without asking.
-const PLAIN_ALIGN: usize = 8;
+/// The largest alignment every mimalloc block has without asking: a machine word.
+const PLAIN_ALIGN: usize = std::mem::size_of::<usize>();
 
 /// mimalloc through `mi_malloc` / `mi_zalloc` / `mi_realloc` when the alignment allows.
 pub struct Mimalloc;
 
-// SAFETY: every block mimalloc returns is aligned to `PLAIN_ALIGN`, so the plain calls satisfy any
+// SAFETY: every block mimalloc returns is aligned to `PLAIN_ALIGN` (see the module doc), so the plain calls satisfy any
 // layout whose alignment is at most that; the others use the aligned calls, which take it as an
 // argument. `mi_free` frees blocks from either family, and a null pointer from mimalloc is the
 // out-of-memory answer `GlobalAlloc` expects.
 unsafe impl GlobalAlloc for Mimalloc {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if layout.align() <= PLAIN_ALIGN {
+        let block: *mut u8 = if layout.align() <= PLAIN_ALIGN {
             mi::mi_malloc(layout.size()).cast()
         } else {
             mi::mi_malloc_aligned(layout.size(), layout.align()).cast()
-        }
+        };
+        debug_assert!(block as usize % layout.align() == 0, "mimalloc block off its alignment");
+        block
     }
 
     #[inline]
