@@ -865,3 +865,54 @@ async fn bulk_provisioning_puts_each_device_in_its_groups() {
     assert_ne!(jobs[0]["id"], jobs[1]["id"]);
     server.stop().await;
 }
+
+/// The same authenticated Package 1 of a new session sent several times at once (a replay racing
+/// the original): the server takes the messages of one device one at a time, so the nonce the
+/// first spends is spent when the others are checked, and exactly one is accepted. Without that,
+/// each request read the device before any wrote it back, and in most runs every copy was
+/// accepted.
+#[tokio::test]
+async fn a_replayed_message_racing_the_original_is_accepted_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(settings(&dir)).await.expect("start");
+    add_device(&api(&server), "IMEI:race", "md5").await;
+    let mut device = fresh_device(&server, "IMEI:race", AuthScheme::Md5, Encoding::Xml);
+    // A first session leaves the device with the nonce the server gave for the next one.
+    device.session().await;
+    let nonce = device.next_nonce.clone().expect("the server gave a next nonce");
+    let prover = Prover::new(AccountCredentials::new("IMEI:race", "devsecret"), AuthScheme::Md5, nonce);
+    let cred = prover.credential().expect("cred").map(|c| Cred {
+        meta: Some(Meta { format: Some(Format::B64), media_type: Some(c.scheme.as_str().into()), ..Meta::default() }),
+        data: c.data,
+    });
+    let message = SyncMl {
+        header: SyncHdr {
+            ver_dtd: VerDtd::V1_2,
+            ver_proto: VerProto::Dm1_2,
+            session_id: "43".into(),
+            msg_id: "1".into(),
+            target: Location::new(server.dm_url.clone()),
+            source: Location { loc_uri: "IMEI:race".into(), loc_name: Some("IMEI:race".into()) },
+            resp_uri: None,
+            no_resp: false,
+            cred,
+            meta: Some(Meta { max_msg_size: Some(8192), ..Meta::default() }),
+        },
+        body: SyncBody { commands: Device::package1(), is_final: true },
+    };
+    let body = xml::encode(&message, &xml::XmlOptions::default());
+    let sends = (0..16).map(|_| {
+        let (url, body) = (server.dm_url.clone(), body.clone());
+        tokio::spawn(async move { post(&url, body, Encoding::Xml.media_type(), None, None).await })
+    });
+    let mut accepted = 0;
+    for send in sends.collect::<Vec<_>>() {
+        let (status, _, bytes) = send.await.expect("request task");
+        assert_eq!(status, Http::OK, "{}", String::from_utf8_lossy(&bytes));
+        let (reply, _) = decode(&bytes, &Limits::DEFAULT).expect("reply decodes");
+        let code = header_status(&reply).code;
+        assert!(matches!(code, StatusCode::AuthenticationAccepted | StatusCode::InvalidCredentials), "{code:?}");
+        accepted += usize::from(code == StatusCode::AuthenticationAccepted);
+    }
+    assert_eq!(accepted, 1, "copies of one message accepted");
+}
