@@ -129,12 +129,15 @@ pub struct ChunkIn {
 }
 
 /// The last reply, resent as is when the client repeats its message (a lost HTTP response).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// The stores keep it in columns of its own, as raw bytes (see [`SessionState::last_reply`]);
+/// it is only deserialized, from the state JSON of sessions stored before those columns existed.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct StoredReply {
     /// The client MsgID it answered.
     pub client_msg: u32,
-    /// The encoded reply.
-    #[serde(with = "b64_bytes")]
+    /// The encoded reply (base64 in the old state JSON).
+    #[serde(deserialize_with = "b64_bytes::deserialize")]
     pub body: Vec<u8>,
     /// The `x-syncml-hmac` header sent with it.
     pub hmac: Option<String>,
@@ -186,6 +189,13 @@ pub struct SessionState {
     /// An object being received in chunks.
     pub chunk_in: Option<ChunkIn>,
     /// The last reply, for duplicates.
+    ///
+    /// Not part of the serialized state: the stores write it to the session row's reply columns
+    /// as raw bytes, since base64 in the JSON cost about 60 K instructions per session, encoded
+    /// and decoded at every message. It is still read from the JSON (`default` when absent), so
+    /// that a session stored before those columns existed keeps its reply; the columns, when
+    /// set, replace it.
+    #[serde(default, skip_serializing)]
     pub last_reply: Option<StoredReply>,
 }
 

@@ -9,7 +9,7 @@
 pub mod postgres;
 pub mod sqlite;
 
-use crate::engine::{Change, SessionLookup, SessionState};
+use crate::engine::{Change, SessionLookup, SessionState, StoredReply};
 use crate::model::{Device, Event, Job, JobCommand, TreeValue};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use std::borrow::Cow;
@@ -190,22 +190,23 @@ impl Backend {
     /// The schema migrations of this backend, run by sqlx's migrator at open (so both backends
     /// keep sqlx's `_sqlx_migrations` bookkeeping, whichever driver serves the data).
     fn migrator(self) -> Migrator {
-        let sql = match self {
-            Backend::Sqlite => include_str!("../migrations/sqlite/0001_init.sql"),
-            Backend::Postgres => include_str!("../migrations/postgres/0001_init.sql"),
+        let scripts: [(i64, &'static str, &'static str); 2] = match self {
+            Backend::Sqlite => [
+                (1, "init", include_str!("../migrations/sqlite/0001_init.sql")),
+                (2, "session reply", include_str!("../migrations/sqlite/0002_session_reply.sql")),
+            ],
+            Backend::Postgres => [
+                (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
+                (2, "session reply", include_str!("../migrations/postgres/0002_session_reply.sql")),
+            ],
         };
-        Migrator {
-            migrations: Cow::Owned(vec![Migration::new(
-                1,
-                Cow::Borrowed("init"),
-                MigrationType::Simple,
-                Cow::Borrowed(sql),
-                false,
-            )]),
-            ignore_missing: false,
-            locking: true,
-            no_tx: false,
-        }
+        let migrations = scripts
+            .into_iter()
+            .map(|(version, name, sql)| {
+                Migration::new(version, Cow::Borrowed(name), MigrationType::Simple, Cow::Borrowed(sql), false)
+            })
+            .collect();
+        Migrator { migrations: Cow::Owned(migrations), ignore_missing: false, locking: true, no_tx: false }
     }
 }
 
@@ -330,6 +331,41 @@ const JOB_COLUMNS: &str = "id, dev_id, state, commands, created_ms, updated_ms";
 
 /// The columns of an event, in the order both backends read them.
 const EVENT_COLUMNS: &str = "id, dev_id, code, media_type, format, mark, source, correlator, data, received_ms";
+
+/// The columns of a session row that both backends read, in this order: the state JSON, then the
+/// last reply's client MsgID, body and HMAC (NULL in rows stored before migration 0002).
+const SESSION_COLUMNS: &str = "state, last_reply_msg, last_reply_body, last_reply_hmac";
+
+/// The reply columns of `state`'s row (after `token, dev_id, state, updated_ms`): the last
+/// reply's client MsgID, body and HMAC, all NULL when there is none. The state JSON leaves the
+/// reply out (see [`SessionState::last_reply`]).
+fn reply_columns(state: &SessionState) -> (Option<i64>, Option<&[u8]>, Option<&str>) {
+    match &state.last_reply {
+        Some(reply) => (Some(i64::from(reply.client_msg)), Some(&reply.body), reply.hmac.as_deref()),
+        None => (None, None, None),
+    }
+}
+
+/// A session read back from the [`SESSION_COLUMNS`] of its row. The reply columns, when set,
+/// give the last reply; when NULL (a row stored before they existed) the state JSON's own
+/// `last_reply` stands.
+fn session_from_columns(
+    state: &str,
+    reply_msg: Option<i64>,
+    reply_body: Option<Vec<u8>>,
+    reply_hmac: Option<String>,
+) -> Result<SessionState, StoreError> {
+    let mut session: SessionState = serde_json::from_str(state).map_err(|e| corrupt("session state", e))?;
+    match (reply_msg, reply_body) {
+        (Some(msg), Some(body)) => {
+            let client_msg = u32::try_from(msg).map_err(|e| corrupt("session reply MsgID", e))?;
+            session.last_reply = Some(StoredReply { client_msg, body, hmac: reply_hmac });
+        }
+        (None, None) => {}
+        _ => return Err(corrupt("session reply", "MsgID and body are not both set")),
+    }
+    Ok(session)
+}
 
 fn corrupt(what: &str, err: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {err}"))

@@ -92,6 +92,8 @@ struct Device {
     authenticated_body: Option<Vec<u8>>,
     /// The nonce the server gave with 212, for the next session.
     next_nonce: Option<Nonce>,
+    /// The last message sent and its `x-syncml-hmac` header, to send it again.
+    last_sent: Option<(Vec<u8>, Option<String>)>,
 }
 
 impl Device {
@@ -106,6 +108,7 @@ impl Device {
             root: None,
             authenticated_body: None,
             next_nonce: None,
+            last_sent: None,
         }
     }
 
@@ -139,6 +142,7 @@ impl Device {
             Encoding::Wbxml => wbxml::encode(&message, &wbxml::WbxmlOptions::default()).expect("encode"),
         };
         let hmac = self.prover.hmac_header(&body).map(|h| h.to_value());
+        self.last_sent = Some((body.clone(), hmac.clone()));
         let (status, headers, bytes) =
             post(&self.url, body.clone(), self.encoding.media_type(), hmac, self.root.as_deref()).await;
         assert_eq!(status, Http::OK, "{}", String::from_utf8_lossy(&bytes));
@@ -721,6 +725,61 @@ async fn a_session_moves_between_nodes_on_postgres() {
         let mut s = settings(&dir);
         s.db_url = database.url.clone();
         a_session_moves_between_nodes(s).await;
+    }
+}
+
+/// A device repeats a message whose reply it lost: the server sends the stored reply again,
+/// unchanged (the session row's reply columns, raw bytes, read back), and the session goes on.
+async fn a_repeated_message_gets_its_reply_again(settings: Settings) {
+    let server = start(settings).await.expect("start");
+    let api = api(&server);
+    for (auth, scheme) in [("md5", AuthScheme::Md5), ("hmac", AuthScheme::Mac)] {
+        let dev_id = format!("IMEI:repeat:{auth}");
+        // The server's replies carry an HMAC when its own account is HMAC: the stored reply keeps it.
+        let spec = json!({ "dev_id": dev_id, "client_auth": auth, "client_secret": "devsecret", "server_auth": auth,
+            "server_secret": "srvsecret" });
+        api.call(Method::POST, "/api/devices", Some(&spec)).await.expect("device added");
+        api.call(
+            Method::POST,
+            "/api/jobs",
+            Some(&json!({ "dev_id": dev_id, "commands": [{ "op": "get", "target": "./A" }] })),
+        )
+        .await
+        .expect("job");
+        let mut device = fresh_device(&server, &dev_id, scheme, Encoding::Wbxml);
+        let mut reply = device.send(Device::package1()).await;
+        if header_status(&reply).code == StatusCode::InvalidCredentials {
+            reply = device.send(Device::package1()).await;
+        }
+        assert!(reply.body.commands.iter().any(|c| matches!(c, Command::Get(_))), "{auth}: the Get was sent");
+        let (repeated, hmac) = device.last_sent.clone().expect("a message sent");
+        let media_type = Encoding::Wbxml.media_type();
+        let (status, headers, again) = post(&device.url, repeated.clone(), media_type, hmac.clone(), None).await;
+        assert_eq!(status, Http::OK, "{auth}");
+        let (decoded, _) = decode(&again, &Limits::DEFAULT).expect("the repeated reply decodes");
+        assert_eq!(decoded, reply, "{auth}: the same reply");
+        assert_eq!(headers.contains_key("x-syncml-hmac"), auth == "hmac", "{auth}: its HMAC header too");
+        let (_, headers_twice, twice) = post(&device.url, repeated, media_type, hmac, None).await;
+        assert_eq!((twice, headers_twice.get("x-syncml-hmac")), (again, headers.get("x-syncml-hmac")), "{auth}");
+        let end = device.send(Device::answer(&reply)).await;
+        assert!(end.body.is_final, "{auth}: the session went on after the repeats");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_repeated_message_gets_its_reply_again_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    a_repeated_message_gets_its_reply_again(settings(&dir)).await;
+}
+
+#[tokio::test]
+async fn a_repeated_message_gets_its_reply_again_on_postgres() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    if let Some(database) = PgDatabase::for_test("a_repeated_message_gets_its_reply_again") {
+        let mut s = settings(&dir);
+        s.db_url = database.url.clone();
+        a_repeated_message_gets_its_reply_again(s).await;
     }
 }
 

@@ -3,7 +3,7 @@
 //! Without that URL the PostgreSQL variants fail when `OMADM_REQUIRE_POSTGRES=1`, else say they
 //! were skipped.
 
-use omadm_server::engine::{Change, SessionLookup, SessionState};
+use omadm_server::engine::{Change, SessionLookup, SessionState, StoredReply};
 use omadm_server::model::{AccountAuth, AuthKind, Device, Event, JobCommand, JobState, Operation, TreeValue};
 use omadm_server::store::{DeviceQuery, SqlStore, Store, StoreError};
 
@@ -89,7 +89,9 @@ on_both_backends!(
     nothing_is_lost_on_reopen,
     concurrent_writes_commit_in_groups_and_fail_alone,
     message_context_reads_session_device_and_jobs,
-    bulk_jobs_are_queued_in_order
+    bulk_jobs_are_queued_in_order,
+    last_reply_reads_back_byte_for_byte,
+    old_rows_keep_the_reply_in_their_state_json
 );
 
 async fn devices_groups_and_search(db: Db) {
@@ -293,6 +295,79 @@ async fn message_context_reads_session_device_and_jobs(db: Db) {
     let missing = store.message_context(Some("gone"), "IMEI:404").await.expect("context");
     assert!(matches!(missing.session, SessionLookup::Missing));
     assert_eq!((missing.device, missing.jobs.len()), (None, 0));
+    store.close().await;
+}
+
+/// A raw connection to the test's database beside the store, to see and write rows as they are.
+async fn raw_pool(db: &Db) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&db.url()).await.expect("raw connection")
+}
+
+/// The state JSON of a session row.
+async fn stored_state_json(pool: &sqlx::AnyPool, token: &str) -> String {
+    sqlx::query_scalar("SELECT state FROM sessions WHERE token = $1").bind(token).fetch_one(pool).await.expect("row")
+}
+
+/// The last reply (resent for a repeated message) is stored as raw bytes in the reply columns,
+/// not in the state JSON, and reads back unchanged, whatever its bytes (NUL, not UTF-8).
+async fn last_reply_reads_back_byte_for_byte(db: Db) {
+    let store = SqlStore::open(&db.url()).await.expect("open");
+    store.insert_devices(&[device("IMEI:1", "Acme")]).await.expect("insert");
+    let mut session = session_state("tok");
+    session.last_reply = Some(StoredReply {
+        client_msg: 1,
+        body: (0..=255u8).rev().chain([0, 0xc3, 0x28, 0]).collect(),
+        hmac: Some("algorithm=MD5, username=\"omadm\", mac=AAEC".into()),
+    });
+    store.apply(vec![Change::SaveSession(session.clone())]).await.expect("apply");
+    assert_eq!(store.session("tok").await.expect("session"), Some(session.clone()));
+    match store.message_context(Some("tok"), "IMEI:1").await.expect("context").session {
+        SessionLookup::Found(state) => assert_eq!(*state, session),
+        other => panic!("expected the stored session, got {other:?}"),
+    }
+    let pool = raw_pool(&db).await;
+    assert!(!stored_state_json(&pool, "tok").await.contains("last_reply"), "the JSON leaves the reply out");
+
+    // The next message's reply replaces it, columns and all; a session without one has none.
+    session.client_msg = 2;
+    session.last_reply = Some(StoredReply { client_msg: 2, body: vec![0x80, 0], hmac: None });
+    store.apply(vec![Change::SaveSession(session.clone())]).await.expect("apply");
+    assert_eq!(store.session("tok").await.expect("session"), Some(session.clone()));
+    session.last_reply = None;
+    store.apply(vec![Change::SaveSession(session.clone())]).await.expect("apply");
+    assert_eq!(store.session("tok").await.expect("session"), Some(session));
+    pool.close().await;
+    store.close().await;
+}
+
+/// A row stored before the reply columns existed (migration 0002) keeps its reply: base64 inside
+/// the state JSON, the columns NULL. Once the columns are set they win over the JSON's copy.
+async fn old_rows_keep_the_reply_in_their_state_json(db: Db) {
+    let store = SqlStore::open(&db.url()).await.expect("open");
+    let pool = raw_pool(&db).await;
+    let mut old_json = serde_json::to_value(session_state("old")).expect("state JSON");
+    // 00 ff fe "WBXML" 80, as the old code wrote it.
+    old_json["last_reply"] = serde_json::json!({ "client_msg": 1, "body": "AP/+V0JYTUyA", "hmac": "mac=x" });
+    sqlx::query("INSERT INTO sessions (token, dev_id, state, updated_ms) VALUES ('old', 'IMEI:1', $1, 100)")
+        .bind(old_json.to_string())
+        .execute(&pool)
+        .await
+        .expect("old row");
+    let old_reply = StoredReply { client_msg: 1, body: b"\x00\xff\xfeWBXML\x80".to_vec(), hmac: Some("mac=x".into()) };
+    let read = store.session("old").await.expect("session").expect("present");
+    assert_eq!(read, SessionState { last_reply: Some(old_reply), ..session_state("old") });
+
+    let new_reply = StoredReply { client_msg: 1, body: vec![0, 1, 2], hmac: None };
+    sqlx::query("UPDATE sessions SET last_reply_msg = $1, last_reply_body = $2 WHERE token = 'old'")
+        .bind(1_i64)
+        .bind(new_reply.body.clone())
+        .execute(&pool)
+        .await
+        .expect("set the columns");
+    let read = store.session("old").await.expect("session").expect("present");
+    assert_eq!(read.last_reply, Some(new_reply));
+    pool.close().await;
     store.close().await;
 }
 

@@ -1,7 +1,10 @@
 //! [`PgStore`]: the [`Store`] on PostgreSQL through sqlx (a connection pool; each statement is a
 //! network round trip anyway, so sqlx's async driver fits).
 
-use super::{corrupt, json, DeviceQuery, Store, StoreError, StoreFuture, DEVICE_COLUMNS, JOB_COLUMNS};
+use super::{
+    corrupt, json, reply_columns, session_from_columns, DeviceQuery, Store, StoreError, StoreFuture, DEVICE_COLUMNS,
+    JOB_COLUMNS, SESSION_COLUMNS,
+};
 use crate::engine::{Change, SessionState};
 use crate::model::{AccountAuth, AuthKind, Device, Event, Job, JobCommand, JobState, TreeValue};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
@@ -316,16 +319,19 @@ impl Store for PgStore {
 
     fn session<'a>(&'a self, token: &'a str) -> StoreFuture<'a, Option<SessionState>> {
         Box::pin(async move {
-            let row = sqlx::query("SELECT state FROM sessions WHERE token = $1")
+            let row = sqlx::query(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token = $1"))
                 .bind(token)
                 .fetch_optional(&self.pool)
                 .await?;
             match row {
                 None => Ok(None),
-                Some(r) => {
-                    let text: String = r.try_get("state")?;
-                    serde_json::from_str(&text).map(Some).map_err(|e| corrupt("session state", e))
-                }
+                Some(r) => session_from_columns(
+                    r.try_get("state")?,
+                    r.try_get("last_reply_msg")?,
+                    r.try_get("last_reply_body")?,
+                    r.try_get("last_reply_hmac")?,
+                )
+                .map(Some),
             }
         })
     }
@@ -466,14 +472,21 @@ async fn write_transaction(writer: &AnyPool, changes: Vec<&Change>) -> Result<()
                     .await?;
             }
             Change::SaveSession(state) => {
+                let (reply_msg, reply_body, reply_hmac) = reply_columns(state);
                 sqlx::query(
-                    "INSERT INTO sessions (token, dev_id, state, updated_ms) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (token) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms",
+                    "INSERT INTO sessions (token, dev_id, state, updated_ms, last_reply_msg, last_reply_body, \
+                     last_reply_hmac) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (token) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms, \
+                     last_reply_msg = excluded.last_reply_msg, last_reply_body = excluded.last_reply_body, \
+                     last_reply_hmac = excluded.last_reply_hmac",
                 )
                 .bind(&state.token)
                 .bind(&state.dev_id)
                 .bind(json(state))
                 .bind(state.last_ms)
+                .bind(reply_msg)
+                .bind(reply_body)
+                .bind(reply_hmac)
                 .execute(&mut *tx)
                 .await?;
             }

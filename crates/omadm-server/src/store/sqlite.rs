@@ -48,8 +48,8 @@
 //! bookkeeping as ever), then the file is handed to the threads.
 
 use super::{
-    corrupt, json, Backend, DeviceQuery, MessageContext, Store, StoreError, StoreFuture, DEVICE_COLUMNS, EVENT_COLUMNS,
-    JOB_COLUMNS,
+    corrupt, json, reply_columns, session_from_columns, Backend, DeviceQuery, MessageContext, Store, StoreError,
+    StoreFuture, DEVICE_COLUMNS, EVENT_COLUMNS, JOB_COLUMNS, SESSION_COLUMNS,
 };
 use crate::engine::{Change, SessionLookup, SessionState};
 use crate::model::{AccountAuth, AuthKind, Device, Event, Job, JobCommand, JobState, TreeValue};
@@ -601,11 +601,23 @@ fn apply_changes(conn: &Connection, changes: &[EncodedChange]) -> Result<(), Sto
                 ))?;
             }
             Change::SaveSession(state) => {
+                let (reply_msg, reply_body, reply_hmac) = reply_columns(state);
                 conn.prepare_cached(
-                    "INSERT INTO sessions (token, dev_id, state, updated_ms) VALUES (?1, ?2, ?3, ?4) \
-                     ON CONFLICT (token) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms",
+                    "INSERT INTO sessions (token, dev_id, state, updated_ms, last_reply_msg, last_reply_body, \
+                     last_reply_hmac) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                     ON CONFLICT (token) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms, \
+                     last_reply_msg = excluded.last_reply_msg, last_reply_body = excluded.last_reply_body, \
+                     last_reply_hmac = excluded.last_reply_hmac",
                 )?
-                .execute((&state.token, &state.dev_id, text, state.last_ms))?;
+                .execute((
+                    &state.token,
+                    &state.dev_id,
+                    text,
+                    state.last_ms,
+                    reply_msg,
+                    reply_body,
+                    reply_hmac,
+                ))?;
             }
             Change::EndSession { token } => {
                 conn.prepare_cached("DELETE FROM sessions WHERE token = ?1")?.execute([token])?;
@@ -743,11 +755,12 @@ fn read_pending_jobs(conn: &Connection, dev_id: &str) -> Result<Vec<Job>, StoreE
 }
 
 fn read_session(conn: &Connection, token: &str) -> Result<Option<SessionState>, StoreError> {
-    let text: Option<String> = conn
-        .prepare_cached("SELECT state FROM sessions WHERE token = ?1")?
-        .query_row([token], |row| row.get(0))
-        .optional()?;
-    text.map(|text| serde_json::from_str(&text).map_err(|e| corrupt("session state", e))).transpose()
+    let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token = ?1");
+    conn.prepare_cached(&sql)?
+        .query_row([token], |row| Ok((row.get::<_, String>(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
+        .optional()?
+        .map(|(state, msg, body, hmac)| session_from_columns(&state, msg, body, hmac))
+        .transpose()
 }
 
 impl Store for SqliteStore {
@@ -1034,6 +1047,7 @@ mod tests {
         let path = dir.path().join("t.db");
         let conn = Connection::open(&path).expect("open");
         conn.execute_batch(include_str!("../../migrations/sqlite/0001_init.sql")).expect("schema");
+        conn.execute_batch(include_str!("../../migrations/sqlite/0002_session_reply.sql")).expect("schema");
         conn.execute_batch("PRAGMA foreign_keys = ON;").expect("pragma");
         (dir, conn)
     }
