@@ -464,6 +464,18 @@ fn hmac_messages_without_a_valid_mac_are_refused() {
     assert_eq!(h.jobs[0].commands[0].status, None);
 }
 
+/// The client's Alert 1222 (CmdID 2): it wants the server's next message of the package.
+fn next_message_alert() -> Command {
+    Command::Alert(Alert {
+        cmd_id: "2".into(),
+        no_resp: false,
+        cred: None,
+        code: Some(AlertCode::NextMessage),
+        correlator: None,
+        items: Vec::new(),
+    })
+}
+
 #[test]
 fn a_large_object_goes_out_in_chunks_within_max_msg_size() {
     let value: String = (0..1_000_000).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
@@ -495,14 +507,7 @@ fn a_large_object_goes_out_in_chunks_within_max_msg_size() {
             break;
         }
         assert!(!reply.body.is_final, "no Final while chunks follow");
-        let alert = Command::Alert(Alert {
-            cmd_id: "2".into(),
-            no_resp: false,
-            cred: None,
-            code: Some(AlertCode::NextMessage),
-            correlator: None,
-            items: Vec::new(),
-        });
+        let alert = next_message_alert();
         let (p, _) = c.message(
             vec![header_ok(&reply), ok_status(&reply, cmds[0], StatusCode::ChunkedItemAccepted), alert],
             false,
@@ -537,14 +542,7 @@ fn a_large_object_given_up_mid_way_lets_the_next_command_go() {
     assert!(matches!(cmds[..], [Command::Replace(_)]), "the first chunk: {cmds:?}");
     assert!(!first.body.is_final, "more chunks follow");
     c.max_msg_size = 512;
-    let alert = Command::Alert(Alert {
-        cmd_id: "2".into(),
-        no_resp: false,
-        cred: None,
-        code: Some(AlertCode::NextMessage),
-        correlator: None,
-        items: Vec::new(),
-    });
+    let alert = next_message_alert();
     let (p, _) =
         c.message(vec![header_ok(&first), ok_status(&first, cmds[0], StatusCode::ChunkedItemAccepted), alert], false);
     let (outcome, next) = h.send_bytes(&p, None, true);
