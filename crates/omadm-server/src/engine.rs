@@ -577,9 +577,14 @@ impl SessionRun<'_, '_> {
             match self.next_chunk(&mut reply)? {
                 ChunkStep::Sent { last } => return self.finish(reply, last, true),
                 // A later chunk that no longer fits (the client lowered its MaxMsgSize) ends the
-                // object with 413: the pending commands after it go in this message instead.
-                ChunkStep::GaveUp if self.state.outstanding.is_empty() => return self.queue_or_end(reply),
-                ChunkStep::GaveUp => return self.finish(reply, true, true),
+                // object with 413: the pending commands after it go in this message instead. The
+                // session stays open even when none is left: the client holds part of the object
+                // and answers this Final message (with Alert 1225), and that answer ends it.
+                ChunkStep::GaveUp => {
+                    let is_final =
+                        if self.state.outstanding.is_empty() { self.queue_commands(&mut reply)? } else { true };
+                    return self.finish(reply, is_final, true);
+                }
             }
         }
         if !message.body.is_final || self.state.chunk_in.is_some() {

@@ -552,6 +552,43 @@ fn a_large_object_given_up_mid_way_lets_the_next_command_go() {
     assert_eq!(stored_job(&outcome.changes, 1).map(|j| j.commands[0].status), Some(Some(413)));
 }
 
+/// The same give-up with nothing else pending: the session stays open for the client, which
+/// holds part of the object and answers the Final message (Alert 1225 and its Statuses); that
+/// answer ends the session, rather than meeting a deleted session (404).
+#[test]
+fn a_large_object_given_up_mid_way_keeps_the_session_for_the_clients_answer() {
+    let uri = format!("./Vendor/{}", "n".repeat(700));
+    let mut h = Harness::new(Some(device(AuthKind::Md5)), vec![job(1, vec![replace(&uri, &"x".repeat(10_000))])]);
+    let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(1));
+    c.encoding = Encoding::Wbxml;
+    c.max_msg_size = 4096;
+    let (p1, _) = c.package1(Vec::new());
+    let (_, first) = h.send_bytes(&p1, None, false);
+    let cmds = management(&first);
+    c.max_msg_size = 512;
+    let (p, _) = c.message(
+        vec![header_ok(&first), ok_status(&first, cmds[0], StatusCode::ChunkedItemAccepted), next_message_alert()],
+        false,
+    );
+    let (outcome, given_up) = h.send_bytes(&p, None, true);
+    assert!(management(&given_up).is_empty(), "nothing left to send");
+    assert!(given_up.body.is_final);
+    assert!(!outcome.changes.iter().any(|c| matches!(c, Change::EndSession { .. })), "the session stays open");
+    assert_eq!(stored_job(&outcome.changes, 1).map(|j| j.commands[0].status), Some(Some(413)));
+    let no_end = Command::Alert(Alert {
+        cmd_id: "2".into(),
+        no_resp: false,
+        cred: None,
+        code: Some(AlertCode::NoEndOfData),
+        correlator: None,
+        items: Vec::new(),
+    });
+    let (p, _) = c.message(vec![header_ok(&given_up), no_end], true);
+    let (outcome, end) = h.send_bytes(&p, None, true);
+    assert_eq!(header_status(&end).code, StatusCode::Ok, "the session was still there");
+    assert!(outcome.changes.iter().any(|c| matches!(c, Change::EndSession { .. })), "and this answer ends it");
+}
+
 #[test]
 fn a_large_object_comes_in_chunks_and_is_reassembled() {
     let mut h = Harness::new(Some(device(AuthKind::Md5)), vec![job(1, vec![get("./Vendor/Log")])]);
