@@ -29,7 +29,7 @@ use axum::routing::post;
 use axum::Router;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
-use omadm_proto::{Encoding, Limits};
+use omadm_proto::{Encoding, Limits, SyncMl};
 use omadm_security::{OsNonceSource, HMAC_HEADER_NAME};
 use serde::Deserialize;
 use std::future::Future;
@@ -71,7 +71,7 @@ pub struct App {
 /// server process: servers sharing one PostgreSQL database do not serialize each other.
 #[derive(Debug)]
 pub struct DeviceLocks {
-    locks: Box<[tokio::sync::Mutex<()>]>,
+    locks: Box<[Arc<tokio::sync::Mutex<()>>]>,
 }
 
 impl DeviceLocks {
@@ -81,11 +81,11 @@ impl DeviceLocks {
 
     /// `count` locks (at least one).
     pub fn new(count: usize) -> DeviceLocks {
-        DeviceLocks { locks: (0..count.max(1)).map(|_| tokio::sync::Mutex::new(())).collect() }
+        DeviceLocks { locks: (0..count.max(1)).map(|_| Arc::new(tokio::sync::Mutex::new(()))).collect() }
     }
 
     /// The lock of device `dev_id`.
-    pub fn of(&self, dev_id: &str) -> &tokio::sync::Mutex<()> {
+    pub fn of(&self, dev_id: &str) -> &Arc<tokio::sync::Mutex<()>> {
         use std::hash::{BuildHasher, RandomState};
         static HASHER: std::sync::OnceLock<RandomState> = std::sync::OnceLock::new();
         let hash = HASHER.get_or_init(RandomState::new).hash_one(dev_id);
@@ -178,11 +178,41 @@ async fn dm_message(
             return plain(StatusCode::BAD_REQUEST, format!("not a SyncML DM message: {err}"));
         }
     };
+    let turn = app.device_locks.of(&message.header.source.loc_uri).clone().lock_owned().await;
+    let hmac = headers.get(HMAC_HEADER_NAME).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    // The device's turn runs in a task of its own, which holds the lock until the changes are
+    // stored: a request dropped half-way (its client gone) must not end the turn early, while its
+    // changes still wait for the writer.
+    let request = DecodedRequest { session_token: query.session, message, encoding, body, hmac, declared };
+    let turn = tokio::spawn(device_turn(app.clone(), request, turn));
+    turn.await.unwrap_or_else(|err| {
+        tracing::error!(error = %err, "DM message task failed");
+        app.metrics.http_error(HttpErrorKind::Engine);
+        plain(StatusCode::INTERNAL_SERVER_ERROR, "the message could not be handled")
+    })
+}
+
+/// A DM request once its body decoded: what the device's turn needs, owned.
+struct DecodedRequest {
+    /// The `session` query parameter: the session token, absent for a new session.
+    session_token: Option<String>,
+    message: SyncMl,
+    encoding: Encoding,
+    /// The body as received, for the HMAC check.
+    body: Bytes,
+    /// The `x-syncml-hmac` header.
+    hmac: Option<String>,
+    /// The DM media type the request declared, if any.
+    declared: Option<(&'static str, Encoding)>,
+}
+
+/// The part of a DM message that reads and writes the device's stored state, run while holding
+/// the device's lock (`_turn`, see the module doc).
+async fn device_turn(app: Arc<App>, request: DecodedRequest, _turn: tokio::sync::OwnedMutexGuard<()>) -> Response {
+    let DecodedRequest { session_token, message, encoding, body, hmac, declared } = request;
     let source = &message.header.source.loc_uri;
-    // Held until the changes are stored (see the module doc).
-    let _device_turn = app.device_locks.of(source).lock().await;
     let MessageContext { session, device, jobs } =
-        match app.store.message_context(query.session.as_deref(), source).await {
+        match app.store.message_context(session_token.as_deref(), source).await {
             Ok(context) => context,
             Err(err) => return storage_failure(&app, err),
         };
@@ -190,12 +220,11 @@ async fn dm_message(
         SessionLookup::Found(state) => state.dev_id.clone(),
         _ => source.clone(),
     };
-    let hmac = headers.get(HMAC_HEADER_NAME).and_then(|v| v.to_str().ok());
     let exchange = Exchange {
         message: &message,
         body: &body,
         encoding,
-        hmac,
+        hmac: hmac.as_deref(),
         session,
         device,
         jobs,
@@ -216,7 +245,7 @@ async fn dm_message(
     if let Err(err) = app.store.apply(changes).await {
         return storage_failure(&app, err);
     }
-    app.metrics.message_handled(query.session.is_none(), summary);
+    app.metrics.message_handled(session_token.is_none(), summary);
     tracing::debug!(
         dev_id,
         bytes_in = body.len(),

@@ -974,4 +974,5 @@ async fn a_replayed_message_racing_the_original_is_accepted_once() {
         accepted += usize::from(code == StatusCode::AuthenticationAccepted);
     }
     assert_eq!(accepted, 1, "copies of one message accepted");
+    server.stop().await;
 }
