@@ -347,8 +347,8 @@ fn reply_columns(state: &SessionState) -> (Option<i64>, Option<&[u8]>, Option<&s
 }
 
 /// A session read back from the [`SESSION_COLUMNS`] of its row. The reply columns, when set,
-/// give the last reply; when NULL (a row stored before they existed) the state JSON's own
-/// `last_reply` stands.
+/// give the last reply, unless the state JSON carries one of its own (a row written last by a server
+/// from before migration 0002), which then stands.
 fn session_from_columns(
     state: &str,
     reply_msg: Option<i64>,
@@ -356,6 +356,12 @@ fn session_from_columns(
     reply_hmac: Option<String>,
 ) -> Result<SessionState, StoreError> {
     let mut session: SessionState = serde_json::from_str(state).map_err(|e| corrupt("session state", e))?;
+    if session.last_reply.is_some() {
+        // Only a server from before migration 0002 writes the reply into the JSON, and it leaves
+        // the columns as they were: while old and new servers share a database (an upgrade), the
+        // JSON's reply of a row an old server wrote last is the fresher one.
+        return Ok(session);
+    }
     match (reply_msg, reply_body) {
         (Some(msg), Some(body)) => {
             let client_msg = u32::try_from(msg).map_err(|e| corrupt("session reply MsgID", e))?;
