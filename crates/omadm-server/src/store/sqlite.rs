@@ -1073,6 +1073,36 @@ mod tests {
         query_all(conn, "SELECT token FROM sessions ORDER BY token", [], |row| Ok(row.get(0)?)).expect("tokens")
     }
 
+    /// A database created before migration 0002, its `_sqlx_migrations` holding version 1 only
+    /// (what the single-migration migrator of earlier releases left), opens with today's
+    /// migrator: it gains the reply columns and its session keeps the reply in its state JSON.
+    #[tokio::test]
+    async fn a_database_from_before_the_reply_columns_opens_and_keeps_its_sessions() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let mut before = Backend::Sqlite.migrator();
+        before.migrations = std::borrow::Cow::Owned(before.migrations[..1].to_vec());
+        let mut conn =
+            SqliteConnectOptions::from_str(&url).expect("url").create_if_missing(true).connect().await.expect("open");
+        before.run(&mut conn).await.expect("version 1");
+        let mut state =
+            serde_json::to_value(SessionState { token: "old".into(), ..SessionState::default() }).expect("state JSON");
+        // The reply as the code of version 1 wrote it: base64 inside the JSON.
+        state["last_reply"] = serde_json::json!({ "client_msg": 3, "body": "AP8=", "hmac": null });
+        sqlx::query("INSERT INTO sessions (token, dev_id, state, updated_ms) VALUES ('old', 'IMEI:1', ?1, 1)")
+            .bind(state.to_string())
+            .execute(&mut conn)
+            .await
+            .expect("an old row");
+        sqlx::Connection::close(conn).await.expect("close");
+
+        let store = SqliteStore::open(&url).await.expect("the migrator takes the database on");
+        let read = store.session("old").await.expect("read").expect("the session is there");
+        let reply = read.last_reply.expect("with its reply");
+        assert_eq!((reply.client_msg, reply.body), (3, vec![0x00, 0xff]));
+        store.close().await;
+    }
+
     /// Commits of [`event`]s that, at 3 frames or more each, would take the WAL well past
     /// [`WAL_LIMIT_PAGES`] if nothing checkpointed it.
     const COMMITS: usize = 4000;
