@@ -242,6 +242,11 @@ pub enum Change {
     ClientNonces {
         /// The device.
         dev_id: String,
+        /// The client nonce the device's stored record held when the message was read: the store
+        /// applies the change only while it still does, so that of two messages checked against
+        /// the same nonce (a replay racing the original on another server process sharing the
+        /// database) only the first is stored ([`crate::store::StoreError::Stale`] for the other).
+        previous: String,
         /// The nonce the device must use next (base64).
         current: String,
         /// Spent nonces, oldest first (base64).
@@ -659,9 +664,14 @@ impl SessionRun<'_, '_> {
                 let ledger = verifier.ledger();
                 let current = ledger.current().to_next_nonce();
                 let spent: Vec<String> = ledger.spent().map(|n| n.to_next_nonce()).collect();
-                self.device.client.nonce = current.clone();
+                let previous = std::mem::replace(&mut self.device.client.nonce, current.clone());
                 self.device.client.spent = spent.clone();
-                self.changes.push(Change::ClientNonces { dev_id: self.device.dev_id.clone(), current, spent });
+                self.changes.push(Change::ClientNonces {
+                    dev_id: self.device.dev_id.clone(),
+                    previous,
+                    current,
+                    spent,
+                });
             }
             return Ok((code, verdict.challenge, true, false));
         }

@@ -68,7 +68,9 @@ pub struct App {
 /// storing what changed. Devices share a fixed number of locks by the hash of their DevId
 /// (as the message's `Source` names it), so the table never grows; two devices that share one
 /// only wait for each other's message, which takes about a millisecond. The serialization is per
-/// server process: servers sharing one PostgreSQL database do not serialize each other.
+/// server process: servers sharing one database do not serialize each other, but the store
+/// refuses a client-nonce change checked against a nonce the device no longer holds
+/// ([`crate::engine::Change::ClientNonces`]), which keeps a replay out across them too.
 #[derive(Debug)]
 pub struct DeviceLocks {
     locks: Box<[Arc<tokio::sync::Mutex<()>>]>,

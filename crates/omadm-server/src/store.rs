@@ -52,6 +52,10 @@ pub enum StoreError {
     /// The record exists already.
     #[error("already exists: {0}")]
     Conflict(String),
+    /// A record changed since the message that would change it was read (another server process
+    /// stored a change of it first); nothing of the message is stored.
+    #[error("changed meanwhile: {0}")]
+    Stale(String),
     /// The URL names no supported database.
     #[error("unsupported database URL `{0}` (use sqlite://PATH or postgres://...)")]
     UnsupportedUrl(String),
@@ -371,6 +375,12 @@ fn session_from_columns(
         _ => return Err(corrupt("session reply", "MsgID and body are not both set")),
     }
     Ok(session)
+}
+
+/// The error of a client-nonce update that found the device's nonce changed since the message
+/// was read (see `Change::ClientNonces`).
+fn stale_nonce(dev_id: &str) -> StoreError {
+    StoreError::Stale(format!("the client nonce of {dev_id}"))
 }
 
 fn corrupt(what: &str, err: impl std::fmt::Display) -> StoreError {

@@ -926,16 +926,15 @@ async fn bulk_provisioning_puts_each_device_in_its_groups() {
 }
 
 /// The same authenticated Package 1 of a new session sent several times at once (a replay racing
-/// the original): the server takes the messages of one device one at a time, so the nonce the
-/// first spends is spent when the others are checked, and exactly one is accepted. Without that,
-/// each request read the device before any wrote it back, and in most runs every copy was
-/// accepted.
-#[tokio::test]
-async fn a_replayed_message_racing_the_original_is_accepted_once() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(settings(&dir)).await.expect("start");
-    add_device(&api(&server), "IMEI:race", "md5").await;
-    let mut device = fresh_device(&server, "IMEI:race", AuthScheme::Md5, Encoding::Xml);
+/// the original) to the server `nodes` on one database, spread over them: exactly one copy is
+/// accepted. On one node the device's messages are taken one at a time, so the nonce the first
+/// spends is spent when the others are checked; between nodes, the store refuses a nonce change
+/// checked against a nonce the device no longer holds (HTTP 503: nothing stored, the retry is
+/// refused). Without these, each request read the device before any wrote it back, and in most
+/// runs every copy was accepted.
+async fn a_replayed_message_racing_the_original_is_accepted_once(nodes: &[Running]) {
+    add_device(&api(&nodes[0]), "IMEI:race", "md5").await;
+    let mut device = fresh_device(&nodes[0], "IMEI:race", AuthScheme::Md5, Encoding::Xml);
     // A first session leaves the device with the nonce the server gave for the next one.
     device.session().await;
     let nonce = device.next_nonce.clone().expect("the server gave a next nonce");
@@ -950,7 +949,7 @@ async fn a_replayed_message_racing_the_original_is_accepted_once() {
             ver_proto: VerProto::Dm1_2,
             session_id: "43".into(),
             msg_id: "1".into(),
-            target: Location::new(server.dm_url.clone()),
+            target: Location::new(nodes[0].dm_url.clone()),
             source: Location { loc_uri: "IMEI:race".into(), loc_name: Some("IMEI:race".into()) },
             resp_uri: None,
             no_resp: false,
@@ -960,13 +959,16 @@ async fn a_replayed_message_racing_the_original_is_accepted_once() {
         body: SyncBody { commands: Device::package1(), is_final: true },
     };
     let body = xml::encode(&message, &xml::XmlOptions::default());
-    let sends = (0..16).map(|_| {
-        let (url, body) = (server.dm_url.clone(), body.clone());
+    let sends = (0..16).map(|i| {
+        let (url, body) = (nodes[i % nodes.len()].dm_url.clone(), body.clone());
         tokio::spawn(async move { post(&url, body, Encoding::Xml.media_type(), None, None).await })
     });
     let mut accepted = 0;
     for send in sends.collect::<Vec<_>>() {
         let (status, _, bytes) = send.await.expect("request task");
+        if status == Http::SERVICE_UNAVAILABLE {
+            continue; // Checked against a nonce spent meanwhile on another node: nothing stored.
+        }
         assert_eq!(status, Http::OK, "{}", String::from_utf8_lossy(&bytes));
         let (reply, _) = decode(&bytes, &Limits::DEFAULT).expect("reply decodes");
         let code = header_status(&reply).code;
@@ -974,5 +976,22 @@ async fn a_replayed_message_racing_the_original_is_accepted_once() {
         accepted += usize::from(code == StatusCode::AuthenticationAccepted);
     }
     assert_eq!(accepted, 1, "copies of one message accepted");
+}
+
+#[tokio::test]
+async fn a_replayed_message_racing_the_original_is_accepted_once_by_one_node() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(settings(&dir)).await.expect("start");
+    a_replayed_message_racing_the_original_is_accepted_once(std::slice::from_ref(&server)).await;
     server.stop().await;
+}
+
+#[tokio::test]
+async fn a_replayed_message_racing_the_original_is_accepted_once_by_two_nodes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nodes = [start(settings(&dir)).await.expect("node a"), start(settings(&dir)).await.expect("node b")];
+    a_replayed_message_racing_the_original_is_accepted_once(&nodes).await;
+    for node in nodes {
+        node.stop().await;
+    }
 }

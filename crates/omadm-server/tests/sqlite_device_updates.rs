@@ -4,7 +4,7 @@
 
 use omadm_server::engine::Change;
 use omadm_server::model::{AccountAuth, AuthKind, Device};
-use omadm_server::store::{SqlStore, Store};
+use omadm_server::store::{SqlStore, Store, StoreError};
 
 fn device(dev_id: &str) -> Device {
     let auth = |user: &str, nonce: &str| AccountAuth {
@@ -36,6 +36,7 @@ async fn every_combination_of_nonce_and_completion_changes() {
         if mask & 1 != 0 {
             changes.push(Change::ClientNonces {
                 dev_id: dev_id.clone(),
+                previous: "AQID".into(),
                 current: "Bw==".into(),
                 spent: vec!["AQID".into()],
             });
@@ -86,4 +87,31 @@ async fn an_enrolment_in_the_same_list_keeps_the_order() {
     let d = store.device("IMEI:10").await.expect("read").expect("present");
     assert_eq!(d.server.nonce, "BAUG", "the nonce update listed before the enrolment changes nothing");
     assert_eq!(d.last_session_ms, Some(78));
+}
+
+/// The merged device UPDATE keeps the client-nonce check: with a nonce the row no longer holds,
+/// every combination that carries the client nonces fails as `Stale` and changes nothing.
+#[tokio::test]
+async fn a_stale_client_nonce_fails_every_merged_update() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqlStore::open(&format!("sqlite://{}", dir.path().join("omadm.db").display())).await.expect("open");
+    for mask in [3u8, 5, 7] {
+        let dev_id = format!("IMEI:{mask}");
+        store.apply(vec![Change::DeviceEnrolled(device(&dev_id))]).await.expect("enrol");
+        let mut changes = vec![Change::ClientNonces {
+            dev_id: dev_id.clone(),
+            previous: "bm90IGl0".into(),
+            current: "Bw==".into(),
+            spent: vec!["AQID".into()],
+        }];
+        if mask & 2 != 0 {
+            changes.push(Change::ServerNonce { dev_id: dev_id.clone(), nonce: "CA==".into() });
+        }
+        if mask & 4 != 0 {
+            changes.push(Change::SessionCompleted { dev_id: dev_id.clone(), at_ms: 40 });
+        }
+        assert!(matches!(store.apply(changes).await, Err(StoreError::Stale(_))), "mask {mask}");
+        let d = store.device(&dev_id).await.expect("read").expect("present");
+        assert_eq!((d.client.nonce.as_str(), d.server.nonce.as_str(), d.last_session_ms), ("AQID", "BAUG", None));
+    }
 }

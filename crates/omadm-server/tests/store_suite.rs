@@ -91,8 +91,41 @@ on_both_backends!(
     message_context_reads_session_device_and_jobs,
     bulk_jobs_are_queued_in_order,
     last_reply_reads_back_byte_for_byte,
-    old_rows_keep_the_reply_in_their_state_json
+    old_rows_keep_the_reply_in_their_state_json,
+    a_client_nonce_changed_meanwhile_stores_nothing_of_the_message
 );
+
+/// A message whose client-nonce change was checked against a nonce the device no longer holds
+/// (another server process stored the same device's authentication first: a replay racing the
+/// original) stores nothing: the store answers `Stale` and the message's other changes (its
+/// session) are rolled back with it. With the nonce it expects, the same changes apply.
+async fn a_client_nonce_changed_meanwhile_stores_nothing_of_the_message(db: Db) {
+    let store = SqlStore::open(&db.url()).await.expect("open");
+    store.insert_devices(&[device("IMEI:1", "Acme")]).await.expect("insert");
+    let message = |previous: &str, token: &str| {
+        vec![
+            Change::ClientNonces {
+                dev_id: "IMEI:1".into(),
+                previous: previous.into(),
+                current: "Bw==".into(),
+                spent: vec![previous.into()],
+            },
+            Change::SaveSession(session_state(token)),
+        ]
+    };
+    match store.apply(message("bm90IGl0", "late")).await {
+        Err(StoreError::Stale(what)) => assert!(what.contains("IMEI:1"), "{what}"),
+        other => panic!("expected Stale, got {other:?}"),
+    }
+    assert!(store.session("late").await.expect("read").is_none(), "the session went with it");
+    assert_eq!(store.device("IMEI:1").await.expect("read").expect("present").client.nonce, "AQID");
+    store.apply(message("AQID", "first")).await.expect("the expected nonce applies");
+    assert_eq!(store.device("IMEI:1").await.expect("read").expect("present").client.nonce, "Bw==");
+    assert!(store.session("first").await.expect("read").is_some());
+    // The same message again, as a replay stored second would be: the nonce has moved on.
+    assert!(matches!(store.apply(message("AQID", "again")).await, Err(StoreError::Stale(_))));
+    store.close().await;
+}
 
 async fn devices_groups_and_search(db: Db) {
     let store = SqlStore::open(&db.url()).await.expect("open");
@@ -204,7 +237,12 @@ async fn jobs_events_tree_and_sessions(db: Db) {
     let tree = vec![TreeValue { uri: "./DevInfo/Mod".into(), format: "chr".into(), data: "M1".into(), updated_ms: 30 }];
     store
         .apply(vec![
-            Change::ClientNonces { dev_id: "IMEI:1".into(), current: "Bw==".into(), spent: vec!["AQID".into()] },
+            Change::ClientNonces {
+                dev_id: "IMEI:1".into(),
+                previous: "AQID".into(),
+                current: "Bw==".into(),
+                spent: vec!["AQID".into()],
+            },
             Change::ServerNonce { dev_id: "IMEI:1".into(), nonce: "CA==".into() },
             Change::DevInfo {
                 dev_id: "IMEI:1".into(),

@@ -2,8 +2,8 @@
 //! network round trip anyway, so sqlx's async driver fits).
 
 use super::{
-    corrupt, json, reply_columns, session_from_columns, DeviceQuery, Store, StoreError, StoreFuture, DEVICE_COLUMNS,
-    JOB_COLUMNS, SESSION_COLUMNS,
+    corrupt, json, reply_columns, session_from_columns, stale_nonce, DeviceQuery, Store, StoreError, StoreFuture,
+    DEVICE_COLUMNS, JOB_COLUMNS, SESSION_COLUMNS,
 };
 use crate::engine::{Change, SessionState};
 use crate::model::{AccountAuth, AuthKind, Device, Event, Job, JobCommand, JobState, TreeValue};
@@ -399,13 +399,19 @@ async fn write_transaction(writer: &AnyPool, changes: Vec<&Change>) -> Result<()
                 );
                 bind_device(sqlx::query(&sql), d).execute(&mut *tx).await?;
             }
-            Change::ClientNonces { dev_id, current, spent } => {
-                sqlx::query("UPDATE devices SET client_nonce = $2, client_spent = $3 WHERE dev_id = $1")
-                    .bind(dev_id)
-                    .bind(current)
-                    .bind(spent.join(","))
-                    .execute(&mut *tx)
-                    .await?;
+            Change::ClientNonces { dev_id, previous, current, spent } => {
+                let updated = sqlx::query(
+                    "UPDATE devices SET client_nonce = $2, client_spent = $3 WHERE dev_id = $1 AND client_nonce = $4",
+                )
+                .bind(dev_id)
+                .bind(current)
+                .bind(spent.join(","))
+                .bind(previous)
+                .execute(&mut *tx)
+                .await?;
+                if updated.rows_affected() == 0 {
+                    return Err(stale_nonce(dev_id));
+                }
             }
             Change::ServerNonce { dev_id, nonce } => {
                 sqlx::query("UPDATE devices SET server_nonce = $2 WHERE dev_id = $1")

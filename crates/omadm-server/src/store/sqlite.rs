@@ -48,8 +48,8 @@
 //! bookkeeping as ever), then the file is handed to the threads.
 
 use super::{
-    corrupt, json, reply_columns, session_from_columns, Backend, DeviceQuery, MessageContext, Store, StoreError,
-    StoreFuture, DEVICE_COLUMNS, EVENT_COLUMNS, JOB_COLUMNS, SESSION_COLUMNS,
+    corrupt, json, reply_columns, session_from_columns, stale_nonce, Backend, DeviceQuery, MessageContext, Store,
+    StoreError, StoreFuture, DEVICE_COLUMNS, EVENT_COLUMNS, JOB_COLUMNS, SESSION_COLUMNS,
 };
 use crate::engine::{Change, SessionLookup, SessionState};
 use crate::model::{AccountAuth, AuthKind, Device, Event, Job, JobCommand, JobState, TreeValue};
@@ -455,8 +455,8 @@ impl EncodedChange {
 /// nonces, the server nonce and the session's completion, three UPDATEs of the same row.
 struct DeviceUpdate<'a> {
     dev_id: &'a str,
-    /// The client nonce and the spent list (encoded).
-    client: Option<(&'a str, &'a str)>,
+    /// The client nonce, the spent list (encoded) and the nonce the row must still hold.
+    client: Option<(&'a str, &'a str, &'a str)>,
     server_nonce: Option<&'a str>,
     completed_ms: Option<i64>,
     /// Where in the list the UPDATE runs: at the last change it stands for.
@@ -489,7 +489,7 @@ impl<'a> DeviceUpdate<'a> {
                 return None;
             }
             match change {
-                Change::ClientNonces { current, .. } => u.client = Some((current, text)),
+                Change::ClientNonces { previous, current, .. } => u.client = Some((current, text, previous)),
                 Change::ServerNonce { nonce, .. } => u.server_nonce = Some(nonce),
                 Change::SessionCompleted { at_ms, .. } => u.completed_ms = Some(*at_ms),
                 _ => {}
@@ -506,29 +506,42 @@ impl<'a> DeviceUpdate<'a> {
     }
 
     fn execute(&self, conn: &Connection) -> Result<(), StoreError> {
-        // The parameters are always these five, in this order; a statement binds the first `n`.
+        // The parameters are always these six, in this order; a statement binds the first `n`.
+        // With the client nonce, the row must still hold the one the message was checked against.
         let (sql, n) = match (self.client.is_some(), self.server_nonce.is_some(), self.completed_ms.is_some()) {
             (true, true, true) => (
                 "UPDATE devices SET client_nonce = ?2, client_spent = ?3, server_nonce = ?4, last_session_ms = ?5 \
-                 WHERE dev_id = ?1",
-                5,
+                 WHERE dev_id = ?1 AND client_nonce = ?6",
+                6,
             ),
-            (true, true, false) => {
-                ("UPDATE devices SET client_nonce = ?2, client_spent = ?3, server_nonce = ?4 WHERE dev_id = ?1", 4)
+            (true, true, false) => (
+                "UPDATE devices SET client_nonce = ?2, client_spent = ?3, server_nonce = ?4 \
+                 WHERE dev_id = ?1 AND client_nonce = ?6",
+                6,
+            ),
+            (true, false, true) => (
+                "UPDATE devices SET client_nonce = ?2, client_spent = ?3, last_session_ms = ?5 \
+                 WHERE dev_id = ?1 AND client_nonce = ?6",
+                6,
+            ),
+            (true, false, false) => {
+                ("UPDATE devices SET client_nonce = ?2, client_spent = ?3 WHERE dev_id = ?1 AND client_nonce = ?6", 6)
             }
-            (true, false, true) => {
-                ("UPDATE devices SET client_nonce = ?2, client_spent = ?3, last_session_ms = ?5 WHERE dev_id = ?1", 5)
-            }
-            (true, false, false) => ("UPDATE devices SET client_nonce = ?2, client_spent = ?3 WHERE dev_id = ?1", 3),
             (false, true, true) => ("UPDATE devices SET server_nonce = ?4, last_session_ms = ?5 WHERE dev_id = ?1", 5),
             (false, true, false) => ("UPDATE devices SET server_nonce = ?4 WHERE dev_id = ?1", 4),
             (false, false, true) => ("UPDATE devices SET last_session_ms = ?5 WHERE dev_id = ?1", 5),
             (false, false, false) => return Ok(()),
         };
-        let (current, spent) = self.client.unzip();
-        let params: [&dyn rusqlite::ToSql; 5] =
-            [&self.dev_id, &current, &spent, &self.server_nonce, &self.completed_ms];
-        conn.prepare_cached(sql)?.execute(&params[..n])?;
+        let (current, spent, previous) = match self.client {
+            Some((current, spent, previous)) => (Some(current), Some(spent), Some(previous)),
+            None => (None, None, None),
+        };
+        let params: [&dyn rusqlite::ToSql; 6] =
+            [&self.dev_id, &current, &spent, &self.server_nonce, &self.completed_ms, &previous];
+        let updated = conn.prepare_cached(sql)?.execute(&params[..n])?;
+        if updated == 0 && self.client.is_some() {
+            return Err(stale_nonce(self.dev_id));
+        }
         Ok(())
     }
 }
@@ -551,9 +564,15 @@ fn apply_changes(conn: &Connection, changes: &[EncodedChange]) -> Result<(), Sto
                 );
                 insert_device(conn, &sql, d, text)?;
             }
-            Change::ClientNonces { dev_id, current, spent: _ } => {
-                conn.prepare_cached("UPDATE devices SET client_nonce = ?2, client_spent = ?3 WHERE dev_id = ?1")?
-                    .execute((dev_id, current, text))?;
+            Change::ClientNonces { dev_id, previous, current, spent: _ } => {
+                let updated = conn
+                    .prepare_cached(
+                        "UPDATE devices SET client_nonce = ?2, client_spent = ?3 WHERE dev_id = ?1 AND client_nonce = ?4",
+                    )?
+                    .execute((dev_id, current, text, previous))?;
+                if updated == 0 {
+                    return Err(stale_nonce(dev_id));
+                }
             }
             Change::ServerNonce { dev_id, nonce } => {
                 conn.prepare_cached("UPDATE devices SET server_nonce = ?2 WHERE dev_id = ?1")?
