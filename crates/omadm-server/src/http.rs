@@ -10,6 +10,7 @@
 //! | a body that is not a decodable SyncML message (garbage, truncated WBXML) | 400 |
 //! | a message for an unknown or expired session token | 200 with SyncHdr Status 404 / 408 |
 //! | a storage failure | 503 (the client retries; nothing was stored) |
+//! | a message whose device another server process changed meanwhile (its client nonce) | 503 (nothing was stored) |
 //!
 //! The messages of one device are handled one at a time ([`DeviceLocks`]): each reads the
 //! device's and session's stored state, runs the engine and stores what changed, and a second
