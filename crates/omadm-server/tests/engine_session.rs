@@ -464,16 +464,21 @@ fn hmac_messages_without_a_valid_mac_are_refused() {
     assert_eq!(h.jobs[0].commands[0].status, None);
 }
 
-/// The client's Alert 1222 (CmdID 2): it wants the server's next message of the package.
-fn next_message_alert() -> Command {
+/// A client Alert of `code` without items (CmdID 2): 1222, 1223, 1225.
+fn client_alert(code: AlertCode) -> Command {
     Command::Alert(Alert {
         cmd_id: "2".into(),
         no_resp: false,
         cred: None,
-        code: Some(AlertCode::NextMessage),
+        code: Some(code),
         correlator: None,
         items: Vec::new(),
     })
+}
+
+/// The client's Alert 1222: it wants the server's next message of the package.
+fn next_message_alert() -> Command {
+    client_alert(AlertCode::NextMessage)
 }
 
 #[test]
@@ -521,19 +526,17 @@ fn a_large_object_goes_out_in_chunks_within_max_msg_size() {
     assert_eq!(h.jobs[0].state, JobState::Completed);
 }
 
-/// A client that lowers its MaxMsgSize in the middle of a large object so far that the next
-/// chunk cannot go out: the object ends with a stored 413, and the next pending command (a Get of
-/// another job) goes out in that same message instead of an empty one.
-#[test]
-fn a_large_object_given_up_mid_way_lets_the_next_command_go() {
+/// A session whose first job is a Replace of a large object with a 700-character target, and
+/// `others` after it: the first chunk goes out at MaxMsgSize 4096, then the client lowers its
+/// MaxMsgSize to 512 (the least the server honours), where no chunk of that target fits, and asks
+/// for the next message. Returns the harness, the client and the answer to that message. WBXML,
+/// so that the reply and a Get fit in 512 bytes.
+fn give_up_mid_way(others: Vec<Job>) -> (Harness, Client, Outcome, SyncMl) {
     let uri = format!("./Vendor/{}", "n".repeat(700));
-    let value = "x".repeat(10_000);
-    let mut h = Harness::new(
-        Some(device(AuthKind::Md5)),
-        vec![job(1, vec![replace(&uri, &value)]), job(2, vec![get("./DevInfo/Mod")])],
-    );
+    let mut jobs = vec![job(1, vec![replace(&uri, &"x".repeat(10_000))])];
+    jobs.extend(others);
+    let mut h = Harness::new(Some(device(AuthKind::Md5)), jobs);
     let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(1));
-    // WBXML, so that the reply and a Get fit the smallest MaxMsgSize the server honours (512).
     c.encoding = Encoding::Wbxml;
     c.max_msg_size = 4096;
     let (p1, _) = c.package1(Vec::new());
@@ -542,14 +545,24 @@ fn a_large_object_given_up_mid_way_lets_the_next_command_go() {
     assert!(matches!(cmds[..], [Command::Replace(_)]), "the first chunk: {cmds:?}");
     assert!(!first.body.is_final, "more chunks follow");
     c.max_msg_size = 512;
-    let alert = next_message_alert();
-    let (p, _) =
-        c.message(vec![header_ok(&first), ok_status(&first, cmds[0], StatusCode::ChunkedItemAccepted), alert], false);
-    let (outcome, next) = h.send_bytes(&p, None, true);
+    let (p, _) = c.message(
+        vec![header_ok(&first), ok_status(&first, cmds[0], StatusCode::ChunkedItemAccepted), next_message_alert()],
+        false,
+    );
+    let (outcome, reply) = h.send_bytes(&p, None, true);
+    assert_eq!(stored_job(&outcome.changes, 1).map(|j| j.commands[0].status), Some(Some(413)));
+    (h, c, outcome, reply)
+}
+
+/// A client that lowers its MaxMsgSize in the middle of a large object so far that the next
+/// chunk cannot go out: the object ends with a stored 413, and the next pending command (a Get of
+/// another job) goes out in that same message instead of an empty one.
+#[test]
+fn a_large_object_given_up_mid_way_lets_the_next_command_go() {
+    let (_, _, _, next) = give_up_mid_way(vec![job(2, vec![get("./DevInfo/Mod")])]);
     let sent = management(&next);
     assert!(matches!(sent[..], [Command::Get(_)]), "the Get instead of an empty message: {sent:?}");
     assert!(next.body.is_final);
-    assert_eq!(stored_job(&outcome.changes, 1).map(|j| j.commands[0].status), Some(Some(413)));
 }
 
 /// The same give-up with nothing else pending: the session stays open for the client, which
@@ -557,33 +570,11 @@ fn a_large_object_given_up_mid_way_lets_the_next_command_go() {
 /// answer ends the session, rather than meeting a deleted session (404).
 #[test]
 fn a_large_object_given_up_mid_way_keeps_the_session_for_the_clients_answer() {
-    let uri = format!("./Vendor/{}", "n".repeat(700));
-    let mut h = Harness::new(Some(device(AuthKind::Md5)), vec![job(1, vec![replace(&uri, &"x".repeat(10_000))])]);
-    let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(1));
-    c.encoding = Encoding::Wbxml;
-    c.max_msg_size = 4096;
-    let (p1, _) = c.package1(Vec::new());
-    let (_, first) = h.send_bytes(&p1, None, false);
-    let cmds = management(&first);
-    c.max_msg_size = 512;
-    let (p, _) = c.message(
-        vec![header_ok(&first), ok_status(&first, cmds[0], StatusCode::ChunkedItemAccepted), next_message_alert()],
-        false,
-    );
-    let (outcome, given_up) = h.send_bytes(&p, None, true);
+    let (mut h, mut c, outcome, given_up) = give_up_mid_way(Vec::new());
     assert!(management(&given_up).is_empty(), "nothing left to send");
     assert!(given_up.body.is_final);
     assert!(!outcome.changes.iter().any(|c| matches!(c, Change::EndSession { .. })), "the session stays open");
-    assert_eq!(stored_job(&outcome.changes, 1).map(|j| j.commands[0].status), Some(Some(413)));
-    let no_end = Command::Alert(Alert {
-        cmd_id: "2".into(),
-        no_resp: false,
-        cred: None,
-        code: Some(AlertCode::NoEndOfData),
-        correlator: None,
-        items: Vec::new(),
-    });
-    let (p, _) = c.message(vec![header_ok(&given_up), no_end], true);
+    let (p, _) = c.message(vec![header_ok(&given_up), client_alert(AlertCode::NoEndOfData)], true);
     let (outcome, end) = h.send_bytes(&p, None, true);
     assert_eq!(header_status(&end).code, StatusCode::Ok, "the session was still there");
     assert!(outcome.changes.iter().any(|c| matches!(c, Change::EndSession { .. })), "and this answer ends it");
@@ -656,15 +647,7 @@ fn abort_duplicate_out_of_order_and_timeout() {
     assert_eq!(h.session, saved);
     c.msg -= 4;
     // 1223: Statuses only, session over, the job's commands wait for the next session.
-    let abort = Command::Alert(Alert {
-        cmd_id: "2".into(),
-        no_resp: false,
-        cred: None,
-        code: Some(AlertCode::SessionAbort),
-        correlator: None,
-        items: Vec::new(),
-    });
-    let (p3, _) = c.message(vec![header_ok(&p2), abort], true);
+    let (p3, _) = c.message(vec![header_ok(&p2), client_alert(AlertCode::SessionAbort)], true);
     let (_, r) = h.send_bytes(&p3, None, true);
     assert_eq!(status_of(&r, "2"), StatusCode::Ok);
     assert!(management(&r).is_empty());
