@@ -58,11 +58,15 @@ pub struct EngineConfig {
     pub default_client_max_msg_size: usize,
     /// Enrolment on first contact, off when `None`.
     pub enrolment: Option<Enrolment>,
+    /// The largest object taken from a client in chunks (DM Protocol 1.2 §7.4; sent as our
+    /// MaxObjSize): a larger one is answered 413 and its chunks so far are dropped, so a client
+    /// cannot grow a session's buffer, stored with the session at every message, without end.
+    pub max_object_size: u64,
 }
 
 impl EngineConfig {
     /// Defaults for a DM endpoint at `dm_url`: ServerID `omadm`, 5-minute sessions, 1 MiB messages,
-    /// 64 KiB assumed for clients that do not say, no enrolment.
+    /// 64 KiB assumed for clients that do not say, no enrolment, 16 MiB objects.
     pub fn new(dm_url: impl Into<String>) -> EngineConfig {
         EngineConfig {
             dm_url: dm_url.into(),
@@ -71,6 +75,7 @@ impl EngineConfig {
             max_message_size: 1 << 20,
             default_client_max_msg_size: 64 << 10,
             enrolment: None,
+            max_object_size: 16 << 20,
         }
     }
 }
@@ -762,6 +767,13 @@ impl SessionRun<'_, '_> {
                 size: meta.and_then(|m| m.size),
                 data: Vec::new(),
             });
+            let max = self.engine.config.max_object_size;
+            if chunk.size.is_some_and(|size| size > max) || (chunk.data.len() + bytes.len()) as u64 > max {
+                // Larger than we take: refused, and what came of it dropped.
+                self.state.chunk_in = None;
+                chunk_code = Some(StatusCode::RequestEntityTooLarge);
+                continue;
+            }
             chunk.data.extend_from_slice(&bytes);
             if item.more_data {
                 chunk_code = Some(StatusCode::ChunkedItemAccepted);
@@ -1062,7 +1074,11 @@ impl SessionRun<'_, '_> {
             resp_uri: Some(self.resp_uri()),
             no_resp: false,
             cred,
-            meta: Some(Meta { max_msg_size: Some(self.engine.config.max_message_size as u64), ..Meta::default() }),
+            meta: Some(Meta {
+                max_msg_size: Some(self.engine.config.max_message_size as u64),
+                max_obj_size: Some(self.engine.config.max_object_size),
+                ..Meta::default()
+            }),
         })
     }
 

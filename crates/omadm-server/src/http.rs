@@ -367,12 +367,15 @@ pub struct Settings {
     pub session_timeout_ms: i64,
     /// Largest accepted message.
     pub max_message_size: usize,
+    /// Largest object taken from a client in chunks (our MaxObjSize; larger ones get 413).
+    pub max_object_size: u64,
     /// Enrolment on first contact.
     pub enrolment: Option<crate::engine::Enrolment>,
 }
 
 impl Settings {
-    /// The defaults: 127.0.0.1:8080, `sqlite://omadm.db`, `/dm`, plain HTTP, ServerID `omadm`.
+    /// The defaults: 127.0.0.1:8080, `sqlite://omadm.db`, `/dm`, plain HTTP, ServerID `omadm`,
+    /// 1 MiB messages, 16 MiB objects.
     pub fn new(api_token: impl Into<String>) -> Settings {
         Settings {
             listen: "127.0.0.1:8080".into(),
@@ -384,6 +387,7 @@ impl Settings {
             server_id: "omadm".into(),
             session_timeout_ms: 5 * 60 * 1000,
             max_message_size: 1 << 20,
+            max_object_size: 16 << 20,
             enrolment: None,
         }
     }
@@ -474,6 +478,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     engine.server_id = settings.server_id.clone();
     engine.session_timeout_ms = settings.session_timeout_ms;
     engine.max_message_size = settings.max_message_size;
+    engine.max_object_size = settings.max_object_size;
     engine.enrolment = settings.enrolment.clone();
     let app = Arc::new(App {
         store: store.clone(),

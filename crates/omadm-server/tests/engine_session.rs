@@ -580,6 +580,58 @@ fn a_large_object_given_up_mid_way_keeps_the_session_for_the_clients_answer() {
     assert!(outcome.changes.iter().any(|c| matches!(c, Change::EndSession { .. })), "and this answer ends it");
 }
 
+/// A large object from the client over the server's MaxObjSize (sent in our header) is refused
+/// with 413, whether its first chunk declares a larger Size or its chunks add up to more, and
+/// what came of it is dropped rather than kept growing in the session; a chunk of it that still
+/// follows is dropped too (Results get no Status unless they are chunks being taken).
+#[test]
+fn a_large_object_over_max_obj_size_is_refused_and_dropped() {
+    use StatusCode::{ChunkedItemAccepted as Taken, RequestEntityTooLarge as TooLarge};
+    for (declared, expected) in
+        [(None, [Some(Taken), Some(TooLarge), None]), (Some(1000), [Some(TooLarge), None, None])]
+    {
+        let mut config = EngineConfig::new(URL);
+        config.max_object_size = 20;
+        let mut h = Harness::with_config(config, Some(device(AuthKind::Md5)), vec![job(1, vec![get("./Vendor/Log")])]);
+        let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(1));
+        let (p1, _) = c.package1(Vec::new());
+        let (_, p2) = h.send_bytes(&p1, None, false);
+        assert_eq!(p2.header.meta.as_ref().and_then(|m| m.max_obj_size), Some(20), "our MaxObjSize");
+        let get_cmd = management(&p2)[0].clone();
+        let mut reply = p2.clone();
+        for (i, (part, expect)) in ["first part-", "second part-", "third part-"].into_iter().zip(expected).enumerate()
+        {
+            let mut commands = vec![header_ok(&reply)];
+            if i == 0 {
+                commands.push(ok_status(&p2, &get_cmd, StatusCode::Ok));
+            }
+            commands.push(Command::Results(Results {
+                cmd_id: "5".into(),
+                msg_ref: Some(p2.header.msg_id.clone()),
+                cmd_ref: get_cmd.cmd_id().into(),
+                items: vec![Item {
+                    source: Some(Location::new("./Vendor/Log")),
+                    meta: (i == 0).then(|| Meta { size: declared, ..Meta::default() }),
+                    data: Some(Data::Text(part.into())),
+                    more_data: true,
+                    ..Item::default()
+                }],
+                ..Results::default()
+            }));
+            let (p, _) = c.message(commands, false);
+            let (_, r) = h.send_bytes(&p, None, true);
+            let code = r.body.commands.iter().find_map(|c| match c {
+                Command::Status(s) if s.cmd_ref == "5" => Some(s.code),
+                _ => None,
+            });
+            assert_eq!(code, expect, "{declared:?}, chunk {i}");
+            let buffered = h.session.as_ref().and_then(|s| s.chunk_in.as_ref()).map(|c| c.data.len());
+            assert_eq!(buffered, (expect == Some(Taken)).then_some(part.len()), "{declared:?}, chunk {i}: kept");
+            reply = r;
+        }
+    }
+}
+
 #[test]
 fn a_large_object_comes_in_chunks_and_is_reassembled() {
     let mut h = Harness::new(Some(device(AuthKind::Md5)), vec![job(1, vec![get("./Vendor/Log")])]);

@@ -15,7 +15,8 @@ use std::process::ExitCode;
 #[derive(Args, Debug)]
 pub struct ServerArgs {
     /// TOML configuration file (keys as the flags, with `_`, plus public_url, server_id,
-    /// session_timeout_secs, max_message_size, tls_self_signed, tls_client_ca, enrol_auth, enrol_secret).
+    /// session_timeout_secs, max_message_size, max_object_size, tls_self_signed, tls_client_ca,
+    /// enrol_auth, enrol_secret).
     #[arg(long, env = "OMADM_CONFIG")]
     config: Option<PathBuf>,
     /// Address to listen on [default: 127.0.0.1:8080].
@@ -57,6 +58,8 @@ struct FileConfig {
     server_id: Option<String>,
     session_timeout_secs: Option<u32>,
     max_message_size: Option<usize>,
+    /// Largest object taken from a device in chunks, in bytes (our MaxObjSize).
+    max_object_size: Option<u64>,
     /// Enrolment on first contact: the scheme and shared secret unknown devices authenticate with.
     enrol_auth: Option<String>,
     enrol_secret: Option<String>,
@@ -95,6 +98,9 @@ pub fn run(args: ServerArgs) -> Result<ExitCode> {
     }
     if let Some(max) = file.max_message_size {
         settings.max_message_size = max;
+    }
+    if let Some(max) = file.max_object_size {
+        settings.max_object_size = max;
     }
     let client_ca = match std::env::var_os("OMADM_TLS_CLIENT_CA").map(PathBuf::from).or(file.tls_client_ca) {
         Some(path) => Some(std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?),
