@@ -771,7 +771,7 @@ impl SessionRun<'_, '_> {
             if chunk.size.is_some_and(|size| size > max) || (chunk.data.len() + bytes.len()) as u64 > max {
                 // Larger than we take: refused, and what came of it dropped.
                 self.state.chunk_in = None;
-                chunk_code = Some(StatusCode::RequestEntityTooLarge);
+                chunk_code = Some(self.results_failed(&target, StatusCode::RequestEntityTooLarge, touched));
                 continue;
             }
             chunk.data.extend_from_slice(&bytes);
@@ -781,7 +781,7 @@ impl SessionRun<'_, '_> {
             }
             let Some(done) = self.state.chunk_in.take() else { continue };
             if done.size.is_some_and(|s| s != done.data.len() as u64) {
-                chunk_code = Some(StatusCode::SizeMismatch);
+                chunk_code = Some(self.results_failed(&target, StatusCode::SizeMismatch, touched));
                 continue;
             }
             values.push(result_item(done.uri, done.format, meta, &done.data));
@@ -805,6 +805,17 @@ impl SessionRun<'_, '_> {
             }
         }
         chunk_code
+    }
+
+    /// Records `code` (413, 424) as the outcome of the command whose large object of Results was
+    /// refused, so that its job ends rather than staying complete without the object or running
+    /// for ever; returns `code` for the Results' Status.
+    fn results_failed(&mut self, target: &CommandRef, code: StatusCode, touched: &mut Vec<i64>) -> StatusCode {
+        if let Some(command) = self.command_mut(target) {
+            command.status = Some(code.code());
+            touched.push(target.job);
+        }
+        code
     }
 
     fn on_alert(&mut self, alert: &Alert) -> StatusCode {

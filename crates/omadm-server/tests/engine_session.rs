@@ -629,6 +629,9 @@ fn a_large_object_over_max_obj_size_is_refused_and_dropped() {
             assert_eq!(buffered, (expect == Some(Taken)).then_some(part.len()), "{declared:?}, chunk {i}: kept");
             reply = r;
         }
+        // The Get's job ends failed with the 413, neither completed without the object nor running.
+        assert_eq!(h.jobs[0].commands[0].status, Some(413), "{declared:?}");
+        assert_eq!(h.jobs[0].state, JobState::Failed, "{declared:?}");
     }
 }
 
