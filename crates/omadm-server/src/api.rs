@@ -281,6 +281,9 @@ async fn update_credentials(
     Path(dev_id): Path<String>,
     Json(u): Json<CredentialsUpdate>,
 ) -> ApiResult<Json<Value>> {
+    // The device's DM messages wait meanwhile: the whole record is written back, and a message
+    // stored between the read and the write (its nonces) would otherwise be undone.
+    let _device_turn = app.device_locks.of(&dev_id).lock().await;
     let mut d = load_device(&app, &dev_id).await?;
     if let Some(v) = u.server_id {
         d.server_id = v;
