@@ -580,6 +580,38 @@ fn a_large_object_given_up_mid_way_keeps_the_session_for_the_clients_answer() {
     assert!(outcome.changes.iter().any(|c| matches!(c, Change::EndSession { .. })), "and this answer ends it");
 }
 
+/// The client's message carrying chunk `i` of a large object of Results for the Get `get` of
+/// `p2` (CmdID 5, ./Vendor/Log): the header's Status, the Get's 200 with the first chunk, and
+/// the chunk, with Meta Size `size` on the first one and MoreData unless `last`.
+fn results_chunk(
+    reply: &SyncMl,
+    p2: &SyncMl,
+    get: &Command,
+    i: usize,
+    part: &str,
+    size: Option<u64>,
+    last: bool,
+) -> Vec<Command> {
+    let mut commands = vec![header_ok(reply)];
+    if i == 0 {
+        commands.push(ok_status(p2, get, StatusCode::Ok));
+    }
+    commands.push(Command::Results(Results {
+        cmd_id: "5".into(),
+        msg_ref: Some(p2.header.msg_id.clone()),
+        cmd_ref: get.cmd_id().into(),
+        items: vec![Item {
+            source: Some(Location::new("./Vendor/Log")),
+            meta: (i == 0).then(|| Meta { size, ..Meta::default() }),
+            data: Some(Data::Text(part.into())),
+            more_data: !last,
+            ..Item::default()
+        }],
+        ..Results::default()
+    }));
+    commands
+}
+
 /// A large object from the client over the server's MaxObjSize (sent in our header) is refused
 /// with 413, whether its first chunk declares a larger Size or its chunks add up to more, and
 /// what came of it is dropped rather than kept growing in the session; a chunk of it that still
@@ -601,24 +633,7 @@ fn a_large_object_over_max_obj_size_is_refused_and_dropped() {
         let mut reply = p2.clone();
         for (i, (part, expect)) in ["first part-", "second part-", "third part-"].into_iter().zip(expected).enumerate()
         {
-            let mut commands = vec![header_ok(&reply)];
-            if i == 0 {
-                commands.push(ok_status(&p2, &get_cmd, StatusCode::Ok));
-            }
-            commands.push(Command::Results(Results {
-                cmd_id: "5".into(),
-                msg_ref: Some(p2.header.msg_id.clone()),
-                cmd_ref: get_cmd.cmd_id().into(),
-                items: vec![Item {
-                    source: Some(Location::new("./Vendor/Log")),
-                    meta: (i == 0).then(|| Meta { size: declared, ..Meta::default() }),
-                    data: Some(Data::Text(part.into())),
-                    more_data: true,
-                    ..Item::default()
-                }],
-                ..Results::default()
-            }));
-            let (p, _) = c.message(commands, false);
+            let (p, _) = c.message(results_chunk(&reply, &p2, &get_cmd, i, part, declared, false), false);
             let (_, r) = h.send_bytes(&p, None, true);
             let code = r.body.commands.iter().find_map(|c| match c {
                 Command::Status(s) if s.cmd_ref == "5" => Some(s.code),
@@ -648,24 +663,7 @@ fn a_large_object_comes_in_chunks_and_is_reassembled() {
     let mut reply = p2.clone();
     for (i, part) in parts.iter().enumerate() {
         let last = i == parts.len() - 1;
-        let mut commands = vec![header_ok(&reply)];
-        if i == 0 {
-            commands.push(ok_status(&p2, &get_cmd, StatusCode::Ok));
-        }
-        commands.push(Command::Results(Results {
-            cmd_id: "5".into(),
-            msg_ref: Some(p2.header.msg_id.clone()),
-            cmd_ref: get_cmd.cmd_id().into(),
-            items: vec![Item {
-                source: Some(Location::new("./Vendor/Log")),
-                meta: (i == 0).then(|| Meta { size: Some(total as u64), ..Meta::default() }),
-                data: Some(Data::Text((*part).into())),
-                more_data: !last,
-                ..Item::default()
-            }],
-            ..Results::default()
-        }));
-        let (p, _) = c.message(commands, last);
+        let (p, _) = c.message(results_chunk(&reply, &p2, &get_cmd, i, part, Some(total as u64), last), last);
         let (_, r) = h.send_bytes(&p, None, true);
         if !last {
             assert_eq!(status_of(&r, "5"), StatusCode::ChunkedItemAccepted);
