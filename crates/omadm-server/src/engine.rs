@@ -198,8 +198,8 @@ pub struct SessionState {
     /// Not part of the serialized state: the stores write it to the session row's reply columns
     /// as raw bytes, since base64 in the JSON cost about 60 K instructions per session, encoded
     /// and decoded at every message. It is still read from the JSON (`default` when absent), so
-    /// that a session stored before those columns existed keeps its reply; the columns, when
-    /// set, replace it.
+    /// that a session stored before those columns existed keeps its reply; when the JSON has one,
+    /// it wins over the columns (only a server from before them writes it there).
     #[serde(default, skip_serializing)]
     pub last_reply: Option<StoredReply>,
 }

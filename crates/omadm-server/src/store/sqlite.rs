@@ -62,7 +62,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc, LazyLock, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -758,24 +758,30 @@ fn query_all<T>(
     Ok(all)
 }
 
+/// The statements of the reads every DM message runs ([`Store::message_context`]), built from the
+/// shared column lists once rather than formatted again at every message.
+static READ_DEVICE: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE dev_id = ?1"));
+static READ_PENDING_JOBS: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {JOB_COLUMNS} FROM jobs WHERE dev_id = ?1 AND state IN ('queued', 'running')"));
+static READ_SESSION: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token = ?1"));
+
 fn read_device(conn: &Connection, dev_id: &str) -> Result<Option<Device>, StoreError> {
-    let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE dev_id = ?1");
-    Ok(query_all(conn, &sql, [dev_id], device_from_row)?.pop())
+    Ok(query_all(conn, &READ_DEVICE, [dev_id], device_from_row)?.pop())
 }
 
 /// A device's queued and running jobs, oldest first. Sorted here, not by `ORDER BY id`: the
 /// `(dev_id, state)` index gives them by state, and SQLite sorted the few rows in a temporary
 /// B-tree, a good part of the cost of the query that every DM message runs.
 fn read_pending_jobs(conn: &Connection, dev_id: &str) -> Result<Vec<Job>, StoreError> {
-    let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE dev_id = ?1 AND state IN ('queued', 'running')");
-    let mut jobs = query_all(conn, &sql, [dev_id], job_from_row)?;
+    let mut jobs = query_all(conn, &READ_PENDING_JOBS, [dev_id], job_from_row)?;
     jobs.sort_unstable_by_key(|job| job.id);
     Ok(jobs)
 }
 
 fn read_session(conn: &Connection, token: &str) -> Result<Option<SessionState>, StoreError> {
-    let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token = ?1");
-    conn.prepare_cached(&sql)?
+    conn.prepare_cached(&READ_SESSION)?
         .query_row([token], |row| Ok((row.get::<_, String>(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
         .optional()?
         .map(|(state, msg, body, hmac)| session_from_columns(&state, msg, body, hmac))
