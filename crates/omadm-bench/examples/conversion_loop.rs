@@ -2,9 +2,13 @@
 //! depend on the machine's load (docs/performance.md, "Codecs"):
 //!
 //! ```sh
-//! cargo build --release -p omadm-proto --example conversion_loop
+//! cargo build --release -p omadm-bench --features mimalloc --example conversion_loop
 //! valgrind --tool=callgrind target/release/examples/conversion_loop wbxml-to-xml 2000
 //! ```
+//!
+//! With `--features mimalloc` it allocates with mimalloc, as the `omadm` binary and the same-run
+//! bench's `--features mimalloc` do (the same wrapper, `crates/omadm/src/allocator.rs`); without
+//! it, with the C library's malloc.
 //!
 //! `wbxml-to-xml` decodes `aosp-dm12/testadd.wbxml` (445 bytes) and writes it as XML;
 //! `xml-to-wbxml` decodes `libwbxml/syncml-012.xml` (1605 bytes) and writes WBXML with a string
@@ -12,8 +16,16 @@
 //! the test corpus, 1794 bytes as XML). They read the shared vectors beside the repository, and
 //! print the mean wall time.
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../../omadm-proto/tests/common/mod.rs"]
 mod common;
+
+/// The `omadm` binary's allocator, with `--features mimalloc`.
+#[cfg(feature = "mimalloc")]
+#[path = "../../omadm/src/allocator.rs"]
+mod allocator;
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: allocator::Mimalloc = allocator::Mimalloc;
 
 use omadm_proto::{wbxml, xml, Limits};
 use std::hint::black_box;
