@@ -273,13 +273,14 @@ async fn device_turn(app: Arc<App>, request: DecodedRequest, _turn: tokio::sync:
 }
 
 fn storage_failure(app: &App, err: crate::store::StoreError) -> Response {
-    app.metrics.http_error(HttpErrorKind::Storage);
     if let crate::store::StoreError::Stale(what) = &err {
         // Another server process stored a change of this device first (a replay racing its
         // original, or a device talking to two nodes at once): not a fault of the storage.
+        app.metrics.http_error(HttpErrorKind::DeviceChanged);
         tracing::warn!(changed = %what, "DM message not stored: the device changed meanwhile");
         return plain(StatusCode::SERVICE_UNAVAILABLE, "the device's state changed meanwhile, retry");
     }
+    app.metrics.http_error(HttpErrorKind::Storage);
     tracing::error!(error = %err, "storage failed");
     plain(StatusCode::SERVICE_UNAVAILABLE, "storage unavailable, retry later")
 }

@@ -30,15 +30,20 @@ pub enum HttpErrorKind {
     Engine,
     /// 503: the storage failed.
     Storage,
+    /// 503: the device's stored state changed while its message was handled (another server
+    /// process stored a change of it first: a replay racing its original, or a device talking
+    /// to two nodes at once). Not a storage fault, so counted apart from [`Self::Storage`].
+    DeviceChanged,
 }
 
 impl HttpErrorKind {
-    const ALL: [HttpErrorKind; 5] = [
+    const ALL: [HttpErrorKind; 6] = [
         HttpErrorKind::UnsupportedMediaType,
         HttpErrorKind::PayloadTooLarge,
         HttpErrorKind::Undecodable,
         HttpErrorKind::Engine,
         HttpErrorKind::Storage,
+        HttpErrorKind::DeviceChanged,
     ];
 
     /// The name the stats document uses for this kind.
@@ -49,6 +54,7 @@ impl HttpErrorKind {
             HttpErrorKind::Undecodable => "undecodable",
             HttpErrorKind::Engine => "engine",
             HttpErrorKind::Storage => "storage",
+            HttpErrorKind::DeviceChanged => "device_changed",
         }
     }
 
@@ -311,6 +317,7 @@ mod tests {
         assert_eq!(s.sessions, SessionCounts { started: 3, completed: 1, aborted: 1, expired: 0, open: 1 }, "{s:?}");
         assert_eq!(s.http_errors["undecodable"], 1);
         assert_eq!(s.http_errors["storage"], 0);
+        assert_eq!(s.http_errors["device_changed"], 0);
         m.sessions_expired(2);
         let s = m.snapshot();
         assert_eq!((s.sessions.expired, s.sessions.open), (2, 0));

@@ -963,10 +963,11 @@ async fn a_replayed_message_racing_the_original_is_accepted_once(nodes: &[Runnin
         let (url, body) = (nodes[i % nodes.len()].dm_url.clone(), body.clone());
         tokio::spawn(async move { post(&url, body, Encoding::Xml.media_type(), None, None).await })
     });
-    let mut accepted = 0;
+    let (mut accepted, mut refused_as_changed) = (0, 0u64);
     for send in sends.collect::<Vec<_>>() {
         let (status, _, bytes) = send.await.expect("request task");
         if status == Http::SERVICE_UNAVAILABLE {
+            refused_as_changed += 1;
             continue; // Checked against a nonce spent meanwhile on another node: nothing stored.
         }
         assert_eq!(status, Http::OK, "{}", String::from_utf8_lossy(&bytes));
@@ -976,6 +977,14 @@ async fn a_replayed_message_racing_the_original_is_accepted_once(nodes: &[Runnin
         accepted += usize::from(code == StatusCode::AuthenticationAccepted);
     }
     assert_eq!(accepted, 1, "copies of one message accepted");
+    // Those refusals are counted as the device having changed, not as storage failures.
+    let (mut changed, mut storage) = (0, 0);
+    for node in nodes {
+        let stats = api(node).call(Method::GET, "/api/stats", None).await.expect("stats");
+        changed += stats["http_errors"]["device_changed"].as_u64().expect("a count");
+        storage += stats["http_errors"]["storage"].as_u64().expect("a count");
+    }
+    assert_eq!((changed, storage), (refused_as_changed, 0));
 }
 
 #[tokio::test]
