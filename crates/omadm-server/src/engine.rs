@@ -293,7 +293,12 @@ pub enum Change {
         /// When it changed.
         updated_ms: i64,
     },
-    /// The session state to store under its token.
+    /// The session state to store under its token. Its `server_msg` is one more than the stored
+    /// state's, the one the message was handled from: the store replaces the stored state only
+    /// while that still holds, so that of two server processes sharing the database that handle
+    /// the same message of a session at once (a retry sent to another node while the first was
+    /// still working, or a replay) only one stores its outcome
+    /// ([`crate::store::StoreError::Stale`] for the other).
     SaveSession(SessionState),
     /// The session ended: delete its state.
     EndSession {

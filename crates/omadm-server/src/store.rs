@@ -383,6 +383,20 @@ fn stale_nonce(dev_id: &str) -> StoreError {
     StoreError::Stale(format!("the client nonce of {dev_id}"))
 }
 
+/// The error of a session save that found the stored session moved on since the message was
+/// read (see `Change::SaveSession`).
+fn stale_session(token: &str) -> StoreError {
+    StoreError::Stale(format!("the state of session {token}"))
+}
+
+/// The `server_msg` the stored state of a session must have for `state` to replace it: the
+/// state the message was handled from (`Change::SaveSession`). The stores compare it with the
+/// stored state JSON's own field, so that rows written by servers of every version are checked
+/// alike, with no column of its own to keep in step.
+fn expected_server_msg(state: &SessionState) -> i64 {
+    i64::from(state.server_msg) - 1
+}
+
 fn corrupt(what: &str, err: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {err}"))
 }

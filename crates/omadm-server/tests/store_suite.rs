@@ -92,7 +92,8 @@ on_both_backends!(
     bulk_jobs_are_queued_in_order,
     last_reply_reads_back_byte_for_byte,
     old_rows_keep_the_reply_in_their_state_json,
-    a_client_nonce_changed_meanwhile_stores_nothing_of_the_message
+    a_client_nonce_changed_meanwhile_stores_nothing_of_the_message,
+    a_session_moved_on_meanwhile_stores_nothing_of_the_message
 );
 
 /// A message whose client-nonce change was checked against a nonce the device no longer holds
@@ -124,6 +125,48 @@ async fn a_client_nonce_changed_meanwhile_stores_nothing_of_the_message(db: Db) 
     assert!(store.session("first").await.expect("read").is_some());
     // The same message again, as a replay stored second would be: the nonce has moved on.
     assert!(matches!(store.apply(message("AQID", "again")).await, Err(StoreError::Stale(_))));
+    store.close().await;
+}
+
+/// A session state saved from a stored state that another server process replaced meanwhile
+/// (both handled the same message of the session: a retry sent to another node, or a replay)
+/// stores nothing: the store answers `Stale`, the message's other changes are rolled back with
+/// it, and the state the first process stored stays. The next message, handled from that state,
+/// is stored.
+async fn a_session_moved_on_meanwhile_stores_nothing_of_the_message(db: Db) {
+    let store = SqlStore::open(&db.url()).await.expect("open");
+    store.insert_devices(&[device("IMEI:1", "Acme")]).await.expect("insert");
+    let read = session_state("tok");
+    store.apply(vec![Change::SaveSession(read.clone())]).await.expect("a new session is stored");
+    // Two processes handle message 2 from the state just read; each saves server_msg + 1.
+    let handled = |client_msg: u32, from: &SessionState| SessionState {
+        client_msg,
+        server_msg: from.server_msg + 1,
+        ..from.clone()
+    };
+    let first = handled(2, &read);
+    store.apply(vec![Change::SaveSession(first.clone())]).await.expect("the first to store wins");
+    let event = Event {
+        id: 0,
+        dev_id: "IMEI:1".into(),
+        code: 1226,
+        media_type: None,
+        format: None,
+        mark: None,
+        source: None,
+        correlator: None,
+        data: "lost".into(),
+        received_ms: 5,
+    };
+    match store.apply(vec![Change::Event(event), Change::SaveSession(handled(2, &read))]).await {
+        Err(StoreError::Stale(what)) => assert!(what.contains("tok"), "{what}"),
+        other => panic!("expected Stale, got {other:?}"),
+    }
+    assert_eq!(store.session("tok").await.expect("read"), Some(first.clone()), "the first's state stays");
+    assert!(store.events(Some("IMEI:1"), 10).await.expect("events").is_empty(), "the event went with it");
+    let next = handled(3, &first);
+    store.apply(vec![Change::SaveSession(next.clone())]).await.expect("the next message is stored");
+    assert_eq!(store.session("tok").await.expect("read"), Some(next));
     store.close().await;
 }
 
@@ -369,10 +412,12 @@ async fn last_reply_reads_back_byte_for_byte(db: Db) {
 
     // The next message's reply replaces it, columns and all; a session without one has none.
     session.client_msg = 2;
+    session.server_msg += 1;
     session.last_reply = Some(StoredReply { client_msg: 2, body: vec![0x80, 0], hmac: None });
     store.apply(vec![Change::SaveSession(session.clone())]).await.expect("apply");
     assert_eq!(store.session("tok").await.expect("session"), Some(session.clone()));
     session.last_reply = None;
+    session.server_msg += 1;
     store.apply(vec![Change::SaveSession(session.clone())]).await.expect("apply");
     assert_eq!(store.session("tok").await.expect("session"), Some(session));
     pool.close().await;

@@ -2,8 +2,8 @@
 //! network round trip anyway, so sqlx's async driver fits).
 
 use super::{
-    corrupt, json, reply_columns, session_from_columns, stale_nonce, DeviceQuery, Store, StoreError, StoreFuture,
-    DEVICE_COLUMNS, JOB_COLUMNS, SESSION_COLUMNS,
+    corrupt, expected_server_msg, json, reply_columns, session_from_columns, stale_nonce, stale_session, DeviceQuery,
+    Store, StoreError, StoreFuture, DEVICE_COLUMNS, JOB_COLUMNS, SESSION_COLUMNS,
 };
 use crate::engine::{Change, SessionState};
 use crate::model::{AccountAuth, AuthKind, Device, Event, Job, JobCommand, JobState, TreeValue};
@@ -479,12 +479,13 @@ async fn write_transaction(writer: &AnyPool, changes: Vec<&Change>) -> Result<()
             }
             Change::SaveSession(state) => {
                 let (reply_msg, reply_body, reply_hmac) = reply_columns(state);
-                sqlx::query(
+                let stored = sqlx::query(
                     "INSERT INTO sessions (token, dev_id, state, updated_ms, last_reply_msg, last_reply_body, \
                      last_reply_hmac) VALUES ($1, $2, $3, $4, $5, $6, $7) \
                      ON CONFLICT (token) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms, \
                      last_reply_msg = excluded.last_reply_msg, last_reply_body = excluded.last_reply_body, \
-                     last_reply_hmac = excluded.last_reply_hmac",
+                     last_reply_hmac = excluded.last_reply_hmac \
+                     WHERE (sessions.state::json ->> 'server_msg')::bigint = $8",
                 )
                 .bind(&state.token)
                 .bind(&state.dev_id)
@@ -493,8 +494,12 @@ async fn write_transaction(writer: &AnyPool, changes: Vec<&Change>) -> Result<()
                 .bind(reply_msg)
                 .bind(reply_body)
                 .bind(reply_hmac)
+                .bind(expected_server_msg(state))
                 .execute(&mut *tx)
                 .await?;
+                if stored.rows_affected() == 0 {
+                    return Err(stale_session(&state.token));
+                }
             }
             Change::EndSession { token } => {
                 sqlx::query("DELETE FROM sessions WHERE token = $1").bind(token).execute(&mut *tx).await?;

@@ -48,8 +48,9 @@
 //! bookkeeping as ever), then the file is handed to the threads.
 
 use super::{
-    corrupt, json, reply_columns, session_from_columns, stale_nonce, Backend, DeviceQuery, MessageContext, Store,
-    StoreError, StoreFuture, DEVICE_COLUMNS, EVENT_COLUMNS, JOB_COLUMNS, SESSION_COLUMNS,
+    corrupt, expected_server_msg, json, reply_columns, session_from_columns, stale_nonce, stale_session, Backend,
+    DeviceQuery, MessageContext, Store, StoreError, StoreFuture, DEVICE_COLUMNS, EVENT_COLUMNS, JOB_COLUMNS,
+    SESSION_COLUMNS,
 };
 use crate::engine::{Change, SessionLookup, SessionState};
 use crate::model::{AccountAuth, AuthKind, Device, Event, Job, JobCommand, JobState, TreeValue};
@@ -621,22 +622,28 @@ fn apply_changes(conn: &Connection, changes: &[EncodedChange]) -> Result<(), Sto
             }
             Change::SaveSession(state) => {
                 let (reply_msg, reply_body, reply_hmac) = reply_columns(state);
-                conn.prepare_cached(
-                    "INSERT INTO sessions (token, dev_id, state, updated_ms, last_reply_msg, last_reply_body, \
-                     last_reply_hmac) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
-                     ON CONFLICT (token) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms, \
-                     last_reply_msg = excluded.last_reply_msg, last_reply_body = excluded.last_reply_body, \
-                     last_reply_hmac = excluded.last_reply_hmac",
-                )?
-                .execute((
-                    &state.token,
-                    &state.dev_id,
-                    text,
-                    state.last_ms,
-                    reply_msg,
-                    reply_body,
-                    reply_hmac,
-                ))?;
+                let stored = conn
+                    .prepare_cached(
+                        "INSERT INTO sessions (token, dev_id, state, updated_ms, last_reply_msg, last_reply_body, \
+                         last_reply_hmac) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                         ON CONFLICT (token) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms, \
+                         last_reply_msg = excluded.last_reply_msg, last_reply_body = excluded.last_reply_body, \
+                         last_reply_hmac = excluded.last_reply_hmac \
+                         WHERE json_extract(sessions.state, '$.server_msg') = ?8",
+                    )?
+                    .execute((
+                        &state.token,
+                        &state.dev_id,
+                        text,
+                        state.last_ms,
+                        reply_msg,
+                        reply_body,
+                        reply_hmac,
+                        expected_server_msg(state),
+                    ))?;
+                if stored == 0 {
+                    return Err(stale_session(&state.token));
+                }
             }
             Change::EndSession { token } => {
                 conn.prepare_cached("DELETE FROM sessions WHERE token = ?1")?.execute([token])?;
