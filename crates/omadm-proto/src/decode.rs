@@ -16,24 +16,16 @@ use std::borrow::Cow;
 use std::str::FromStr;
 
 /// Builds typed values from an event source.
-pub(crate) struct Builder<'a, S> {
+pub(crate) struct Builder<S> {
     src: S,
-    /// Names of the open elements, for error paths.
-    path: Vec<PathName<'a>>,
-    /// The names on the path that are not slices of the input, in path order (see [`PathName`]).
-    kept_names: Vec<String>,
+    /// How many elements are open on the builder's path: started, and not yet finished (an
+    /// element is finished after its end, when its parent has checked it). Errors name the
+    /// elements of the path through [`EventSource::path_name`]: keeping their names here, pushed
+    /// and popped for every element, cost 0.6–1.3 K instructions a conversion.
+    depth: usize,
     limits: Limits,
     /// How many Atomic/Sequence commands are open.
     containers: usize,
-}
-
-/// An open element's name on the builder's path: a slice of the input (every name but a WBXML
-/// LITERAL read as ISO-8859-1), or the next of the builder's `kept_names`. A plain copyable
-/// value: pushing and popping it costs no clone and no drop, which a `Cow` did for every element.
-#[derive(Clone, Copy)]
-enum PathName<'a> {
-    Input(&'a str),
-    Kept,
 }
 
 /// What `children` found: an element start (already pushed on the path), or the parent's end.
@@ -42,70 +34,22 @@ enum Child<'a> {
     Done,
 }
 
-impl<'a, S: EventSource<'a>> Builder<'a, S> {
+impl<'a, S: EventSource<'a>> Builder<S> {
     pub(crate) fn new(src: S, limits: &Limits) -> Self {
-        // 24 names of 16 bytes: the 384 bytes 16 `Cow`s took. Asked for 256 bytes, glibc took
-        // ~900 instructions a conversion more on other allocations (testadd), more than the
-        // plain path saves.
-        Builder { src, path: Vec::with_capacity(24), kept_names: Vec::new(), limits: *limits, containers: 0 }
-    }
-
-    /// Puts an element that has started on the path.
-    #[inline(always)]
-    #[allow(clippy::ptr_arg)] // Whether the name is borrowed from the input is what it looks at.
-    fn push_path(&mut self, name: &Cow<'a, str>) {
-        let entry = match name {
-            Cow::Borrowed(name) => PathName::Input(name),
-            Cow::Owned(name) => self.keep_name(name),
-        };
-        // `push`'s own growth path, inlined here for every element, kept the vector's fields
-        // from staying in registers; growing (past 24 open elements) is out of line instead.
-        if self.path.len() < self.path.capacity() {
-            self.path.push(entry);
-        } else {
-            self.push_path_growing(entry);
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn push_path_growing(&mut self, entry: PathName<'a>) {
-        self.path.push(entry);
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn keep_name(&mut self, name: &str) -> PathName<'a> {
-        self.kept_names.push(name.to_owned());
-        PathName::Kept
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn forget_kept_name(&mut self) {
-        self.kept_names.pop();
+        Builder { src, depth: 0, limits: *limits, containers: 0 }
     }
 
     /// The name of the element that holds the current one (the path's next-to-last).
-    fn parent_name(&self) -> Option<&str> {
-        // Kept names are in path order: from the end, the n-th `Kept` is the n-th kept name.
-        let mut kept = self.kept_names.iter().rev();
-        let mut names = self.path.iter().rev().map(move |entry| match entry {
-            PathName::Input(name) => *name,
-            PathName::Kept => kept.next().map_or("", String::as_str),
-        });
-        names.nth(1)
+    fn parent_name(&self) -> Option<Cow<'_, str>> {
+        self.src.path_name(self.depth.checked_sub(2)?)
     }
 
+    /// An error at the source's offset, with the path of the elements open on the builder's path.
     fn error(&self, kind: ErrorKind) -> Error {
         let mut path = String::new();
-        let mut kept = self.kept_names.iter();
-        for entry in &self.path {
+        for depth in 0..self.depth {
             path.push('/');
-            path.push_str(match entry {
-                PathName::Input(name) => name,
-                PathName::Kept => kept.next().map_or("", String::as_str),
-            });
+            path.push_str(self.src.path_name(depth).as_deref().unwrap_or(""));
         }
         Error { kind, offset: Some(self.src.offset()), path }
     }
@@ -135,13 +79,13 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
         loop {
             match self.next()? {
                 Event::Start { name, namespace } => {
-                    if self.path.len() >= self.limits.max_depth {
+                    if self.depth >= self.limits.max_depth {
                         return Err(self.error(ErrorKind::Limit(format!(
                             "element nesting deeper than {}",
                             self.limits.max_depth
                         ))));
                     }
-                    self.push_path(&name);
+                    self.depth += 1;
                     return Ok(Child::Start(name, namespace));
                 }
                 Event::End => return Ok(Child::Done),
@@ -153,9 +97,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
 
     /// Marks the current child element as fully consumed.
     fn done(&mut self) {
-        if let Some(PathName::Kept) = self.path.pop() {
-            self.forget_kept_name();
-        }
+        self.depth -= 1;
     }
 
     /// Skips the rest of the current element, including nested elements.
@@ -165,7 +107,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
             match self.next()? {
                 Event::Start { .. } => {
                     depth += 1;
-                    if self.path.len() + depth > self.limits.max_depth {
+                    if self.depth + depth > self.limits.max_depth {
                         return Err(self.error(ErrorKind::Limit(format!(
                             "element nesting deeper than {}",
                             self.limits.max_depth
@@ -367,13 +309,13 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
                     Some(s) => s.to_mut().push_str(&t),
                 },
                 Event::Start { name, namespace } => {
-                    if self.path.len() >= self.limits.max_depth {
+                    if self.depth >= self.limits.max_depth {
                         return Err(self.error(ErrorKind::Limit(format!(
                             "element nesting deeper than {}",
                             self.limits.max_depth
                         ))));
                     }
-                    self.push_path(&name);
+                    self.depth += 1;
                     let child = self.element_in(name, namespace, in_metinf)?;
                     el.children.push(Node::Element(child));
                 }
@@ -838,7 +780,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
 
     /// Decodes opaque bytes as a nested WBXML document within the remaining depth, if they are one.
     fn nested_document(&self, bytes: &[u8]) -> Option<Element> {
-        let remaining_depth = self.limits.max_depth.saturating_sub(self.path.len());
+        let remaining_depth = self.limits.max_depth.saturating_sub(self.depth);
         let limits = Limits { max_depth: remaining_depth, ..self.limits };
         crate::wbxml::decode_document(bytes, &limits).ok()
     }
@@ -869,13 +811,13 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
                     if document.is_some() {
                         return Err(self.error(ErrorKind::Invalid("Data holds more than one embedded document".into())));
                     }
-                    if self.path.len() >= self.limits.max_depth {
+                    if self.depth >= self.limits.max_depth {
                         return Err(self.error(ErrorKind::Limit(format!(
                             "element nesting deeper than {}",
                             self.limits.max_depth
                         ))));
                     }
-                    self.push_path(&name);
+                    self.depth += 1;
                     document = Some(self.element(name, namespace)?);
                 }
                 Event::End => break,
@@ -888,7 +830,7 @@ impl<'a, S: EventSource<'a>> Builder<'a, S> {
         }
         if let Some(bytes) = binary {
             if wbxml_document {
-                let remaining_depth = self.limits.max_depth.saturating_sub(self.path.len());
+                let remaining_depth = self.limits.max_depth.saturating_sub(self.depth);
                 let limits = Limits { max_depth: remaining_depth, ..self.limits };
                 if let Ok(doc) = crate::wbxml::decode_document(&bytes, &limits) {
                     return Ok(Data::Document(doc));

@@ -35,4 +35,11 @@ pub(crate) trait EventSource<'a> {
     fn leaf_text(&mut self) -> Result<Option<Cow<'a, str>>>;
     /// The byte offset the source has reached, for error messages.
     fn offset(&self) -> usize;
+    /// The name of the element started last at `depth` (0 is the root), as its
+    /// [`Event::Start`] named it: an open element, or else the one that ended last at that depth
+    /// (also an element without content whose end is still to come). The builder names the
+    /// elements of its error paths through this, so that it keeps no names of its own on the
+    /// success path: every element on its path was started last at its depth, because the
+    /// builder finishes an element before it reads the next event.
+    fn path_name(&self, depth: usize) -> Option<Cow<'_, str>>;
 }

@@ -48,8 +48,17 @@ pub(crate) struct WbxmlSource<'a> {
     /// validating each one again.
     utf8_input: Option<&'a str>,
     page: u8,
-    /// The code page of each open element (for implied namespaces).
-    open: Vec<u8>,
+    /// The elements started last at each depth: `open[..depth]` are the open elements, innermost
+    /// last (their pages imply namespaces); past them, those that ended last at the deeper depths
+    /// (and an element without content whose end is pending), which error paths may still name
+    /// ([`EventSource::path_name`]). Never shorter than `depth`; entries are overwritten, not
+    /// popped.
+    open: Vec<Opened>,
+    /// How many elements are open.
+    depth: usize,
+    /// The string-table bytes of the name of each LITERAL element in `open`, at its index (see
+    /// [`Opened::token`]); other entries are stale.
+    literal_names: Vec<&'a [u8]>,
     limits: Limits,
     /// The end of an element without content (a tag token without the content bit), returned
     /// after its start.
@@ -58,6 +67,16 @@ pub(crate) struct WbxmlSource<'a> {
     root_closed: bool,
     /// Bytes of text read through string-table references so far (see [`Self::table_ref`]).
     table_text: usize,
+}
+
+/// An element started at some depth (see [`WbxmlSource::open`]).
+#[derive(Clone, Copy)]
+struct Opened {
+    /// The code page it is on.
+    page: u8,
+    /// Its tag token without the content and attribute bits, which with the page names it; or
+    /// LITERAL for a name from the string table.
+    token: u8,
 }
 
 /// Reads an `mb_u_int32` at `*pos` (at most 5 bytes, value ≤ u32::MAX).
@@ -236,7 +255,9 @@ impl<'a> WbxmlSource<'a> {
             charset,
             utf8_input,
             page: 0,
-            open: Vec::with_capacity(16),
+            open: vec![Opened { page: 0, token: 0 }; 16],
+            depth: 0,
+            literal_names: Vec::new(),
             limits: *limits,
             pending_end: false,
             root_closed: false,
@@ -433,7 +454,7 @@ impl<'a> WbxmlSource<'a> {
     fn read(&mut self) -> Result<Event<'a>> {
         loop {
             if self.pos >= self.input.len() {
-                if !self.open.is_empty() || !self.root_closed {
+                if self.depth != 0 || !self.root_closed {
                     return Err(self.error(ErrorKind::UnexpectedEof));
                 }
                 return Ok(Event::Eof);
@@ -452,10 +473,11 @@ impl<'a> WbxmlSource<'a> {
                     self.page = self.byte()?;
                 }
                 global::END => {
-                    if self.open.pop().is_none() {
+                    if self.depth == 0 {
                         return Err(self.error(ErrorKind::Wbxml("END without an open element".into())));
                     }
-                    if self.open.is_empty() {
+                    self.depth -= 1;
+                    if self.depth == 0 {
                         self.finished_root();
                     }
                     return Ok(Event::End);
@@ -487,27 +509,29 @@ impl<'a> WbxmlSource<'a> {
     #[inline(always)]
     fn usual_event(&mut self) -> Option<Event<'a>> {
         let token = *self.input.get(self.pos)?;
-        let parent_page = *self.open.last()?;
+        // `depth - 1` wraps to past the end when no element is open.
+        let parent_page = self.open.get(self.depth.wrapping_sub(1))?.page;
         if token == global::END {
-            if self.open.len() < 2 {
+            if self.depth < 2 {
                 return None;
             }
             self.pos += 1;
-            self.open.pop();
+            self.depth -= 1;
             return Some(Event::End);
         }
         // Content bit set, attribute bit clear, and a tag token: not a global token or LITERAL.
         if token & 0xC0 != 0x40 || token & 0x3F < crate::tags::FIRST_TOKEN || parent_page != self.page {
             return None;
         }
-        // Also left to `read` when the page stack is full: it grows there, and `push` below,
-        // having room, is inlined without its growth path.
-        if self.open.len() >= self.limits.max_depth || self.open.len() == self.open.capacity() {
+        // Also left to `read` when `open` has no entry at this depth yet: it grows there, and
+        // this path stores into an entry it has.
+        if self.depth >= self.limits.max_depth || self.depth >= self.open.len() {
             return None;
         }
         let name = Page::from_number(self.page)?.name(token & 0x3F)?;
         self.pos += 1;
-        self.open.push(self.page);
+        self.open[self.depth] = Opened { page: self.page, token: token & 0x3F };
+        self.depth += 1;
         Some(Event::Start { name: Cow::Borrowed(name), namespace: None })
     }
 
@@ -526,6 +550,7 @@ impl<'a> WbxmlSource<'a> {
         // cannot give (nor could an encoder write it back).
         let page = Page::from_number(self.page)
             .ok_or_else(|| self.error(ErrorKind::Wbxml(format!("unknown code page {}", self.page))))?;
+        let mut literal = None;
         let name: Cow<'a, str> = if token & 0x3F == global::LITERAL {
             let bytes = self.table_ref()?;
             let name = self.decode_text(bytes)?;
@@ -533,6 +558,7 @@ impl<'a> WbxmlSource<'a> {
             if !crate::element::is_xml_name(&name) {
                 return Err(self.error(ErrorKind::Wbxml(format!("LITERAL element name {name:?} is not an XML name"))));
             }
+            literal = Some(bytes);
             name
         } else {
             let name = page.name(token & 0x3F).ok_or_else(|| {
@@ -549,7 +575,7 @@ impl<'a> WbxmlSource<'a> {
         }
         // A change of code page against the parent (the root's "parent" is page 0) implies that
         // page's namespace; back on the SyncML page inside another page, the SyncML one.
-        let parent_page = self.open.last().copied().unwrap_or(0);
+        let parent_page = self.open.get(self.depth.wrapping_sub(1)).map_or(0, |o| o.page);
         let namespace = if parent_page != self.page {
             match page {
                 Page::SyncMl => Some(crate::tags::SYNCML_PAGE_NAMESPACE),
@@ -559,16 +585,23 @@ impl<'a> WbxmlSource<'a> {
         } else {
             None
         };
+        if has_content && self.depth >= self.limits.max_depth {
+            return Err(self.error(ErrorKind::Limit(format!("element nesting deeper than {}", self.limits.max_depth))));
+        }
+        let opened = Opened { page: self.page, token: token & 0x3F };
+        match self.open.get_mut(self.depth) {
+            Some(slot) => *slot = opened,
+            None => self.open.push(opened),
+        }
+        if let Some(bytes) = literal {
+            self.literal_names.resize(self.literal_names.len().max(self.depth + 1), &[]);
+            self.literal_names[self.depth] = bytes;
+        }
         if has_content {
-            if self.open.len() >= self.limits.max_depth {
-                return Err(
-                    self.error(ErrorKind::Limit(format!("element nesting deeper than {}", self.limits.max_depth)))
-                );
-            }
-            self.open.push(self.page);
+            self.depth += 1;
         } else {
             self.pending_end = true;
-            if self.open.is_empty() {
+            if self.depth == 0 {
                 self.finished_root();
             }
         }
@@ -600,8 +633,7 @@ impl<'a> EventSource<'a> for WbxmlSource<'a> {
             let body = &self.input[self.pos + 1..];
             // A string with a character XML does not allow is left to `text`, which refuses it.
             if let Ok(Some(nul)) = scan_string(body, self.charset == Charset::Utf8) {
-                if body.get(nul + 1) == Some(&global::END) && nul <= self.limits.max_string_len && !self.open.is_empty()
-                {
+                if body.get(nul + 1) == Some(&global::END) && nul <= self.limits.max_string_len && self.depth != 0 {
                     let start = self.pos + 1;
                     // In input checked as UTF-8, the string sits between two ASCII bytes (STR_I
                     // and its NUL): a slice on character boundaries, taken by two `split_at_checked`
@@ -620,8 +652,8 @@ impl<'a> EventSource<'a> for WbxmlSource<'a> {
                         }
                     };
                     self.pos = start + nul + 2;
-                    self.open.pop();
-                    if self.open.is_empty() {
+                    self.depth -= 1;
+                    if self.depth == 0 {
                         self.finished_root();
                     }
                     return Ok(Some(text));
@@ -630,9 +662,10 @@ impl<'a> EventSource<'a> for WbxmlSource<'a> {
         }
         let start = self.pos;
         let text = self.text()?;
-        if self.input.get(self.pos) == Some(&global::END) && self.open.pop().is_some() {
+        if self.input.get(self.pos) == Some(&global::END) && self.depth != 0 {
+            self.depth -= 1;
             self.pos += 1;
-            if self.open.is_empty() {
+            if self.depth == 0 {
                 self.finished_root();
             }
             return Ok(Some(text.unwrap_or_default()));
@@ -643,6 +676,15 @@ impl<'a> EventSource<'a> for WbxmlSource<'a> {
 
     fn offset(&self) -> usize {
         self.pos
+    }
+
+    fn path_name(&self, depth: usize) -> Option<Cow<'_, str>> {
+        let opened = self.open.get(depth)?;
+        if opened.token == global::LITERAL {
+            // Decoded again as when it was read, which succeeded then.
+            return self.decode_text(self.literal_names.get(depth)?).ok();
+        }
+        Page::from_number(opened.page)?.name(opened.token).map(Cow::Borrowed)
     }
 }
 

@@ -28,8 +28,14 @@ pub(crate) struct XmlSource<'a> {
     text: &'a str,
     /// Where reading has reached, a byte offset into `text`.
     pos: usize,
-    /// Qualified names of the open elements, for matching end tags.
-    open: Vec<&'a str>,
+    /// Qualified names of the elements started last at each depth: `names[..depth]` are the open
+    /// elements, innermost last (for matching end tags); past them, those that ended last at the
+    /// deeper depths (and an empty element whose end is pending), which error paths may still
+    /// name ([`EventSource::path_name`]). Never shorter than `depth`; entries are overwritten,
+    /// not popped.
+    names: Vec<&'a str>,
+    /// How many elements are open.
+    depth: usize,
     /// The end of an empty element (`<a/>`), returned after its start.
     pending_end: bool,
     limits: Limits,
@@ -43,7 +49,23 @@ impl<'a> XmlSource<'a> {
             .map_err(|e| Error::new(ErrorKind::Xml(format!("invalid UTF-8: {e}"))).at(e.valid_up_to()))?;
         // A byte-order mark is no part of the document.
         let pos = if text.starts_with('\u{FEFF}') { '\u{FEFF}'.len_utf8() } else { 0 };
-        Ok(XmlSource { text, pos, open: Vec::with_capacity(16), pending_end: false, limits: *limits })
+        Ok(XmlSource { text, pos, names: vec![""; 16], depth: 0, pending_end: false, limits: *limits })
+    }
+
+    /// The qualified name of the innermost open element.
+    #[inline(always)]
+    fn innermost(&self) -> Option<&'a str> {
+        // `depth - 1` wraps to past the end when no element is open.
+        self.names.get(self.depth.wrapping_sub(1)).copied()
+    }
+
+    /// Records `qname` as the element started last at the current depth (growing `names` by one
+    /// when that depth is new).
+    fn set_name(&mut self, qname: &'a str) {
+        match self.names.get_mut(self.depth) {
+            Some(slot) => *slot = qname,
+            None => self.names.push(qname),
+        }
     }
 
     // Errors are the rare path: kept out of line so that the hot readers stay small.
@@ -271,11 +293,12 @@ impl<'a> XmlSource<'a> {
                 None => return Err(self.error(ErrorKind::UnexpectedEof)),
             }
         }
-        if self.open.len() >= self.limits.max_depth {
+        if self.depth >= self.limits.max_depth {
             return Err(self.error(ErrorKind::Limit(format!("element nesting deeper than {}", self.limits.max_depth))));
         }
+        self.set_name(qname);
         if !self.pending_end {
-            self.open.push(qname);
+            self.depth += 1;
         }
         Ok(Event::Start { name: Cow::Borrowed(name), namespace })
     }
@@ -284,12 +307,12 @@ impl<'a> XmlSource<'a> {
     #[inline(always)]
     fn end_tag(&mut self) -> Result<Event<'a>> {
         // The usual case first: the name of the innermost open element, then `>`.
-        if let Some(&open) = self.open.last() {
+        if let Some(open) = self.innermost() {
             let after = self.pos + open.len();
             if self.text.as_bytes().get(self.pos..after).is_some_and(|name| same_bytes(name, open.as_bytes()))
                 && self.text.as_bytes().get(after) == Some(&b'>')
             {
-                self.open.pop();
+                self.depth -= 1;
                 self.pos = after + 1;
                 return Ok(Event::End);
             }
@@ -305,11 +328,12 @@ impl<'a> XmlSource<'a> {
         if self.peek(0) != Some(b'>') {
             return Err(self.malformed(format!("end tag </{qname}> is not closed by `>`")));
         }
-        match self.open.pop() {
+        match self.innermost() {
             Some(open) if open == qname => {}
             Some(open) => return Err(self.malformed(format!("end tag </{qname}> does not match <{open}>"))),
             None => return Err(self.malformed(format!("end tag </{qname}> without a start tag"))),
         }
+        self.depth -= 1;
         self.pos += 1;
         Ok(Event::End)
     }
@@ -331,7 +355,7 @@ impl<'a> XmlSource<'a> {
                 if let Some(t) = acc {
                     return Ok(Event::Text(t));
                 }
-                if !self.open.is_empty() {
+                if self.depth != 0 {
                     return Err(self.error(ErrorKind::UnexpectedEof));
                 }
                 return Ok(Event::Eof);
@@ -417,7 +441,7 @@ impl<'a> XmlSource<'a> {
         }
         let first = *bytes.get(at + 1)?;
         if first == b'/' {
-            let open = *self.open.last()?;
+            let open = self.innermost()?;
             let name_at = at + 2;
             let after = name_at + open.len();
             if !bytes.get(name_at..after).is_some_and(|name| same_bytes(name, open.as_bytes()))
@@ -425,15 +449,15 @@ impl<'a> XmlSource<'a> {
             {
                 return None;
             }
-            self.open.pop();
+            self.depth -= 1;
             self.pos = after + 1;
             return Some(Event::End);
         }
-        // Also left to `read` when the stack of open elements is full: it grows there, and the
-        // `push` of this path, having room, is inlined without its growth path.
+        // Also left to `read` when `names` has no entry at this depth yet: it grows there, and
+        // this path stores into an entry it has.
         if NAME_BYTE[usize::from(first)] & STARTS_NAME == 0
-            || self.open.len() >= self.limits.max_depth
-            || self.open.len() == self.open.capacity()
+            || self.depth >= self.limits.max_depth
+            || self.depth >= self.names.len()
         {
             return None;
         }
@@ -445,7 +469,8 @@ impl<'a> XmlSource<'a> {
             _ => return None,
         }
         let name = &self.text[start..end];
-        self.open.push(name);
+        self.names[self.depth] = name;
+        self.depth += 1;
         self.pos = end + 1;
         Some(Event::Start { name: Cow::Borrowed(name), namespace: None })
     }
@@ -466,7 +491,8 @@ impl<'a> XmlSource<'a> {
             return None;
         }
         let name = &self.text[start..end];
-        self.open.push(name);
+        self.names[self.depth] = name;
+        self.depth += 1;
         self.pos = close + 2;
         Some(Event::Start { name: Cow::Borrowed(name), namespace: Some(Cow::Borrowed(&self.text[value_at..close])) })
     }
@@ -516,6 +542,12 @@ impl<'a> EventSource<'a> for XmlSource<'a> {
 
     fn offset(&self) -> usize {
         self.pos
+    }
+
+    fn path_name(&self, depth: usize) -> Option<Cow<'_, str>> {
+        // Events name elements without their prefix: the part after the last colon.
+        let qname = self.names.get(depth)?;
+        qname.rsplit(':').next().map(Cow::Borrowed)
     }
 }
 
