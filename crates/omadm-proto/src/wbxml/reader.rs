@@ -247,7 +247,7 @@ impl<'a> WbxmlSource<'a> {
         if header.public_id == PublicId::DevInf {
             return Err(Error::new(ErrorKind::Wbxml("DevInf WBXML documents are not supported".into())).at(1));
         }
-        let utf8_input = if charset == Charset::Utf8 { std::str::from_utf8(input).ok() } else { None };
+        let utf8_input = if charset == Charset::Utf8 { crate::event::input_text(input).ok() } else { None };
         Ok(WbxmlSource {
             input,
             pos,

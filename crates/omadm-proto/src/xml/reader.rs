@@ -45,7 +45,7 @@ impl<'a> XmlSource<'a> {
     /// Starts reading `input`, after checking its size against the limits and that it is UTF-8.
     pub(crate) fn new(input: &'a [u8], limits: &Limits) -> Result<Self> {
         limits.check_message_size(input.len())?;
-        let text = std::str::from_utf8(input)
+        let text = crate::event::input_text(input)
             .map_err(|e| Error::new(ErrorKind::Xml(format!("invalid UTF-8: {e}"))).at(e.valid_up_to()))?;
         // A byte-order mark is no part of the document.
         let pos = if text.starts_with('\u{FEFF}') { '\u{FEFF}'.len_utf8() } else { 0 };
