@@ -485,8 +485,13 @@ impl<'a> XmlSource<'a> {
         if bytes.get(end..value_at) != Some(b" xmlns=\"") {
             return None;
         }
-        let len = bytes.get(value_at..)?.iter().position(|&b| b == b'"' || b == b'&')?;
-        let close = value_at + len;
+        // Most often MetInf's namespace, compared as two words; else found byte by byte.
+        const METINF: &[u8] = b"syncml:metinf\">";
+        let close = if bytes.get(value_at..value_at + METINF.len()).is_some_and(|value| same_bytes(value, METINF)) {
+            value_at + METINF.len() - 2
+        } else {
+            value_at + bytes.get(value_at..)?.iter().position(|&b| b == b'"' || b == b'&')?
+        };
         if bytes[close] != b'"' || bytes.get(close + 1) != Some(&b'>') {
             return None;
         }
