@@ -30,7 +30,7 @@ pub(crate) struct Builder<S> {
 
 /// What `children` found: an element start (already pushed on the path), or the parent's end.
 enum Child<'a> {
-    Start(Cow<'a, str>, Option<Cow<'a, str>>),
+    Start(Cow<'a, str>),
     Done,
 }
 
@@ -78,7 +78,7 @@ impl<'a, S: EventSource<'a>> Builder<S> {
     fn child(&mut self) -> Result<Child<'a>> {
         loop {
             match self.next()? {
-                Event::Start { name, namespace } => {
+                Event::Start { name } => {
                     if self.depth >= self.limits.max_depth {
                         return Err(self.error(ErrorKind::Limit(format!(
                             "element nesting deeper than {}",
@@ -86,7 +86,7 @@ impl<'a, S: EventSource<'a>> Builder<S> {
                         ))));
                     }
                     self.depth += 1;
-                    return Ok(Child::Start(name, namespace));
+                    return Ok(Child::Start(name));
                 }
                 Event::End => return Ok(Child::Done),
                 Event::Text(_) | Event::Opaque(_) => continue,
@@ -213,8 +213,8 @@ impl<'a, S: EventSource<'a>> Builder<S> {
     /// Decodes a whole SyncML message.
     pub(crate) fn message(mut self) -> Result<SyncMl> {
         match self.child()? {
-            Child::Start(name, _) if name == "SyncML" => {}
-            Child::Start(name, _) => {
+            Child::Start(name) if name == "SyncML" => {}
+            Child::Start(name) => {
                 return Err(self.error(ErrorKind::Invalid(format!("root element is <{name}>, not <SyncML>"))))
             }
             Child::Done => return Err(self.error(ErrorKind::Invalid("no root element".into()))),
@@ -224,7 +224,7 @@ impl<'a, S: EventSource<'a>> Builder<S> {
         // the earlier one.
         let mut message = SyncMl { header: empty_header(), body: SyncBody::default() };
         let (mut has_header, mut has_body) = (false, false);
-        while let Child::Start(name, _) = self.child()? {
+        while let Child::Start(name) = self.child()? {
             match &*name {
                 "SyncHdr" => {
                     if has_header {
@@ -257,7 +257,7 @@ impl<'a, S: EventSource<'a>> Builder<S> {
     /// Decodes a standalone document into a generic element.
     pub(crate) fn document(mut self) -> Result<Element> {
         let root = match self.child()? {
-            Child::Start(name, ns) => self.element(name, ns)?,
+            Child::Start(name) => self.element(name)?,
             Child::Done => return Err(self.error(ErrorKind::Invalid("no root element".into()))),
         };
         self.expect_eof()?;
@@ -275,13 +275,14 @@ impl<'a, S: EventSource<'a>> Builder<S> {
     }
 
     /// Reads the current element (already started) as a generic element tree.
-    fn element(&mut self, name: Cow<'a, str>, namespace: Option<Cow<'a, str>>) -> Result<Element> {
-        self.element_in(name, namespace, false)
+    fn element(&mut self, name: Cow<'a, str>) -> Result<Element> {
+        self.element_in(name, false)
     }
 
     /// Reads a generic element; inside MetInf (`in_metinf`, or its own namespace says so) text is
     /// trimmed, as the typed Meta decoder trims it: MetInf values carry no meaningful whitespace.
-    fn element_in(&mut self, name: Cow<'a, str>, namespace: Option<Cow<'a, str>>, in_metinf: bool) -> Result<Element> {
+    fn element_in(&mut self, name: Cow<'a, str>, in_metinf: bool) -> Result<Element> {
+        let namespace = self.src.start_namespace();
         let in_metinf =
             in_metinf || namespace.as_deref().is_some_and(|ns| ns.eq_ignore_ascii_case(crate::tags::METINF_NAMESPACE));
         // A namespace is kept here only (typed elements ignore theirs): it must be XML text too.
@@ -308,7 +309,7 @@ impl<'a, S: EventSource<'a>> Builder<S> {
                     None => text = Some(t),
                     Some(s) => s.to_mut().push_str(&t),
                 },
-                Event::Start { name, namespace } => {
+                Event::Start { name } => {
                     if self.depth >= self.limits.max_depth {
                         return Err(self.error(ErrorKind::Limit(format!(
                             "element nesting deeper than {}",
@@ -316,7 +317,7 @@ impl<'a, S: EventSource<'a>> Builder<S> {
                         ))));
                     }
                     self.depth += 1;
-                    let child = self.element_in(name, namespace, in_metinf)?;
+                    let child = self.element_in(name, in_metinf)?;
                     el.children.push(Node::Element(child));
                 }
                 Event::Opaque(b) => {
@@ -340,7 +341,7 @@ impl<'a, S: EventSource<'a>> Builder<S> {
     /// were all present.
     fn header(&mut self, hdr: &mut SyncHdr) -> Result<()> {
         let mut present = Required::default();
-        while let Child::Start(name, _) = self.child()? {
+        while let Child::Start(name) = self.child()? {
             match &*name {
                 "VerDTD" => (hdr.ver_dtd, present.ver_dtd) = (VerDtd::parse(&self.trimmed_text()?), true),
                 "VerProto" => (hdr.ver_proto, present.ver_proto) = (VerProto::parse(&self.trimmed_text()?), true),
@@ -391,7 +392,7 @@ impl<'a, S: EventSource<'a>> Builder<S> {
     #[inline(always)]
     fn location(&mut self, loc: &mut Location) -> Result<()> {
         let mut has_loc_uri = false;
-        while let Child::Start(name, _) = self.child()? {
+        while let Child::Start(name) = self.child()? {
             match &*name {
                 "LocURI" => (loc.loc_uri, has_loc_uri) = (self.trimmed()?, true),
                 "LocName" => loc.loc_name = Some(self.trimmed()?),
@@ -416,7 +417,7 @@ impl<'a, S: EventSource<'a>> Builder<S> {
     /// there with its Meta, a large struct.
     fn cred(&mut self, cred: &mut Cred) -> Result<()> {
         let mut has_data = false;
-        while let Child::Start(name, _) = self.child()? {
+        while let Child::Start(name) = self.child()? {
             match &*name {
                 "Meta" => self.meta_fields(cred.meta.insert(Meta::default()))?,
                 "Data" => (cred.data, has_data) = (self.trimmed()?, true),
@@ -434,7 +435,7 @@ impl<'a, S: EventSource<'a>> Builder<S> {
     /// is read into the place it is kept (`field.insert(Meta::default())`), not built and moved
     /// there: it is a large struct.
     fn meta_fields(&mut self, meta: &mut Meta) -> Result<()> {
-        while let Child::Start(name, _) = self.child()? {
+        while let Child::Start(name) = self.child()? {
             match &*name {
                 "Format" => meta.format = Some(Format::parse(&self.trimmed_text()?)),
                 "Type" => meta.media_type = Some(self.trimmed()?),
@@ -459,7 +460,7 @@ impl<'a, S: EventSource<'a>> Builder<S> {
 
     fn anchor(&mut self) -> Result<Anchor> {
         let mut anchor = Anchor::default();
-        while let Child::Start(name, _) = self.child()? {
+        while let Child::Start(name) = self.child()? {
             match &*name {
                 "Last" => anchor.last = Some(self.trimmed()?),
                 "Next" => anchor.next = Some(self.trimmed()?),
@@ -472,7 +473,7 @@ impl<'a, S: EventSource<'a>> Builder<S> {
 
     fn mem(&mut self) -> Result<Mem> {
         let mut mem = Mem::default();
-        while let Child::Start(name, _) = self.child()? {
+        while let Child::Start(name) = self.child()? {
             match &*name {
                 "SharedMem" => mem.shared_mem = self.flag()?,
                 "FreeMem" => mem.free_mem = Some(self.number("FreeMem")?),
@@ -488,11 +489,11 @@ impl<'a, S: EventSource<'a>> Builder<S> {
 
     /// Reads a SyncBody into `body` (an empty one).
     fn body(&mut self, body: &mut SyncBody) -> Result<()> {
-        while let Child::Start(name, ns) = self.child()? {
+        while let Child::Start(name) = self.child()? {
             if name == "Final" {
                 body.is_final = self.flag()?;
             } else {
-                self.command(&mut body.commands, name, ns)?;
+                self.command(&mut body.commands, name)?;
             }
         }
         self.done();
@@ -502,7 +503,7 @@ impl<'a, S: EventSource<'a>> Builder<S> {
     /// Reads the command that `name` starts and appends it to `commands`. A command is pushed
     /// empty and filled where it stays, instead of being built and then moved into the vector
     /// (a `Command` is several hundred bytes).
-    fn command(&mut self, commands: &mut Vec<Command>, name: Cow<'a, str>, ns: Option<Cow<'a, str>>) -> Result<()> {
+    fn command(&mut self, commands: &mut Vec<Command>, name: Cow<'a, str>) -> Result<()> {
         match &*name {
             "Add" => {
                 push_in_place(commands, || Command::Add(ItemCommand::default()));
@@ -570,7 +571,7 @@ impl<'a, S: EventSource<'a>> Builder<S> {
                 }
             }
             _ => {
-                let element = self.element(name, ns)?;
+                let element = self.element(name)?;
                 let cmd_id = element.child("CmdID").map(|c| c.text().trim().to_string()).unwrap_or_default();
                 commands.push(Command::Unsupported(UnsupportedCommand { name: element.name.clone(), cmd_id, element }));
                 Ok(())
@@ -589,7 +590,7 @@ impl<'a, S: EventSource<'a>> Builder<S> {
             return Ok(());
         };
         let mut has_cmd_id = false;
-        while let Child::Start(name, _) = self.child()? {
+        while let Child::Start(name) = self.child()? {
             match &*name {
                 "CmdID" => (cmd.cmd_id, has_cmd_id) = (self.trimmed()?, true),
                 "NoResp" => cmd.no_resp = self.flag()?,
@@ -610,7 +611,7 @@ impl<'a, S: EventSource<'a>> Builder<S> {
     /// Reads an Alert into `alert` (an empty one).
     fn alert(&mut self, alert: &mut Alert) -> Result<()> {
         let mut has_cmd_id = false;
-        while let Child::Start(name, _) = self.child()? {
+        while let Child::Start(name) = self.child()? {
             match &*name {
                 "CmdID" => (alert.cmd_id, has_cmd_id) = (self.trimmed()?, true),
                 "NoResp" => alert.no_resp = self.flag()?,
@@ -631,7 +632,7 @@ impl<'a, S: EventSource<'a>> Builder<S> {
     /// Reads an Exec into `exec` (an empty one).
     fn exec(&mut self, exec: &mut Exec) -> Result<()> {
         let mut has_cmd_id = false;
-        while let Child::Start(name, _) = self.child()? {
+        while let Child::Start(name) = self.child()? {
             match &*name {
                 "CmdID" => (exec.cmd_id, has_cmd_id) = (self.trimmed()?, true),
                 "NoResp" => exec.no_resp = self.flag()?,
@@ -666,12 +667,12 @@ impl<'a, S: EventSource<'a>> Builder<S> {
 
     fn container_body(&mut self, c: &mut Container) -> Result<()> {
         let mut has_cmd_id = false;
-        while let Child::Start(name, ns) = self.child()? {
+        while let Child::Start(name) = self.child()? {
             match &*name {
                 "CmdID" => (c.cmd_id, has_cmd_id) = (self.trimmed()?, true),
                 "NoResp" => c.no_resp = self.flag()?,
                 "Meta" => self.meta_fields(c.meta.insert(Meta::default()))?,
-                _ => self.command(&mut c.commands, name, ns)?,
+                _ => self.command(&mut c.commands, name)?,
             }
         }
         if !has_cmd_id {
@@ -684,7 +685,7 @@ impl<'a, S: EventSource<'a>> Builder<S> {
     /// Reads a Results into `r` (an empty one).
     fn results(&mut self, r: &mut Results) -> Result<()> {
         let (mut has_cmd_id, mut has_cmd_ref) = (false, false);
-        while let Child::Start(name, _) = self.child()? {
+        while let Child::Start(name) = self.child()? {
             match &*name {
                 "CmdID" => (r.cmd_id, has_cmd_id) = (self.trimmed()?, true),
                 "MsgRef" => r.msg_ref = Some(self.trimmed()?),
@@ -711,7 +712,7 @@ impl<'a, S: EventSource<'a>> Builder<S> {
     /// were all present.
     fn status(&mut self, status: &mut Status) -> Result<()> {
         let (mut has_cmd_id, mut has_cmd_ref, mut has_cmd, mut has_code) = (false, false, false, false);
-        while let Child::Start(name, _) = self.child()? {
+        while let Child::Start(name) = self.child()? {
             match &*name {
                 "CmdID" => (status.cmd_id, has_cmd_id) = (self.trimmed()?, true),
                 "MsgRef" => status.msg_ref = Some(self.trimmed()?),
@@ -738,7 +739,7 @@ impl<'a, S: EventSource<'a>> Builder<S> {
 
     fn chal(&mut self) -> Result<Chal> {
         let mut meta = Meta::default();
-        while let Child::Start(name, _) = self.child()? {
+        while let Child::Start(name) = self.child()? {
             match &*name {
                 "Meta" => self.meta_fields(&mut meta)?,
                 _ => self.skip()?,
@@ -752,7 +753,7 @@ impl<'a, S: EventSource<'a>> Builder<S> {
     fn item(&mut self, items: &mut Vec<Item>, command_meta: Option<&Meta>) -> Result<()> {
         push_in_place(items, Item::default);
         let Some(item) = items.last_mut() else { return Ok(()) };
-        while let Child::Start(name, _) = self.child()? {
+        while let Child::Start(name) = self.child()? {
             match &*name {
                 "Target" => self.location(item.target.insert(Location::default()))?,
                 "Source" => self.location(item.source.insert(Location::default()))?,
@@ -807,7 +808,7 @@ impl<'a, S: EventSource<'a>> Builder<S> {
                     Some(s) => s.push_str(&t),
                 },
                 Event::Opaque(b) => binary.get_or_insert_with(Vec::new).extend_from_slice(b),
-                Event::Start { name, namespace } => {
+                Event::Start { name } => {
                     if document.is_some() {
                         return Err(self.error(ErrorKind::Invalid("Data holds more than one embedded document".into())));
                     }
@@ -818,7 +819,7 @@ impl<'a, S: EventSource<'a>> Builder<S> {
                         ))));
                     }
                     self.depth += 1;
-                    document = Some(self.element(name, namespace)?);
+                    document = Some(self.element(name)?);
                 }
                 Event::End => break,
                 Event::Eof => return Err(self.error(ErrorKind::UnexpectedEof)),

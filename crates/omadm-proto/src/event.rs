@@ -10,9 +10,10 @@ use std::borrow::Cow;
 /// One parsing event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Event<'a> {
-    /// An element starts. `namespace` is the default namespace it declares (XML `xmlns`), or the
-    /// namespace implied by a WBXML code-page change.
-    Start { name: Cow<'a, str>, namespace: Option<Cow<'a, str>> },
+    /// An element starts. Its namespace, which only elements kept as generic ones keep, is
+    /// asked of the source ([`EventSource::start_namespace`]): carried here, it made every
+    /// event larger, and moving events cost more than the question.
+    Start { name: Cow<'a, str> },
     /// The innermost open element ends.
     End,
     /// Character data, unescaped; adjacent pieces are already joined.
@@ -35,6 +36,10 @@ pub(crate) trait EventSource<'a> {
     fn leaf_text(&mut self) -> Result<Option<Cow<'a, str>>>;
     /// The byte offset the source has reached, for error messages.
     fn offset(&self) -> usize;
+    /// The namespace of the element of the last [`Event::Start`], asked before any other event:
+    /// the default namespace it declares (XML `xmlns`), or the namespace implied by a WBXML
+    /// code-page change.
+    fn start_namespace(&self) -> Option<Cow<'a, str>>;
     /// The name of the element started last at `depth` (0 is the root), as its
     /// [`Event::Start`] named it: an open element, or else the one that ended last at that depth
     /// (also an element without content whose end is still to come). The builder names the

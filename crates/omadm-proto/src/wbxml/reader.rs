@@ -532,7 +532,7 @@ impl<'a> WbxmlSource<'a> {
         self.pos += 1;
         self.open[self.depth] = Opened { page: self.page, token: token & 0x3F };
         self.depth += 1;
-        Some(Event::Start { name: Cow::Borrowed(name), namespace: None })
+        Some(Event::Start { name: Cow::Borrowed(name) })
     }
 
     fn finished_root(&mut self) {
@@ -573,18 +573,6 @@ impl<'a> WbxmlSource<'a> {
         if has_attributes {
             self.skip_attributes()?;
         }
-        // A change of code page against the parent (the root's "parent" is page 0) implies that
-        // page's namespace; back on the SyncML page inside another page, the SyncML one.
-        let parent_page = self.open.get(self.depth.wrapping_sub(1)).map_or(0, |o| o.page);
-        let namespace = if parent_page != self.page {
-            match page {
-                Page::SyncMl => Some(crate::tags::SYNCML_PAGE_NAMESPACE),
-                page => page.namespace(),
-            }
-            .map(Cow::Borrowed)
-        } else {
-            None
-        };
         if has_content && self.depth >= self.limits.max_depth {
             return Err(self.error(ErrorKind::Limit(format!("element nesting deeper than {}", self.limits.max_depth))));
         }
@@ -605,7 +593,7 @@ impl<'a> WbxmlSource<'a> {
                 self.finished_root();
             }
         }
-        Ok(Event::Start { name, namespace })
+        Ok(Event::Start { name })
     }
 }
 
@@ -676,6 +664,23 @@ impl<'a> EventSource<'a> for WbxmlSource<'a> {
 
     fn offset(&self) -> usize {
         self.pos
+    }
+
+    fn start_namespace(&self) -> Option<Cow<'a, str>> {
+        // The element started last is the innermost open one, or, without content, the one past
+        // it. A change of code page against its parent (the root's "parent" is page 0) implies
+        // that page's namespace; back on the SyncML page inside another page, the SyncML one.
+        let at = if self.pending_end { self.depth } else { self.depth.checked_sub(1)? };
+        let page = self.open.get(at)?.page;
+        let parent_page = at.checked_sub(1).map_or(Some(0), |parent| self.open.get(parent).map(|o| o.page))?;
+        if parent_page == page {
+            return None;
+        }
+        match Page::from_number(page)? {
+            Page::SyncMl => Some(crate::tags::SYNCML_PAGE_NAMESPACE),
+            page => page.namespace(),
+        }
+        .map(Cow::Borrowed)
     }
 
     fn path_name(&self, depth: usize) -> Option<Cow<'_, str>> {

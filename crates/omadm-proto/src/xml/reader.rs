@@ -36,6 +36,8 @@ pub(crate) struct XmlSource<'a> {
     names: Vec<&'a str>,
     /// How many elements are open.
     depth: usize,
+    /// The namespace the last start tag declared ([`EventSource::start_namespace`]).
+    namespace: Option<Cow<'a, str>>,
     /// The end of an empty element (`<a/>`), returned after its start.
     pending_end: bool,
     limits: Limits,
@@ -49,7 +51,7 @@ impl<'a> XmlSource<'a> {
             .map_err(|e| Error::new(ErrorKind::Xml(format!("invalid UTF-8: {e}"))).at(e.valid_up_to()))?;
         // A byte-order mark is no part of the document.
         let pos = if text.starts_with('\u{FEFF}') { '\u{FEFF}'.len_utf8() } else { 0 };
-        Ok(XmlSource { text, pos, names: vec![""; 16], depth: 0, pending_end: false, limits: *limits })
+        Ok(XmlSource { text, pos, names: vec![""; 16], depth: 0, namespace: None, pending_end: false, limits: *limits })
     }
 
     /// The qualified name of the innermost open element.
@@ -300,7 +302,8 @@ impl<'a> XmlSource<'a> {
         if !self.pending_end {
             self.depth += 1;
         }
-        Ok(Event::Start { name: Cow::Borrowed(name), namespace })
+        self.namespace = namespace;
+        Ok(Event::Start { name: Cow::Borrowed(name) })
     }
 
     /// Reads an end tag at `pos` (just after its `</`).
@@ -472,7 +475,8 @@ impl<'a> XmlSource<'a> {
         self.names[self.depth] = name;
         self.depth += 1;
         self.pos = end + 1;
-        Some(Event::Start { name: Cow::Borrowed(name), namespace: None })
+        self.namespace = None;
+        Some(Event::Start { name: Cow::Borrowed(name) })
     }
 
     /// [`Self::usual_event`] for a start tag whose name (`text[start..end]`) is followed by the
@@ -499,7 +503,8 @@ impl<'a> XmlSource<'a> {
         self.names[self.depth] = name;
         self.depth += 1;
         self.pos = close + 2;
-        Some(Event::Start { name: Cow::Borrowed(name), namespace: Some(Cow::Borrowed(&self.text[value_at..close])) })
+        self.namespace = Some(Cow::Borrowed(&self.text[value_at..close]));
+        Some(Event::Start { name: Cow::Borrowed(name) })
     }
 }
 
@@ -547,6 +552,10 @@ impl<'a> EventSource<'a> for XmlSource<'a> {
 
     fn offset(&self) -> usize {
         self.pos
+    }
+
+    fn start_namespace(&self) -> Option<Cow<'a, str>> {
+        self.namespace.clone()
     }
 
     fn path_name(&self, depth: usize) -> Option<Cow<'_, str>> {
@@ -798,7 +807,7 @@ mod tests {
     }
 
     fn start(name: &str) -> Event<'_> {
-        Event::Start { name: Cow::Borrowed(name), namespace: None }
+        Event::Start { name: Cow::Borrowed(name) }
     }
 
     #[test]
@@ -921,11 +930,15 @@ mod tests {
 
     #[test]
     fn namespaces_and_prefixes() {
-        let ev = events("<m:Type xmlns=\"syncml:metinf\">x</m:Type>").unwrap();
-        assert_eq!(
-            ev[0],
-            Event::Start { name: Cow::Borrowed("Type"), namespace: Some(Cow::Borrowed("syncml:metinf")) }
-        );
+        let xml = "<m:Type xmlns=\"syncml:metinf\"><b/><c xmlns=\"n\">x</c></m:Type>";
+        let mut src = XmlSource::new(xml.as_bytes(), &Limits::default()).unwrap();
+        assert_eq!(src.next_event().unwrap(), start("Type"));
+        assert_eq!(src.start_namespace(), Some(Cow::Borrowed("syncml:metinf")));
+        assert_eq!(src.next_event().unwrap(), start("b"));
+        assert_eq!(src.start_namespace(), None);
+        assert_eq!(src.next_event().unwrap(), Event::End);
+        assert_eq!(src.next_event().unwrap(), start("c"));
+        assert_eq!(src.start_namespace(), Some(Cow::Borrowed("n")));
     }
 
     #[test]
@@ -946,15 +959,11 @@ mod tests {
         let xml = "\u{FEFF}<?xml version=\"1.0\"?>\n<!DOCTYPE SyncML PUBLIC \"-//x//>\" [<!ENTITY a \"]>\">]>\n\
                    <!-- c > -->\n<a k='v' xmlns = 'ns&amp;1'>x<!--y-->z<?pi a?><![CDATA[&]]></a>";
         let ev = events(xml).unwrap();
-        assert_eq!(
-            ev,
-            vec![
-                Event::Text("\n\n\n".into()),
-                Event::Start { name: Cow::Borrowed("a"), namespace: Some(Cow::Borrowed("ns&1")) },
-                Event::Text("xz&".into()),
-                Event::End
-            ]
-        );
+        assert_eq!(ev, vec![Event::Text("\n\n\n".into()), start("a"), Event::Text("xz&".into()), Event::End]);
+        let mut src = XmlSource::new(xml.as_bytes(), &Limits::default()).unwrap();
+        assert_eq!(src.next_event().unwrap(), Event::Text("\n\n\n".into()));
+        assert_eq!(src.next_event().unwrap(), start("a"));
+        assert_eq!(src.start_namespace(), Some(Cow::Borrowed("ns&1")));
     }
 
     #[test]
