@@ -503,14 +503,17 @@ impl<'a> WbxmlSource<'a> {
     }
 
     /// The usual next event, read without [`Self::read`]'s general path: the END of an element
-    /// that is not the root, or the start of an element with content and without attributes,
-    /// named by a token of the code page its parent is on (so it declares no namespace), within
-    /// the depth limit. `None`, having consumed nothing, for anything else.
+    /// that is not the root, or the start of an element inside the root, with content and
+    /// without attributes, named by a token of the current code page (whatever its parent's:
+    /// the namespace a change of page implies is worked out when asked, see
+    /// [`EventSource::start_namespace`]), within the depth limit. `None`, having consumed
+    /// nothing, for anything else.
     #[inline(always)]
     fn usual_event(&mut self) -> Option<Event<'a>> {
         let token = *self.input.get(self.pos)?;
-        // `depth - 1` wraps to past the end when no element is open.
-        let parent_page = self.open.get(self.depth.wrapping_sub(1))?.page;
+        if self.depth == 0 {
+            return None;
+        }
         if token == global::END {
             if self.depth < 2 {
                 return None;
@@ -520,7 +523,7 @@ impl<'a> WbxmlSource<'a> {
             return Some(Event::End);
         }
         // Content bit set, attribute bit clear, and a tag token: not a global token or LITERAL.
-        if token & 0xC0 != 0x40 || token & 0x3F < crate::tags::FIRST_TOKEN || parent_page != self.page {
+        if token & 0xC0 != 0x40 || token & 0x3F < crate::tags::FIRST_TOKEN {
             return None;
         }
         // Also left to `read` when `open` has no entry at this depth yet: it grows there, and
