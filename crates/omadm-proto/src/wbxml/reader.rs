@@ -506,13 +506,22 @@ impl<'a> WbxmlSource<'a> {
     /// that is not the root, or the start of an element inside the root, with content and
     /// without attributes, named by a token of the current code page (whatever its parent's:
     /// the namespace a change of page implies is worked out when asked, see
-    /// [`EventSource::start_namespace`]), within the depth limit. `None`, having consumed
-    /// nothing, for anything else.
+    /// [`EventSource::start_namespace`]), within the depth limit; either after a SWITCH_PAGE,
+    /// which is taken here. `None`, having consumed nothing but such a SWITCH_PAGE, for anything
+    /// else.
     #[inline(always)]
     fn usual_event(&mut self) -> Option<Event<'a>> {
-        let token = *self.input.get(self.pos)?;
+        let mut token = *self.input.get(self.pos)?;
         if self.depth == 0 {
             return None;
+        }
+        if token == global::SWITCH_PAGE {
+            // Taken here as `read` would take it, the page byte being there: the tag after it is
+            // then read by either path.
+            let [page, next] = *self.input.get(self.pos + 1..self.pos + 3)? else { return None };
+            self.page = page;
+            self.pos += 2;
+            token = next;
         }
         if token == global::END {
             if self.depth < 2 {
