@@ -414,6 +414,13 @@ impl<'a> XmlSource<'a> {
                     return self.end_tag();
                 }
                 Some(_) => {
+                    // The root's start tag, after the XML declaration, by the short path when it
+                    // can (it declares its namespace alone).
+                    if self.depth == 0 {
+                        if let Some(event) = self.usual_event() {
+                            return Ok(event);
+                        }
+                    }
                     self.pos += 1;
                     return self.start_tag();
                 }
