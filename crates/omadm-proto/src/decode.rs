@@ -3,7 +3,9 @@
 //! Recursive descent over an [`EventSource`]. Children are accepted in any order (peers differ,
 //! e.g. in Status and Item); unknown elements are skipped; required elements are checked once
 //! the parent ends. Nesting depth is bounded by [`Limits::max_depth`] on every path, including
-//! skipped elements, so hostile input cannot exhaust the stack.
+//! skipped elements, so hostile input cannot exhaust the stack: the sources refuse an element
+//! nested deeper (or mark it, [`Event::TooDeep`]), and the builder's path of open elements is
+//! the sources' stack of them (see [`EventSource::path_name`]).
 
 use crate::codes::{AlertCode, StatusCode};
 use crate::element::{Element, Node};
@@ -79,20 +81,21 @@ impl<'a, S: EventSource<'a>> Builder<S> {
         loop {
             match self.next()? {
                 Event::Start { name } => {
-                    if self.depth >= self.limits.max_depth {
-                        return Err(self.error(ErrorKind::Limit(format!(
-                            "element nesting deeper than {}",
-                            self.limits.max_depth
-                        ))));
-                    }
                     self.depth += 1;
                     return Ok(Child::Start(name));
                 }
+                Event::TooDeep => return Err(self.too_deep()),
                 Event::End => return Ok(Child::Done),
                 Event::Text(_) | Event::Opaque(_) => continue,
                 Event::Eof => return Err(self.error(ErrorKind::UnexpectedEof)),
             }
         }
+    }
+
+    /// The error for an element nested deeper than the limit ([`Event::TooDeep`]).
+    #[cold]
+    fn too_deep(&self) -> Error {
+        self.error(ErrorKind::Limit(format!("element nesting deeper than {}", self.limits.max_depth)))
     }
 
     /// Marks the current child element as fully consumed.
@@ -107,13 +110,8 @@ impl<'a, S: EventSource<'a>> Builder<S> {
             match self.next()? {
                 Event::Start { .. } => {
                     depth += 1;
-                    if self.depth + depth > self.limits.max_depth {
-                        return Err(self.error(ErrorKind::Limit(format!(
-                            "element nesting deeper than {}",
-                            self.limits.max_depth
-                        ))));
-                    }
                 }
+                Event::TooDeep => return Err(self.too_deep()),
                 Event::End if depth == 0 => break,
                 Event::End => depth -= 1,
                 Event::Text(_) | Event::Opaque(_) => {}
@@ -156,8 +154,13 @@ impl<'a, S: EventSource<'a>> Builder<S> {
                     Cow::Borrowed(text)
                 }
                 Event::End => break,
-                Event::Start { name, .. } => {
+                Event::Start { name } => {
                     return Err(self.error(ErrorKind::Invalid(format!("unexpected element <{name}> in text"))))
+                }
+                Event::TooDeep => {
+                    // Not on the path: the child started at the path's depth.
+                    let name = self.src.path_name(self.depth).unwrap_or_default();
+                    return Err(self.error(ErrorKind::Invalid(format!("unexpected element <{name}> in text"))));
                 }
                 Event::Eof => return Err(self.error(ErrorKind::UnexpectedEof)),
             };
@@ -309,13 +312,8 @@ impl<'a, S: EventSource<'a>> Builder<S> {
                     None => text = Some(t),
                     Some(s) => s.to_mut().push_str(&t),
                 },
+                Event::TooDeep => return Err(self.too_deep()),
                 Event::Start { name } => {
-                    if self.depth >= self.limits.max_depth {
-                        return Err(self.error(ErrorKind::Limit(format!(
-                            "element nesting deeper than {}",
-                            self.limits.max_depth
-                        ))));
-                    }
                     self.depth += 1;
                     let child = self.element_in(name, in_metinf)?;
                     el.children.push(Node::Element(child));
@@ -808,16 +806,11 @@ impl<'a, S: EventSource<'a>> Builder<S> {
                     Some(s) => s.push_str(&t),
                 },
                 Event::Opaque(b) => binary.get_or_insert_with(Vec::new).extend_from_slice(b),
-                Event::Start { name } => {
+                event @ (Event::Start { .. } | Event::TooDeep) => {
                     if document.is_some() {
                         return Err(self.error(ErrorKind::Invalid("Data holds more than one embedded document".into())));
                     }
-                    if self.depth >= self.limits.max_depth {
-                        return Err(self.error(ErrorKind::Limit(format!(
-                            "element nesting deeper than {}",
-                            self.limits.max_depth
-                        ))));
-                    }
+                    let Event::Start { name } = event else { return Err(self.too_deep()) };
                     self.depth += 1;
                     document = Some(self.element(name)?);
                 }

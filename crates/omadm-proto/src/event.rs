@@ -14,6 +14,12 @@ pub(crate) enum Event<'a> {
     /// asked of the source ([`EventSource::start_namespace`]): carried here, it made every
     /// event larger, and moving events cost more than the question.
     Start { name: Cow<'a, str> },
+    /// An element without content (WBXML) nested deeper than [`crate::Limits::max_depth`]
+    /// allows: the builder refuses it as the limit wherever it takes an element, and as an
+    /// element where it reads text, which it refused as such before it looked at depth. (The
+    /// XML reader refuses every element nested too deep itself, and WBXML ones with content;
+    /// so the builder has no check of depth of its own to make for every element.)
+    TooDeep,
     /// The innermost open element ends.
     End,
     /// Character data, unescaped; adjacent pieces are already joined.

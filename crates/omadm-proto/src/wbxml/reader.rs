@@ -585,7 +585,9 @@ impl<'a> WbxmlSource<'a> {
         if has_attributes {
             self.skip_attributes()?;
         }
-        if has_content && self.depth >= self.limits.max_depth {
+        // One without content is marked, not refused (see `Event::TooDeep`).
+        let too_deep = self.depth >= self.limits.max_depth;
+        if has_content && too_deep {
             return Err(self.error(ErrorKind::Limit(format!("element nesting deeper than {}", self.limits.max_depth))));
         }
         let opened = Opened { page: self.page, token: token & 0x3F };
@@ -605,7 +607,7 @@ impl<'a> WbxmlSource<'a> {
                 self.finished_root();
             }
         }
-        Ok(Event::Start { name })
+        Ok(if too_deep { Event::TooDeep } else { Event::Start { name } })
     }
 }
 
@@ -748,6 +750,20 @@ mod tests {
         assert_eq!(src.next_event().unwrap(), Event::End);
         assert_eq!(src.next_event().unwrap(), Event::End);
         assert_eq!(src.next_event().unwrap(), Event::Eof);
+    }
+
+    #[test]
+    fn elements_nested_too_deep_are_refused_or_marked() {
+        // <SyncML><SyncHdr/><SyncBody></SyncBody></SyncML>, one level allowed: the element
+        // without content is marked, the one with content refused.
+        let doc = [0x02, 0x9F, 0x53, 0x6A, 0x00, 0x6D, 0x2C, 0x6B, 0x01, 0x01];
+        let mut src = WbxmlSource::new(&doc, &Limits { max_depth: 1, ..Limits::default() }).unwrap();
+        assert!(matches!(src.next_event().unwrap(), Event::Start { .. }));
+        assert_eq!(src.next_event().unwrap(), Event::TooDeep);
+        assert_eq!(src.path_name(1).as_deref(), Some("SyncHdr"));
+        assert_eq!(src.next_event().unwrap(), Event::End);
+        let err = src.next_event().unwrap_err();
+        assert!(matches!(&err.kind, ErrorKind::Limit(m) if m == "element nesting deeper than 1"), "{err}");
     }
 
     #[test]
