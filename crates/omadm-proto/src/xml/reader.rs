@@ -475,12 +475,31 @@ impl<'a> XmlSource<'a> {
         match bytes.get(end) {
             Some(b'>') => {}
             Some(b' ') => return self.usual_start_with_namespace(start, end),
+            Some(b'/') => return self.usual_empty_element(start, end),
             _ => return None,
         }
         let name = slice(self.text, start, end);
         self.names[self.depth] = name;
         self.depth += 1;
         self.pos = end + 1;
+        self.namespace = None;
+        Some(Event::Start { name: Cow::Borrowed(name) })
+    }
+
+    /// [`Self::usual_event`] for an element without content, `<name/>` (`name` being
+    /// `text[start..end]`), such as `<Final/>`: its start now, its end next. `None`, having
+    /// consumed nothing, if `/` is not followed by `>`.
+    #[inline(never)]
+    fn usual_empty_element(&mut self, start: usize, end: usize) -> Option<Event<'a>> {
+        if self.text.as_bytes().get(end + 1) != Some(&b'>') {
+            return None;
+        }
+        let name = slice(self.text, start, end);
+        // Recorded at the depth it would open, which it does not: error paths may name it until
+        // its end is read (see `names`).
+        self.names[self.depth] = name;
+        self.pending_end = true;
+        self.pos = end + 2;
         self.namespace = None;
         Some(Event::Start { name: Cow::Borrowed(name) })
     }
