@@ -511,7 +511,7 @@ impl<'a> XmlSource<'a> {
     fn usual_start_with_namespace(&mut self, start: usize, end: usize) -> Option<Event<'a>> {
         let bytes = self.text.as_bytes();
         let value_at = end + 8;
-        if bytes.get(end..value_at) != Some(b" xmlns=\"") {
+        if !bytes.get(end..value_at).is_some_and(|attribute| same_bytes(attribute, b" xmlns=\"")) {
             return None;
         }
         // Most often MetInf's namespace, compared as two words; else found byte by byte.
@@ -519,11 +519,12 @@ impl<'a> XmlSource<'a> {
         let close = if bytes.get(value_at..value_at + METINF.len()).is_some_and(|value| same_bytes(value, METINF)) {
             value_at + METINF.len() - 2
         } else {
-            value_at + bytes.get(value_at..)?.iter().position(|&b| b == b'"' || b == b'&')?
+            let close = value_at + bytes.get(value_at..)?.iter().position(|&b| b == b'"' || b == b'&')?;
+            if bytes[close] != b'"' || bytes.get(close + 1) != Some(&b'>') {
+                return None;
+            }
+            close
         };
-        if bytes[close] != b'"' || bytes.get(close + 1) != Some(&b'>') {
-            return None;
-        }
         let name = slice(self.text, start, end);
         self.names[self.depth] = name;
         self.depth += 1;
