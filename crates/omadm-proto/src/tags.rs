@@ -221,6 +221,32 @@ impl Page {
     }
 }
 
+/// The element name of each tag token (without the content and attribute bits) of each of our
+/// code pages, "" where there is none: one indexed load for the WBXML reader's usual start,
+/// where [`Page::name`] chose its page's table and checked the token's range first.
+static TOKEN_NAMES: [[&str; 64]; 3] = {
+    let mut names = [[""; 64]; 3];
+    let pages: [&[&str]; 3] = [&SYNCML_PAGE, &METINF_PAGE, &DDF_PAGE];
+    let mut page = 0;
+    while page < pages.len() {
+        let mut i = 0;
+        while i < pages[page].len() {
+            names[page][i + FIRST_TOKEN as usize] = pages[page][i];
+            i += 1;
+        }
+        page += 1;
+    }
+    names
+};
+
+/// The element name of tag `token` (its content and attribute bits are ignored) on code page
+/// number `page`, if both are ours: [`Page::name`] of [`Page::from_number`] in one lookup.
+#[inline(always)]
+pub(crate) fn token_name(page: u8, token: u8) -> Option<&'static str> {
+    let name = TOKEN_NAMES.get(usize::from(page))?[usize::from(token & 0x3F)];
+    (!name.is_empty()).then_some(name)
+}
+
 /// A tag the encoder writes: page, token and name, resolved at compile time by [`syncml_tag!`] /
 /// [`metinf_tag!`] (an unknown name is a compile error).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -368,6 +394,16 @@ mod tests {
         assert_eq!(Page::Ddf.token("ZeroOrOne"), Some(0x3C));
         assert_eq!(Page::Ddf.name(0x3D), None);
         assert_eq!(Page::SyncMl.name(0x04), None);
+    }
+
+    #[test]
+    fn token_names_are_the_pages_names() {
+        for page in 0..=255u8 {
+            for token in 0..=255u8 {
+                let expected = Page::from_number(page).and_then(|p| p.name(token & 0x3F));
+                assert_eq!(token_name(page, token), expected, "page {page}, token {token:#04X}");
+            }
+        }
     }
 
     #[test]

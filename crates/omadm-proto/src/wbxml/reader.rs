@@ -540,7 +540,7 @@ impl<'a> WbxmlSource<'a> {
         if self.depth >= self.limits.max_depth || self.depth >= self.open.len() {
             return None;
         }
-        let name = Page::from_number(self.page)?.name(token & 0x3F)?;
+        let name = crate::tags::token_name(self.page, token)?;
         self.pos += 1;
         self.open[self.depth] = Opened { page: self.page, token: token & 0x3F };
         self.depth += 1;
