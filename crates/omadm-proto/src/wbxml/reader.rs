@@ -79,8 +79,23 @@ struct Opened {
     token: u8,
 }
 
-/// Reads an `mb_u_int32` at `*pos` (at most 5 bytes, value ≤ u32::MAX).
+/// Reads an `mb_u_int32` at `*pos` (at most 5 bytes, value ≤ u32::MAX). The usual one, a single
+/// byte below 0x80 (the header's public id, charset and table length, most lengths and
+/// references), inline; longer ones out of line.
+#[inline(always)]
 pub(crate) fn read_mb_u32(input: &[u8], pos: &mut usize) -> std::result::Result<u32, ErrorKind> {
+    match input.get(*pos) {
+        Some(&b) if b < 0x80 => {
+            *pos += 1;
+            Ok(u32::from(b))
+        }
+        _ => read_long_mb_u32(input, pos),
+    }
+}
+
+/// [`read_mb_u32`] of any length.
+#[inline(never)]
+fn read_long_mb_u32(input: &[u8], pos: &mut usize) -> std::result::Result<u32, ErrorKind> {
     let mut value: u64 = 0;
     for i in 0..5 {
         let b = *input.get(*pos).ok_or(ErrorKind::UnexpectedEof)?;
