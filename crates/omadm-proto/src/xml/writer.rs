@@ -42,16 +42,18 @@ struct Open {
     has_children: bool,
 }
 
-struct XmlSink<'o> {
+/// The XML writer; `PRETTY` is [`XmlOptions::pretty`], a constant so that compact output (what
+/// DM sessions send) carries no indentation tests or child marks per element.
+struct XmlSink<'o, const PRETTY: bool> {
     out: String,
     stack: Vec<Open>,
     root_namespace: Cow<'static, str>,
     options: &'o XmlOptions,
 }
 
-impl XmlSink<'_> {
+impl<const PRETTY: bool> XmlSink<'_, PRETTY> {
     fn newline(&mut self, depth: usize) {
-        if self.options.pretty {
+        if PRETTY {
             self.out.push('\n');
             for _ in 0..depth {
                 self.out.push_str("  ");
@@ -65,7 +67,9 @@ impl XmlSink<'_> {
         let page_attribute = match self.stack.last_mut() {
             None => None,
             Some(parent) => {
-                parent.has_children = true;
+                if PRETTY {
+                    parent.has_children = true;
+                }
                 let attribute = if parent.page != tag.page { namespace_attribute(tag.page) } else { None };
                 let depth = self.stack.len();
                 self.newline(depth);
@@ -93,12 +97,11 @@ impl XmlSink<'_> {
     /// indented) and says so; does nothing otherwise. Inlined where the tag is a constant.
     #[inline(always)]
     fn usual_start_tag(&mut self, tag: Tag) -> bool {
-        if self.options.pretty {
+        if PRETTY {
             return false;
         }
-        match self.stack.last_mut() {
+        match self.stack.last() {
             Some(parent) if parent.page == tag.page => {
-                parent.has_children = true;
                 self.out.push_str(tag.start_tag);
                 true
             }
@@ -150,7 +153,7 @@ impl XmlSink<'_> {
     }
 }
 
-impl Sink for XmlSink<'_> {
+impl<const PRETTY: bool> Sink for XmlSink<'_, PRETTY> {
     #[inline(always)]
     fn start(&mut self, tag: Tag) -> Result<()> {
         if !self.usual_start_tag(tag) {
@@ -162,12 +165,9 @@ impl Sink for XmlSink<'_> {
 
     #[inline(always)]
     fn empty(&mut self, tag: Tag) -> Result<()> {
-        if self.options.pretty || self.stack.last().is_none_or(|parent| parent.page != tag.page) {
+        if PRETTY || self.stack.last().is_none_or(|parent| parent.page != tag.page) {
             self.open_tag(tag, true);
             return Ok(());
-        }
-        if let Some(parent) = self.stack.last_mut() {
-            parent.has_children = true;
         }
         self.out.push_str(tag.empty_tag);
         Ok(())
@@ -183,11 +183,10 @@ impl Sink for XmlSink<'_> {
     /// reservation: inlined where the tag is a constant, its tag strings are copied as constants.
     #[inline(always)]
     fn leaf(&mut self, tag: Tag, text: &str) -> Result<()> {
-        if !self.options.pretty {
-            if let Some(parent) = self.stack.last_mut() {
+        if !PRETTY {
+            if let Some(parent) = self.stack.last() {
                 if first_to_escape(text.as_bytes(), ESCAPE_IN_TEXT).is_none() {
                     let start_tag = if parent.page == tag.page { tag.start_tag } else { tag.start_tag_on_page };
-                    parent.has_children = true;
                     self.out.reserve(start_tag.len() + text.len() + tag.end_tag.len());
                     self.out.push_str(start_tag);
                     self.out.push_str(text);
@@ -228,7 +227,7 @@ impl Sink for XmlSink<'_> {
     #[inline(always)]
     fn end(&mut self) -> Result<()> {
         if let Some(open) = self.stack.pop() {
-            if open.has_children && self.options.pretty {
+            if PRETTY && open.has_children {
                 let depth = self.stack.len();
                 self.newline(depth);
             }
@@ -360,7 +359,16 @@ fn may_need_escaping(word: u64) -> bool {
 
 /// Encodes a message as XML bytes.
 pub(crate) fn encode(message: &SyncMl, options: &XmlOptions) -> Vec<u8> {
-    let mut sink = XmlSink {
+    if options.pretty {
+        encode_with::<true>(message, options)
+    } else {
+        encode_with::<false>(message, options)
+    }
+}
+
+/// [`encode`] with `options.pretty` as a constant.
+fn encode_with<const PRETTY: bool>(message: &SyncMl, options: &XmlOptions) -> Vec<u8> {
+    let mut sink = XmlSink::<PRETTY> {
         // Room for a typical DM message (1–2 KB of XML) without growing.
         out: String::with_capacity(2048),
         stack: Vec::with_capacity(16),
@@ -373,7 +381,7 @@ pub(crate) fn encode(message: &SyncMl, options: &XmlOptions) -> Vec<u8> {
     }
     // The XML sink cannot fail: every value has an XML form.
     let _ = encode::message(&mut sink, message);
-    if options.pretty {
+    if PRETTY {
         sink.out.push('\n');
     }
     sink.out.into_bytes()
@@ -381,13 +389,23 @@ pub(crate) fn encode(message: &SyncMl, options: &XmlOptions) -> Vec<u8> {
 
 /// Writes a generic element as a standalone XML document.
 pub(crate) fn encode_element(element: &Element, options: &XmlOptions) -> Vec<u8> {
-    let mut sink = XmlSink { out: String::new(), stack: Vec::new(), root_namespace: Cow::Borrowed(""), options };
+    if options.pretty {
+        encode_element_with::<true>(element, options)
+    } else {
+        encode_element_with::<false>(element, options)
+    }
+}
+
+/// [`encode_element`] with `options.pretty` as a constant.
+fn encode_element_with<const PRETTY: bool>(element: &Element, options: &XmlOptions) -> Vec<u8> {
+    let mut sink =
+        XmlSink::<PRETTY> { out: String::new(), stack: Vec::new(), root_namespace: Cow::Borrowed(""), options };
     if options.declaration {
         sink.out.push_str(DECLARATION);
         sink.newline(0);
     }
     sink.write_element(element, 0, None);
-    if options.pretty {
+    if PRETTY {
         sink.out.push('\n');
     }
     sink.out.into_bytes()
