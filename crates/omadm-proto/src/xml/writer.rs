@@ -3,7 +3,7 @@
 use crate::element::{Element, Node};
 use crate::encode::{self, Sink};
 use crate::error::Result;
-use crate::message::SyncMl;
+use crate::message::{SyncMl, VerDtd};
 use crate::tags::{Page, Tag};
 use base64::Engine as _;
 use std::borrow::Cow;
@@ -47,7 +47,9 @@ struct Open {
 struct XmlSink<'o, const PRETTY: bool> {
     out: String,
     stack: Vec<Open>,
-    root_namespace: Cow<'static, str>,
+    /// The root's start tag with its namespace, `<SyncML xmlns="SYNCML:SYNCML1.2">`: written out
+    /// ahead for the known versions, so that no message escapes its namespace.
+    root_start_tag: Cow<'static, str>,
     options: &'o XmlOptions,
 }
 
@@ -64,30 +66,24 @@ impl<const PRETTY: bool> XmlSink<'_, PRETTY> {
     /// Writes the start tag of `tag`, as `<name/>` if `empty`, with the namespace attribute
     /// that the root and a change of code page need.
     fn open_tag(&mut self, tag: Tag, empty: bool) {
-        let page_attribute = match self.stack.last_mut() {
-            None => None,
-            Some(parent) => {
-                if PRETTY {
-                    parent.has_children = true;
-                }
-                let attribute = if parent.page != tag.page { namespace_attribute(tag.page) } else { None };
-                let depth = self.stack.len();
-                self.newline(depth);
-                attribute
-            }
+        let Some(parent) = self.stack.last_mut() else {
+            // The root: the message's SyncML element.
+            self.out.push_str(&self.root_start_tag);
+            return;
         };
-        let is_root = self.stack.is_empty();
-        if page_attribute.is_none() && !is_root && !empty {
+        if PRETTY {
+            parent.has_children = true;
+        }
+        let page_attribute = if parent.page != tag.page { namespace_attribute(tag.page) } else { None };
+        let depth = self.stack.len();
+        self.newline(depth);
+        if page_attribute.is_none() && !empty {
             self.out.push_str(tag.start_tag);
             return;
         }
         self.out.push('<');
         self.out.push_str(tag.name);
-        if is_root {
-            self.out.push_str(" xmlns=\"");
-            escape_into(&mut self.out, &self.root_namespace, true);
-            self.out.push('"');
-        } else if let Some(attribute) = page_attribute {
+        if let Some(attribute) = page_attribute {
             self.out.push_str(attribute);
         }
         self.out.push_str(if empty { "/>" } else { ">" });
@@ -357,6 +353,21 @@ fn may_need_escaping(word: u64) -> bool {
         || has_zero_byte(word ^ (ONES * u64::from(b'\r')))
 }
 
+/// The start tag of a message's SyncML element, with the namespace of its DTD version.
+fn root_start_tag(ver_dtd: &VerDtd) -> Cow<'static, str> {
+    match ver_dtd {
+        VerDtd::V1_0 => "<SyncML xmlns=\"SYNCML:SYNCML1.0\">".into(),
+        VerDtd::V1_1 => "<SyncML xmlns=\"SYNCML:SYNCML1.1\">".into(),
+        VerDtd::V1_2 => "<SyncML xmlns=\"SYNCML:SYNCML1.2\">".into(),
+        VerDtd::Other(_) => {
+            let mut tag = String::from("<SyncML xmlns=\"");
+            escape_into(&mut tag, &ver_dtd.namespace_cow(), true);
+            tag.push_str("\">");
+            tag.into()
+        }
+    }
+}
+
 /// Encodes a message as XML bytes.
 pub(crate) fn encode(message: &SyncMl, options: &XmlOptions) -> Vec<u8> {
     if options.pretty {
@@ -372,7 +383,7 @@ fn encode_with<const PRETTY: bool>(message: &SyncMl, options: &XmlOptions) -> Ve
         // Room for a typical DM message (1–2 KB of XML) without growing.
         out: String::with_capacity(2048),
         stack: Vec::with_capacity(16),
-        root_namespace: message.header.ver_dtd.namespace_cow(),
+        root_start_tag: root_start_tag(&message.header.ver_dtd),
         options,
     };
     if options.declaration {
@@ -399,7 +410,7 @@ pub(crate) fn encode_element(element: &Element, options: &XmlOptions) -> Vec<u8>
 /// [`encode_element`] with `options.pretty` as a constant.
 fn encode_element_with<const PRETTY: bool>(element: &Element, options: &XmlOptions) -> Vec<u8> {
     let mut sink =
-        XmlSink::<PRETTY> { out: String::new(), stack: Vec::new(), root_namespace: Cow::Borrowed(""), options };
+        XmlSink::<PRETTY> { out: String::new(), stack: Vec::new(), root_start_tag: Cow::Borrowed(""), options };
     if options.declaration {
         sink.out.push_str(DECLARATION);
         sink.newline(0);
@@ -414,6 +425,15 @@ fn encode_element_with<const PRETTY: bool>(element: &Element, options: &XmlOptio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn root_start_tags_spell_the_dtd_namespaces() {
+        for ver_dtd in [VerDtd::V1_0, VerDtd::V1_1, VerDtd::V1_2, VerDtd::Other("2.0&".into())] {
+            let mut escaped = String::new();
+            escape_into(&mut escaped, &ver_dtd.namespace_cow(), true);
+            assert_eq!(root_start_tag(&ver_dtd), format!("<SyncML xmlns=\"{escaped}\">"), "{ver_dtd:?}");
+        }
+    }
 
     #[test]
     fn namespace_attributes_spell_the_page_namespaces() {
