@@ -308,49 +308,66 @@ fn escape_into(out: &mut String, text: &str, attribute: bool) {
     out.push_str(&text[last..]);
 }
 
-/// The index of the first byte of `bytes` that [`ESCAPES`] marks with a bit of `mask`. A short
-/// string (most values: "1", "200", a CmdID) is looked at byte by byte, inline; a longer one
-/// eight bytes at a time ([`first_to_escape_in_words`]).
+/// The index of the first byte of `bytes` that [`ESCAPES`] marks with a bit of `mask`: none
+/// without a look at each byte when [`may_need_escaping`] clears the whole string, as it does
+/// for most values.
 #[inline(always)]
 fn first_to_escape(bytes: &[u8], mask: u8) -> Option<usize> {
-    if bytes.len() < 16 {
-        return bytes.iter().position(|b| ESCAPES[usize::from(*b)] & mask != 0);
+    if !may_need_escaping(bytes) {
+        return None;
     }
-    first_to_escape_in_words(bytes, mask)
+    bytes.iter().position(|b| ESCAPES[usize::from(*b)] & mask != 0)
 }
 
-/// [`first_to_escape`] for longer strings: eight bytes are tested at a time for anything that
-/// might need escaping; only a chunk that might is looked at byte by byte.
-fn first_to_escape_in_words(bytes: &[u8], mask: u8) -> Option<usize> {
-    let escaped = |b: &u8| ESCAPES[usize::from(*b)] & mask != 0;
-    let mut chunks = bytes.chunks_exact(8);
-    let mut start = 0;
-    for chunk in &mut chunks {
-        let candidate = match <[u8; 8]>::try_from(chunk) {
-            Ok(word) => may_need_escaping(u64::from_ne_bytes(word)),
-            Err(_) => true,
-        };
-        if candidate {
-            if let Some(i) = chunk.iter().position(escaped) {
-                return Some(start + i);
-            }
-        }
-        start += 8;
+/// False if no byte of `bytes` is one that [`escape_into`] may replace (`<`, `>`, `&`, `"`, CR;
+/// exact for that set, which is a superset of what text escapes). A string under eight bytes
+/// (most values: "1", "200", a CmdID) is looked at byte by byte; one of up to 16 bytes as two
+/// overlapping words, inline; a longer one eight bytes at a time ([`may_need_escaping_long`]).
+#[inline(always)]
+fn may_need_escaping(bytes: &[u8]) -> bool {
+    let n = bytes.len();
+    if n < 8 {
+        return bytes.iter().any(|b| ESCAPES[usize::from(*b)] != 0);
     }
-    chunks.remainder().iter().position(escaped).map(|i| start + i)
+    if n <= 16 {
+        return escape_candidates(u64_at(bytes, 0)) | escape_candidates(u64_at(bytes, n - 8)) != 0;
+    }
+    may_need_escaping_long(bytes)
 }
 
-/// True if any of the eight bytes in `word` is one that [`escape_into`] may replace: `<` or `>`,
-/// `&` or `"`, or CR (a superset: `"` counts in text too, and the caller checks each byte).
-fn may_need_escaping(word: u64) -> bool {
+/// [`may_need_escaping`] for strings over 16 bytes: every eight bytes, the last eight
+/// overlapping, without a branch per word.
+fn may_need_escaping_long(bytes: &[u8]) -> bool {
+    let chunks = bytes.chunks_exact(8);
+    let mut candidates = escape_candidates(u64_at(bytes, bytes.len() - 8));
+    for chunk in chunks {
+        candidates |= escape_candidates(u64_at(chunk, 0));
+    }
+    candidates != 0
+}
+
+/// The eight bytes of `bytes` from `at`, which the caller keeps in bounds.
+#[inline(always)]
+fn u64_at(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0; 8];
+    word.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_ne_bytes(word)
+}
+
+/// Nonzero if any of the eight bytes in `word` is one that [`escape_into`] may replace: `<` or
+/// `>`, `&` or `"`, or CR (a zero byte counts as none of them).
+#[inline(always)]
+fn escape_candidates(word: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
-    // Nonzero if some byte of `x` is zero (exact for "any", which is all this asks).
-    let has_zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH_BITS != 0;
+    // The high bit of a byte set (at least) in the lowest zero byte of `x`: nonzero if some byte
+    // of `x` is zero, exact for "any", which is all this asks.
+    let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x;
     // `<` (0x3C) and `>` (0x3E) differ only in bit 1, `"` (0x22) and `&` (0x26) only in bit 2.
-    has_zero_byte((word | (ONES * 0x02)) ^ (ONES * 0x3E))
-        || has_zero_byte((word | (ONES * 0x04)) ^ (ONES * 0x26))
-        || has_zero_byte(word ^ (ONES * u64::from(b'\r')))
+    (zero_bytes((word | (ONES * 0x02)) ^ (ONES * 0x3E))
+        | zero_bytes((word | (ONES * 0x04)) ^ (ONES * 0x26))
+        | zero_bytes(word ^ (ONES * u64::from(b'\r'))))
+        & HIGH_BITS
 }
 
 /// The start tag of a message's SyncML element, with the namespace of its DTD version.
@@ -457,6 +474,22 @@ mod tests {
     }
 
     #[test]
+    fn may_need_escaping_finds_what_a_byte_scan_finds() {
+        let any = |bytes: &[u8]| bytes.iter().any(|b| ESCAPES[usize::from(*b)] != 0);
+        for len in 0..40 {
+            let plain: Vec<u8> = (0..len).map(|i| b"./Vendor/MSFT/Node/Leaf=01234"[i % 29]).collect();
+            assert!(!may_need_escaping(&plain), "{len} plain bytes");
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut bytes = plain.clone();
+                    bytes[at] = b;
+                    assert_eq!(may_need_escaping(&bytes), any(&bytes), "byte {b:#04x} at {at} of {len}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn first_to_escape_finds_what_a_byte_scan_finds() {
         let samples =
             ["", "plain", "./Vendor/MSFT/Node/Leaf", "a&b", "0123456789abcdef<", "0123456<", "01234567>", "\"", "x\ry"];
@@ -466,16 +499,8 @@ mod tests {
                     let bytes = &sample.as_bytes()[start..];
                     let expected = bytes.iter().position(|b| ESCAPES[usize::from(*b)] & mask != 0);
                     assert_eq!(first_to_escape(bytes, mask), expected, "{sample:?}[{start}..], mask {mask}");
-                    assert_eq!(first_to_escape_in_words(bytes, mask), expected, "{sample:?}[{start}..], words");
                 }
             }
-        }
-        for b in 0..=255u8 {
-            let mut bytes = *b"abcdefghijklmnop";
-            bytes[11] = b;
-            let expected = (ESCAPES[usize::from(b)] & ESCAPE_IN_TEXT != 0).then_some(11);
-            assert_eq!(first_to_escape(&bytes, ESCAPE_IN_TEXT), expected, "byte {b:#04x}");
-            assert_eq!(first_to_escape(&bytes[4..], ESCAPE_IN_TEXT), expected.map(|i| i - 4), "byte {b:#04x}");
         }
     }
 }
