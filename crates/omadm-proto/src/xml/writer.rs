@@ -183,10 +183,7 @@ impl<const PRETTY: bool> Sink for XmlSink<'_, PRETTY> {
             if let Some(parent) = self.stack.last() {
                 if first_to_escape(text.as_bytes(), ESCAPE_IN_TEXT).is_none() {
                     let start_tag = if parent.page == tag.page { tag.start_tag } else { tag.start_tag_on_page };
-                    self.out.reserve(start_tag.len() + text.len() + tag.end_tag.len());
-                    self.out.push_str(start_tag);
-                    self.out.push_str(text);
-                    self.out.push_str(tag.end_tag);
+                    push_three(&mut self.out, start_tag, text, tag.end_tag);
                     return Ok(());
                 }
             }
@@ -282,6 +279,29 @@ static ESCAPES: [u8; 256] = {
     table[b'"' as usize] = ESCAPE_IN_ATTRIBUTE;
     table
 };
+
+/// Appends `first`, `second` and `third` (a leaf's start tag, text and end tag) after one
+/// capacity check, not one per piece. Inlined where the tags are constants, they are copied as
+/// constants.
+#[inline(always)]
+fn push_three(out: &mut String, first: &str, second: &str, third: &str) {
+    let total = first.len() + second.len() + third.len();
+    out.reserve(total);
+    let len = out.len();
+    // SAFETY: `reserve` left room for `total` more bytes: the three copies fill exactly the bytes
+    // `len..len + total` of the buffer, from strings that cannot overlap it (`out` is borrowed
+    // mutably), before the length covers them; they are whole `str`s, so the text stays UTF-8.
+    unsafe {
+        let bytes = out.as_mut_vec();
+        let end = bytes.as_mut_ptr().add(len);
+        std::ptr::copy_nonoverlapping(first.as_ptr(), end, first.len());
+        let end = end.add(first.len());
+        std::ptr::copy_nonoverlapping(second.as_ptr(), end, second.len());
+        let end = end.add(second.len());
+        std::ptr::copy_nonoverlapping(third.as_ptr(), end, third.len());
+        bytes.set_len(len + total);
+    }
+}
 
 /// Escapes text for XML character data or (with `attribute`) a double-quoted attribute value.
 fn escape_into(out: &mut String, text: &str, attribute: bool) {
