@@ -48,18 +48,38 @@ struct Decimal {
     start: usize,
 }
 
+/// "00" to "99", the two digits of each number below 100 in turn.
+static DIGIT_PAIRS: [u8; 200] = {
+    let mut pairs = [0; 200];
+    let mut i = 0;
+    while i < 100 {
+        pairs[2 * i] = b'0' + (i / 10) as u8;
+        pairs[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    pairs
+};
+
 impl Decimal {
     fn new(mut n: u64) -> Decimal {
         let mut digits = [b'0'; 20]; // u64::MAX has 20 digits
         let mut start = digits.len();
-        loop {
-            start -= 1;
-            digits[start] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                return Decimal { digits, start };
-            }
+        // Two digits a division: a status code takes two steps, not three.
+        while n >= 100 {
+            let pair = (n % 100) as usize * 2;
+            n /= 100;
+            start -= 2;
+            digits[start..start + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
         }
+        if n >= 10 {
+            let pair = n as usize * 2;
+            start -= 2;
+            digits[start..start + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        } else {
+            start -= 1;
+            digits[start] = b'0' + n as u8;
+        }
+        Decimal { digits, start }
     }
 
     fn as_str(&self) -> &str {
@@ -389,7 +409,7 @@ fn item<S: Sink>(s: &mut S, it: &Item, command_meta: Option<&Meta>) -> Result<()
 mod tests {
     #[test]
     fn decimal_digits() {
-        for n in [0, 7, 10, 200, 1226, 65_535, u64::from(u32::MAX) + 1, u64::MAX] {
+        for n in [0, 7, 10, 42, 99, 100, 101, 200, 999, 1226, 10_000, 65_535, u64::from(u32::MAX) + 1, u64::MAX] {
             assert_eq!(super::Decimal::new(n).as_str(), n.to_string());
         }
     }
