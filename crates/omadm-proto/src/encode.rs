@@ -32,6 +32,11 @@ pub(crate) trait Sink {
     fn binary(&mut self, bytes: &[u8]) -> Result<()>;
     /// Closes the innermost open element.
     fn end(&mut self) -> Result<()>;
+    /// Closes the innermost open element, which is `tag`: XML writes its end tag as a constant.
+    fn end_of(&mut self, tag: Tag) -> Result<()> {
+        let _ = tag;
+        self.end()
+    }
     /// Writes an embedded document as the content of a Data element (WBXML: a nested document).
     fn document(&mut self, doc: &Element) -> Result<()>;
     /// Writes a generic element inline, in the SyncML vocabulary: a command DM does not use, or a
@@ -123,8 +128,8 @@ pub(crate) fn message<S: Sink>(s: &mut S, msg: &SyncMl) -> Result<()> {
         command(s, cmd)?;
     }
     flag(s, syncml_tag!("Final"), msg.body.is_final)?;
-    s.end()?;
-    s.end()
+    s.end_of(syncml_tag!("SyncBody"))?;
+    s.end_of(syncml_tag!("SyncML"))
 }
 
 fn header<S: Sink>(s: &mut S, h: &SyncHdr) -> Result<()> {
@@ -143,21 +148,21 @@ fn header<S: Sink>(s: &mut S, h: &SyncHdr) -> Result<()> {
     if let Some(m) = &h.meta {
         meta(s, m, false)?;
     }
-    s.end()
+    s.end_of(syncml_tag!("SyncHdr"))
 }
 
 fn location<S: Sink>(s: &mut S, tag: Tag, loc: &Location) -> Result<()> {
     s.start(tag)?;
     leaf(s, syncml_tag!("LocURI"), &loc.loc_uri)?;
     opt_leaf(s, syncml_tag!("LocName"), loc.loc_name.as_deref())?;
-    s.end()
+    s.end_of(tag)
 }
 
 fn parent_location<S: Sink>(s: &mut S, tag: Tag, uri: Option<&str>) -> Result<()> {
     if let Some(uri) = uri {
         s.start(tag)?;
         leaf(s, syncml_tag!("LocURI"), uri)?;
-        s.end()?;
+        s.end_of(tag)?;
     }
     Ok(())
 }
@@ -168,7 +173,7 @@ fn cred<S: Sink>(s: &mut S, c: &Cred) -> Result<()> {
         meta(s, m, false)?;
     }
     leaf(s, syncml_tag!("Data"), &c.data)?;
-    s.end()
+    s.end_of(syncml_tag!("Cred"))
 }
 
 /// Writes a Meta element; `document_data` says the Data it describes is a nested document (see
@@ -176,7 +181,7 @@ fn cred<S: Sink>(s: &mut S, c: &Cred) -> Result<()> {
 fn meta<S: Sink>(s: &mut S, m: &Meta, document_data: bool) -> Result<()> {
     s.start(syncml_tag!("Meta"))?;
     metinf(s, m, document_data)?;
-    s.end()
+    s.end_of(syncml_tag!("Meta"))
 }
 
 fn metinf<S: Sink>(s: &mut S, m: &Meta, document_data: bool) -> Result<()> {
@@ -199,7 +204,7 @@ fn metinf<S: Sink>(s: &mut S, m: &Meta, document_data: bool) -> Result<()> {
         s.start(metinf_tag!("Anchor"))?;
         opt_leaf(s, metinf_tag!("Last"), a.last.as_deref())?;
         opt_leaf(s, metinf_tag!("Next"), a.next.as_deref())?;
-        s.end()?;
+        s.end_of(metinf_tag!("Anchor"))?;
     }
     opt_leaf(s, metinf_tag!("Version"), m.version.as_deref())?;
     opt_leaf(s, metinf_tag!("NextNonce"), m.next_nonce.as_deref())?;
@@ -221,7 +226,7 @@ fn metinf<S: Sink>(s: &mut S, m: &Meta, document_data: bool) -> Result<()> {
         if let Some(n) = mem.free_id {
             leaf(s, metinf_tag!("FreeID"), Decimal::new(n).as_str())?;
         }
-        s.end()?;
+        s.end_of(metinf_tag!("Mem"))?;
     }
     flag(s, metinf_tag!("FieldLevel"), m.field_level)
 }
@@ -270,7 +275,7 @@ fn item_command<S: Sink>(s: &mut S, tag: Tag, c: &ItemCommand) -> Result<()> {
     for it in &c.items {
         item(s, it, c.meta.as_ref())?;
     }
-    s.end()
+    s.end_of(tag)
 }
 
 fn alert<S: Sink>(s: &mut S, a: &Alert) -> Result<()> {
@@ -287,7 +292,7 @@ fn alert<S: Sink>(s: &mut S, a: &Alert) -> Result<()> {
     for it in &a.items {
         item(s, it, None)?;
     }
-    s.end()
+    s.end_of(syncml_tag!("Alert"))
 }
 
 fn exec<S: Sink>(s: &mut S, e: &Exec) -> Result<()> {
@@ -304,7 +309,7 @@ fn exec<S: Sink>(s: &mut S, e: &Exec) -> Result<()> {
     for it in &e.items {
         item(s, it, e.meta.as_ref())?;
     }
-    s.end()
+    s.end_of(syncml_tag!("Exec"))
 }
 
 fn container<S: Sink>(s: &mut S, tag: Tag, c: &Container) -> Result<()> {
@@ -317,7 +322,7 @@ fn container<S: Sink>(s: &mut S, tag: Tag, c: &Container) -> Result<()> {
     for cmd in &c.commands {
         command(s, cmd)?;
     }
-    s.end()
+    s.end_of(tag)
 }
 
 fn results<S: Sink>(s: &mut S, r: &Results) -> Result<()> {
@@ -333,7 +338,7 @@ fn results<S: Sink>(s: &mut S, r: &Results) -> Result<()> {
     for it in &r.items {
         item(s, it, r.meta.as_ref())?;
     }
-    s.end()
+    s.end_of(syncml_tag!("Results"))
 }
 
 fn status<S: Sink>(s: &mut S, st: &Status) -> Result<()> {
@@ -354,13 +359,13 @@ fn status<S: Sink>(s: &mut S, st: &Status) -> Result<()> {
     if let Some(ch) = &st.chal {
         s.start(syncml_tag!("Chal"))?;
         meta(s, &ch.meta, false)?;
-        s.end()?;
+        s.end_of(syncml_tag!("Chal"))?;
     }
     leaf(s, syncml_tag!("Data"), Decimal::new(st.code.code().into()).as_str())?;
     for it in &st.items {
         item(s, it, None)?;
     }
-    s.end()
+    s.end_of(syncml_tag!("Status"))
 }
 
 /// Writes an Item; `command_meta` is its command's Meta, whose Type applies when the item has none.
@@ -384,12 +389,12 @@ fn item<S: Sink>(s: &mut S, it: &Item, command_meta: Option<&Meta>) -> Result<()
         Some(Data::Text(t)) => {
             s.start(syncml_tag!("Data"))?;
             s.data_text(t)?;
-            s.end()?;
+            s.end_of(syncml_tag!("Data"))?;
         }
         Some(Data::Binary(b)) => {
             s.start(syncml_tag!("Data"))?;
             s.binary(b)?;
-            s.end()?;
+            s.end_of(syncml_tag!("Data"))?;
         }
         Some(Data::Document(doc)) => {
             s.start(syncml_tag!("Data"))?;
@@ -398,11 +403,11 @@ fn item<S: Sink>(s: &mut S, it: &Item, command_meta: Option<&Meta>) -> Result<()
             } else {
                 s.element(doc)?;
             }
-            s.end()?;
+            s.end_of(syncml_tag!("Data"))?;
         }
     }
     flag(s, syncml_tag!("MoreData"), it.more_data)?;
-    s.end()
+    s.end_of(syncml_tag!("Item"))
 }
 
 #[cfg(test)]

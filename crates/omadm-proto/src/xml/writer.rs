@@ -229,6 +229,16 @@ impl<const PRETTY: bool> Sink for XmlSink<'_, PRETTY> {
         Ok(())
     }
 
+    #[inline(always)]
+    fn end_of(&mut self, tag: Tag) -> Result<()> {
+        if PRETTY {
+            return self.end();
+        }
+        self.stack.pop();
+        self.out.push_str(tag.end_tag);
+        Ok(())
+    }
+
     fn document(&mut self, doc: &Element) -> Result<()> {
         let depth = self.stack.len();
         if let Some(parent) = self.stack.last_mut() {
