@@ -183,7 +183,7 @@ impl<const PRETTY: bool> Sink for XmlSink<'_, PRETTY> {
             if let Some(parent) = self.stack.last() {
                 if first_to_escape(text.as_bytes(), ESCAPE_IN_TEXT).is_none() {
                     let start_tag = if parent.page == tag.page { tag.start_tag } else { tag.start_tag_on_page };
-                    push_three(&mut self.out, start_tag, text, tag.end_tag);
+                    push_leaf(&mut self.out, start_tag, text, tag.end_tag);
                     return Ok(());
                 }
             }
@@ -290,28 +290,35 @@ static ESCAPES: [u8; 256] = {
     table
 };
 
-/// Appends `first`, `second` and `third` (a leaf's start tag, text and end tag) after one
-/// capacity check, not one per piece. Inlined where the tags are constants, they are copied as
-/// constants.
+/// Appends `start_tag`, `text` and `end_tag` (a leaf's) after one capacity check, not one per
+/// piece. Inlined where the tags are constants, they are copied as constants.
 #[inline(always)]
-fn push_three(out: &mut String, first: &str, second: &str, third: &str) {
-    let total = first.len() + second.len() + third.len();
+fn push_leaf(out: &mut String, start_tag: &str, text: &str, end_tag: &str) {
+    // Tags are short, so the sum cannot wrap (`text` is at most `isize::MAX` bytes); the test
+    // folds away where the tags are constants.
+    assert!(start_tag.len() <= MAX_TAG_LEN && end_tag.len() <= MAX_TAG_LEN);
+    let total = start_tag.len() + text.len() + end_tag.len();
     out.reserve(total);
     let len = out.len();
-    // SAFETY: `reserve` left room for `total` more bytes: the three copies fill exactly the bytes
-    // `len..len + total` of the buffer, from strings that cannot overlap it (`out` is borrowed
-    // mutably), before the length covers them; they are whole `str`s, so the text stays UTF-8.
+    // SAFETY: `reserve` left room for `total` more bytes (a sum that did not wrap): the three
+    // copies fill exactly the bytes `len..len + total` of the buffer, from strings that cannot
+    // overlap it (`out` is borrowed mutably), before the length covers them; they are whole
+    // `str`s, so the text stays UTF-8.
     unsafe {
         let bytes = out.as_mut_vec();
         let end = bytes.as_mut_ptr().add(len);
-        std::ptr::copy_nonoverlapping(first.as_ptr(), end, first.len());
-        let end = end.add(first.len());
-        std::ptr::copy_nonoverlapping(second.as_ptr(), end, second.len());
-        let end = end.add(second.len());
-        std::ptr::copy_nonoverlapping(third.as_ptr(), end, third.len());
+        std::ptr::copy_nonoverlapping(start_tag.as_ptr(), end, start_tag.len());
+        let end = end.add(start_tag.len());
+        std::ptr::copy_nonoverlapping(text.as_ptr(), end, text.len());
+        let end = end.add(text.len());
+        std::ptr::copy_nonoverlapping(end_tag.as_ptr(), end, end_tag.len());
         bytes.set_len(len + total);
     }
 }
+
+/// The longest tag [`push_leaf`] takes; SyncML DM's longest, a start tag with the MetInf
+/// namespace (`<MaxMsgSize xmlns="syncml:metinf">`), is 34 bytes.
+const MAX_TAG_LEN: usize = 256;
 
 /// Escapes text for XML character data or (with `attribute`) a double-quoted attribute value.
 fn escape_into(out: &mut String, text: &str, attribute: bool) {
