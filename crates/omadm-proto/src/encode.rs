@@ -7,7 +7,7 @@ use crate::decode::{item_media_type, nests_in_wbxml};
 use crate::element::Element;
 use crate::error::Result;
 use crate::message::*;
-use crate::meta::Meta;
+use crate::meta::{Format, Meta};
 use crate::tags::{metinf_tag, syncml_tag, Tag};
 
 /// A writer of elements in one syntax.
@@ -27,6 +27,11 @@ pub(crate) trait Sink {
         self.start(tag)?;
         self.text(text)?;
         self.end()
+    }
+    /// Writes a leaf whose text is not empty and holds nothing XML escapes (digits, the spelling
+    /// of a known value): XML skips looking for bytes to escape.
+    fn plain_leaf(&mut self, tag: Tag, text: &str) -> Result<()> {
+        self.leaf(tag, text)
     }
     /// Writes binary data.
     fn binary(&mut self, bytes: &[u8]) -> Result<()>;
@@ -112,6 +117,23 @@ fn opt_leaf<S: Sink>(s: &mut S, tag: Tag, text: Option<&str>) -> Result<()> {
     }
 }
 
+/// A number's leaf: its digits need no escaping.
+#[inline(always)]
+fn number_leaf<S: Sink>(s: &mut S, tag: Tag, n: u64) -> Result<()> {
+    s.plain_leaf(tag, Decimal::new(n).as_str())
+}
+
+/// The leaf of an enumerated value's spelling, which needs no escaping when the value is a
+/// `known` one (not kept as sent).
+#[inline(always)]
+fn spelling_leaf<S: Sink>(s: &mut S, tag: Tag, text: &str, known: bool) -> Result<()> {
+    if known {
+        s.plain_leaf(tag, text)
+    } else {
+        leaf(s, tag, text)
+    }
+}
+
 fn flag<S: Sink>(s: &mut S, tag: Tag, on: bool) -> Result<()> {
     if on {
         s.empty(tag)?;
@@ -134,8 +156,8 @@ pub(crate) fn message<S: Sink>(s: &mut S, msg: &SyncMl) -> Result<()> {
 
 fn header<S: Sink>(s: &mut S, h: &SyncHdr) -> Result<()> {
     s.start(syncml_tag!("SyncHdr"))?;
-    leaf(s, syncml_tag!("VerDTD"), h.ver_dtd.as_str())?;
-    leaf(s, syncml_tag!("VerProto"), h.ver_proto.as_str())?;
+    spelling_leaf(s, syncml_tag!("VerDTD"), h.ver_dtd.as_str(), !matches!(h.ver_dtd, VerDtd::Other(_)))?;
+    spelling_leaf(s, syncml_tag!("VerProto"), h.ver_proto.as_str(), !matches!(h.ver_proto, VerProto::Other(_)))?;
     leaf(s, syncml_tag!("SessionID"), &h.session_id)?;
     leaf(s, syncml_tag!("MsgID"), &h.msg_id)?;
     location(s, syncml_tag!("Target"), &h.target)?;
@@ -186,7 +208,7 @@ fn meta<S: Sink>(s: &mut S, m: &Meta, document_data: bool) -> Result<()> {
 
 fn metinf<S: Sink>(s: &mut S, m: &Meta, document_data: bool) -> Result<()> {
     if let Some(f) = &m.format {
-        leaf(s, metinf_tag!("Format"), f.as_str())?;
+        spelling_leaf(s, metinf_tag!("Format"), f.as_str(), !matches!(f, Format::Other(_)))?;
     }
     if let Some(ty) = &m.media_type {
         match ty.strip_suffix("+xml") {
@@ -198,7 +220,7 @@ fn metinf<S: Sink>(s: &mut S, m: &Meta, document_data: bool) -> Result<()> {
     }
     opt_leaf(s, metinf_tag!("Mark"), m.mark.as_deref())?;
     if let Some(size) = m.size {
-        leaf(s, metinf_tag!("Size"), Decimal::new(size).as_str())?;
+        number_leaf(s, metinf_tag!("Size"), size)?;
     }
     if let Some(a) = &m.anchor {
         s.start(metinf_tag!("Anchor"))?;
@@ -209,10 +231,10 @@ fn metinf<S: Sink>(s: &mut S, m: &Meta, document_data: bool) -> Result<()> {
     opt_leaf(s, metinf_tag!("Version"), m.version.as_deref())?;
     opt_leaf(s, metinf_tag!("NextNonce"), m.next_nonce.as_deref())?;
     if let Some(n) = m.max_msg_size {
-        leaf(s, metinf_tag!("MaxMsgSize"), Decimal::new(n).as_str())?;
+        number_leaf(s, metinf_tag!("MaxMsgSize"), n)?;
     }
     if let Some(n) = m.max_obj_size {
-        leaf(s, metinf_tag!("MaxObjSize"), Decimal::new(n).as_str())?;
+        number_leaf(s, metinf_tag!("MaxObjSize"), n)?;
     }
     for emi in &m.emi {
         leaf(s, metinf_tag!("EMI"), emi)?;
@@ -221,10 +243,10 @@ fn metinf<S: Sink>(s: &mut S, m: &Meta, document_data: bool) -> Result<()> {
         s.start(metinf_tag!("Mem"))?;
         flag(s, metinf_tag!("SharedMem"), mem.shared_mem)?;
         if let Some(n) = mem.free_mem {
-            leaf(s, metinf_tag!("FreeMem"), Decimal::new(n).as_str())?;
+            number_leaf(s, metinf_tag!("FreeMem"), n)?;
         }
         if let Some(n) = mem.free_id {
-            leaf(s, metinf_tag!("FreeID"), Decimal::new(n).as_str())?;
+            number_leaf(s, metinf_tag!("FreeID"), n)?;
         }
         s.end_of(metinf_tag!("Mem"))?;
     }
@@ -286,7 +308,7 @@ fn alert<S: Sink>(s: &mut S, a: &Alert) -> Result<()> {
         cred(s, cr)?;
     }
     if let Some(code) = a.code {
-        leaf(s, syncml_tag!("Data"), Decimal::new(code.code().into()).as_str())?;
+        number_leaf(s, syncml_tag!("Data"), code.code().into())?;
     }
     opt_leaf(s, syncml_tag!("Correlator"), a.correlator.as_deref())?;
     for it in &a.items {
@@ -346,7 +368,7 @@ fn status<S: Sink>(s: &mut S, st: &Status) -> Result<()> {
     leaf(s, syncml_tag!("CmdID"), &st.cmd_id)?;
     opt_leaf(s, syncml_tag!("MsgRef"), st.msg_ref.as_deref())?;
     leaf(s, syncml_tag!("CmdRef"), &st.cmd_ref)?;
-    leaf(s, syncml_tag!("Cmd"), st.cmd.as_str())?;
+    spelling_leaf(s, syncml_tag!("Cmd"), st.cmd.as_str(), !matches!(st.cmd, CommandName::Other(_)))?;
     for r in &st.target_refs {
         leaf(s, syncml_tag!("TargetRef"), r)?;
     }
@@ -361,7 +383,7 @@ fn status<S: Sink>(s: &mut S, st: &Status) -> Result<()> {
         meta(s, &ch.meta, false)?;
         s.end_of(syncml_tag!("Chal"))?;
     }
-    leaf(s, syncml_tag!("Data"), Decimal::new(st.code.code().into()).as_str())?;
+    number_leaf(s, syncml_tag!("Data"), st.code.code().into())?;
     for it in &st.items {
         item(s, it, None)?;
     }

@@ -192,6 +192,20 @@ impl<const PRETTY: bool> Sink for XmlSink<'_, PRETTY> {
         Ok(())
     }
 
+    /// [`Sink::leaf`] without the look for bytes to escape.
+    #[inline(always)]
+    fn plain_leaf(&mut self, tag: Tag, text: &str) -> Result<()> {
+        if !PRETTY {
+            if let Some(parent) = self.stack.last() {
+                let start_tag = if parent.page == tag.page { tag.start_tag } else { tag.start_tag_on_page };
+                push_leaf(&mut self.out, start_tag, text, tag.end_tag);
+                return Ok(());
+            }
+        }
+        self.any_leaf(tag, text);
+        Ok(())
+    }
+
     fn data_text(&mut self, text: &str) -> Result<()> {
         if self.options.cdata {
             // "]]>" cannot stand inside a CDATA section: split it across two sections.
