@@ -182,8 +182,8 @@ impl<const PRETTY: bool> Sink for XmlSink<'_, PRETTY> {
         if !PRETTY {
             if let Some(parent) = self.stack.last() {
                 if first_to_escape(text.as_bytes(), ESCAPE_IN_TEXT).is_none() {
-                    let start_tag = if parent.page == tag.page { tag.start_tag } else { tag.start_tag_on_page };
-                    push_leaf(&mut self.out, start_tag, text, tag.end_tag);
+                    let on_page = parent.page == tag.page;
+                    push_usual_leaf(&mut self.out, tag, on_page, text);
                     return Ok(());
                 }
             }
@@ -197,8 +197,8 @@ impl<const PRETTY: bool> Sink for XmlSink<'_, PRETTY> {
     fn plain_leaf(&mut self, tag: Tag, text: &str) -> Result<()> {
         if !PRETTY {
             if let Some(parent) = self.stack.last() {
-                let start_tag = if parent.page == tag.page { tag.start_tag } else { tag.start_tag_on_page };
-                push_leaf(&mut self.out, start_tag, text, tag.end_tag);
+                let on_page = parent.page == tag.page;
+                push_usual_leaf(&mut self.out, tag, on_page, text);
                 return Ok(());
             }
         }
@@ -303,6 +303,18 @@ static ESCAPES: [u8; 256] = {
     table[b'"' as usize] = ESCAPE_IN_ATTRIBUTE;
     table
 };
+
+/// Appends a leaf whose text needs no escaping, inside an element of the same page (`on_page`)
+/// or of another. Two calls, not one with the start tag chosen: each copies a constant tag where
+/// inlined, not a `memcpy` of a length chosen at run time.
+#[inline(always)]
+fn push_usual_leaf(out: &mut String, tag: Tag, on_page: bool, text: &str) {
+    if on_page {
+        push_leaf(out, tag.start_tag, text, tag.end_tag);
+    } else {
+        push_leaf(out, tag.start_tag_on_page, text, tag.end_tag);
+    }
+}
 
 /// Appends `start_tag`, `text` and `end_tag` (a leaf's) after one capacity check, not one per
 /// piece. Inlined where the tags are constants, they are copied as constants.
