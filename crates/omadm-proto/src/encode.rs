@@ -173,6 +173,8 @@ fn header<S: Sink>(s: &mut S, h: &SyncHdr) -> Result<()> {
     s.end_of(syncml_tag!("SyncHdr"))
 }
 
+// Inlined, so that the tag (Target or Source) is a constant where the sink writes it.
+#[inline(always)]
 fn location<S: Sink>(s: &mut S, tag: Tag, loc: &Location) -> Result<()> {
     s.start(tag)?;
     leaf(s, syncml_tag!("LocURI"), &loc.loc_uri)?;
