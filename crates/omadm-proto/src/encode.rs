@@ -286,6 +286,8 @@ fn items_inherit_document(items: &[Item], command_meta: &Meta) -> bool {
         .any(|i| i.meta.as_ref().is_none_or(|m| m.media_type.is_none()) && nests_document(i, Some(command_meta)))
 }
 
+// Inlined, so that the command's tag is a constant where the sink writes it.
+#[inline(always)]
 fn item_command<S: Sink>(s: &mut S, tag: Tag, c: &ItemCommand) -> Result<()> {
     s.start(tag)?;
     leaf(s, syncml_tag!("CmdID"), &c.cmd_id)?;
