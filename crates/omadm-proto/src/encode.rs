@@ -182,6 +182,9 @@ fn location<S: Sink>(s: &mut S, tag: Tag, loc: &Location) -> Result<()> {
     s.end_of(tag)
 }
 
+// Inlined, so that the tag (SourceParent or TargetParent) is a constant where the sink writes
+// it, and the usual absent one costs a test.
+#[inline(always)]
 fn parent_location<S: Sink>(s: &mut S, tag: Tag, uri: Option<&str>) -> Result<()> {
     if let Some(uri) = uri {
         s.start(tag)?;
