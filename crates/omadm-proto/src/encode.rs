@@ -23,6 +23,8 @@ pub(crate) trait Sink {
         self.text(text)
     }
     /// Writes an element holding only (non-empty) character data, the most common element.
+    /// Inlined, so that where the tag is a constant the sink's calls see it as one.
+    #[inline(always)]
     fn leaf(&mut self, tag: Tag, text: &str) -> Result<()> {
         self.start(tag)?;
         self.text(text)?;
