@@ -32,6 +32,7 @@ pub(crate) trait Sink {
     }
     /// Writes a leaf whose text is not empty and holds nothing XML escapes (digits, the spelling
     /// of a known value): XML skips looking for bytes to escape.
+    #[inline(always)]
     fn plain_leaf(&mut self, tag: Tag, text: &str) -> Result<()> {
         self.leaf(tag, text)
     }
@@ -40,6 +41,7 @@ pub(crate) trait Sink {
     /// Closes the innermost open element.
     fn end(&mut self) -> Result<()>;
     /// Closes the innermost open element, which is `tag`: XML writes its end tag as a constant.
+    #[inline(always)]
     fn end_of(&mut self, tag: Tag) -> Result<()> {
         let _ = tag;
         self.end()
@@ -136,6 +138,8 @@ fn spelling_leaf<S: Sink>(s: &mut S, tag: Tag, text: &str, known: bool) -> Resul
     }
 }
 
+// Inlined, so that the tag is a constant where the sink writes it.
+#[inline(always)]
 fn flag<S: Sink>(s: &mut S, tag: Tag, on: bool) -> Result<()> {
     if on {
         s.empty(tag)?;
