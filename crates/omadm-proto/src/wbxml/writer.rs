@@ -163,14 +163,39 @@ impl StrSet {
             word.copy_from_slice(chunk);
             h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
         }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+        if !chunks.remainder().is_empty() {
+            h = (h.rotate_left(5) ^ Self::tail_word(bytes)).wrapping_mul(K);
         }
         // The high bits are the well-mixed ones.
         (h >> 32) as usize
+    }
+
+    /// The last `bytes.len() % 8` bytes of `bytes` (not none) as a little-endian word padded with
+    /// zeros, read with at most two overlapping loads: copying them into a zeroed word took a call
+    /// to `memcpy` for every string hashed.
+    #[inline(always)]
+    fn tail_word(bytes: &[u8]) -> u64 {
+        fn word<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
+            bytes.get(at..at + N).and_then(|w| <[u8; N]>::try_from(w).ok()).unwrap_or([0; N])
+        }
+        let n = bytes.len();
+        let rest = n % 8;
+        if n >= 8 {
+            // The last eight bytes, shifted down past those the chunks took.
+            return u64::from_le_bytes(word(bytes, n - 8)) >> (8 * (8 - rest));
+        }
+        // Two loads that overlap in the middle; the bytes they share are the same in both.
+        match n {
+            4.. => {
+                let (low, high) = (u32::from_le_bytes(word(bytes, 0)), u32::from_le_bytes(word(bytes, n - 4)));
+                u64::from(low) | u64::from(high) << (8 * (n - 4))
+            }
+            2.. => {
+                let (low, high) = (u16::from_le_bytes(word(bytes, 0)), u16::from_le_bytes(word(bytes, n - 2)));
+                u64::from(low) | u64::from(high) << (8 * (n - 2))
+            }
+            _ => bytes.first().map_or(0, |&b| u64::from(b)),
+        }
     }
 
     fn string(&self, index: usize) -> &str {
@@ -674,6 +699,21 @@ mod tests {
             }
         }
         assert!(encode(&message, &WbxmlOptions::default()).is_ok());
+    }
+
+    #[test]
+    fn tail_word_is_the_last_bytes_padded_with_zeros() {
+        let text = b"abcdefghijklmnopqrstuvwxyz";
+        for len in 1..=text.len() {
+            let bytes = &text[..len];
+            let rest = &bytes[len - len % 8..];
+            if rest.is_empty() {
+                continue;
+            }
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            assert_eq!(StrSet::tail_word(bytes), u64::from_le_bytes(word), "{len}");
+        }
     }
 
     #[test]
