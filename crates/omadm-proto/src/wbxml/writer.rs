@@ -47,32 +47,7 @@ impl Default for WbxmlOptions {
     }
 }
 
-/// Where encoded bytes go: a buffer, or a counter for [`encoded_len`].
-trait Out {
-    fn put(&mut self, bytes: &[u8]);
-    fn byte(&mut self, b: u8) {
-        self.put(&[b]);
-    }
-}
-
-impl Out for Vec<u8> {
-    fn put(&mut self, bytes: &[u8]) {
-        self.extend_from_slice(bytes);
-    }
-    fn byte(&mut self, b: u8) {
-        self.push(b);
-    }
-}
-
-struct Counter(usize);
-
-impl Out for Counter {
-    fn put(&mut self, bytes: &[u8]) {
-        self.0 += bytes.len();
-    }
-}
-
-fn mb_u32<O: Out>(out: &mut O, value: u32) {
+fn mb_u32(out: &mut Vec<u8>, value: u32) {
     let mut buf = [0u8; 5];
     let mut i = buf.len();
     let mut v = value;
@@ -84,7 +59,7 @@ fn mb_u32<O: Out>(out: &mut O, value: u32) {
             break;
         }
     }
-    out.put(&buf[i..]);
+    out.extend_from_slice(&buf[i..]);
 }
 
 /// True if `bytes` holds a NUL, which a WBXML string cannot. Looked for eight bytes at a time,
@@ -118,15 +93,14 @@ fn mb_len(value: u32) -> usize {
     n
 }
 
-/// A set of strings kept back to back in one buffer, in insertion order, and found through an
-/// open-addressing index with a cheap multiplicative hash. The string-table pass looks up every
-/// string a message writes: with SipHash and a `String` allocated per key that was most of the
-/// encoder's time.
+/// A set of strings, each a span of a buffer that its user keeps and passes in (the body the
+/// writer wrote them in), in insertion order, found through an open-addressing index with a
+/// cheap multiplicative hash. The string-table pass looks up every string a message writes: with
+/// SipHash and a `String` allocated per key that was most of the encoder's time; the strings are
+/// not copied again, as the body holds them.
 #[derive(Default)]
 struct StrSet {
-    /// The strings, back to back.
-    bytes: String,
-    /// Where each string starts and ends in `bytes`, in insertion order.
+    /// Where each string starts and ends in the buffer, in insertion order.
     spans: Vec<(u32, u32)>,
     /// 1 + index into `spans`, or 0 for a free slot; the length is 0 or a power of two, at least
     /// twice the number of strings.
@@ -140,17 +114,16 @@ const MAX_PROBES: usize = 64;
 impl StrSet {
     /// An empty set sized for a typical message's strings, so that counting them rarely grows it.
     fn for_message() -> Self {
-        StrSet::with_capacity(64, 1000)
+        StrSet::with_capacity(64)
     }
 
-    /// An empty set with room for `strings` strings of `bytes` bytes in all (none allocated for
-    /// none).
-    fn with_capacity(strings: usize, bytes: usize) -> Self {
+    /// An empty set with room for `strings` strings (none allocated for none).
+    fn with_capacity(strings: usize) -> Self {
         if strings == 0 {
             return StrSet::default();
         }
         let slots = (2 * strings).next_power_of_two().max(64);
-        StrSet { bytes: String::with_capacity(bytes), spans: Vec::with_capacity(strings), slots: vec![0; slots] }
+        StrSet { spans: Vec::with_capacity(strings), slots: vec![0; slots] }
     }
 
     /// An FxHash-style hash: eight bytes at a time, rotate, xor, multiply.
@@ -198,60 +171,58 @@ impl StrSet {
         }
     }
 
-    fn string(&self, index: usize) -> &str {
+    /// String `index`, in `buf`.
+    fn string<'b>(&self, buf: &'b [u8], index: usize) -> &'b [u8] {
         let (start, end) = self.spans[index];
-        &self.bytes[start as usize..end as usize]
+        &buf[start as usize..end as usize]
     }
 
-    /// The index of `s`, if present.
-    fn get(&self, s: &str) -> Option<usize> {
+    /// The index of `s`, if present (its strings in `buf`).
+    fn get(&self, buf: &[u8], s: &[u8]) -> Option<usize> {
         if self.spans.is_empty() {
             return None;
         }
         let mask = self.slots.len() - 1;
-        let mut slot = Self::hash(s.as_bytes()) & mask;
+        let mut slot = Self::hash(s) & mask;
         loop {
             match self.slots[slot] {
                 0 => return None,
-                i if same_bytes(self.string(i as usize - 1).as_bytes(), s.as_bytes()) => return Some(i as usize - 1),
+                i if same_bytes(self.string(buf, i as usize - 1), s) => return Some(i as usize - 1),
                 _ => slot = (slot + 1) & mask,
             }
         }
     }
 
-    /// The index of `s`, inserting it if absent (`true` when inserted); `None` if its probe
-    /// sequence is too long (see [`MAX_PROBES`]) or the buffer would pass 4 GiB.
-    fn insert(&mut self, s: &str) -> Option<(usize, bool)> {
+    /// The index of the string `buf[start..end]`, inserting its span if the set has no equal
+    /// string (`true` when inserted); `None` if its probe sequence is too long (see
+    /// [`MAX_PROBES`]) or the span passes 4 GiB.
+    fn insert(&mut self, buf: &[u8], start: usize, end: usize) -> Option<(usize, bool)> {
         if 2 * (self.spans.len() + 1) > self.slots.len() {
-            self.grow();
+            self.grow(buf);
         }
+        let s = buf.get(start..end)?;
         let mask = self.slots.len() - 1;
-        let mut slot = Self::hash(s.as_bytes()) & mask;
+        let mut slot = Self::hash(s) & mask;
         for _ in 0..MAX_PROBES {
             match self.slots[slot] {
                 0 => {
-                    let start = u32::try_from(self.bytes.len()).ok()?;
-                    let end = u32::try_from(self.bytes.len() + s.len()).ok()?;
-                    self.bytes.push_str(s);
-                    self.spans.push((start, end));
+                    self.spans.push((u32::try_from(start).ok()?, u32::try_from(end).ok()?));
                     self.slots[slot] = self.spans.len() as u32;
                     return Some((self.spans.len() - 1, true));
                 }
-                i if same_bytes(self.string(i as usize - 1).as_bytes(), s.as_bytes()) => {
-                    return Some((i as usize - 1, false))
-                }
+                i if same_bytes(self.string(buf, i as usize - 1), s) => return Some((i as usize - 1, false)),
                 _ => slot = (slot + 1) & mask,
             }
         }
         None
     }
 
-    fn grow(&mut self) {
+    fn grow(&mut self, buf: &[u8]) {
         let len = (self.slots.len() * 2).max(64);
         self.slots = vec![0; len];
         let mask = len - 1;
         for index in 0..self.spans.len() {
-            let mut slot = Self::hash(self.string(index).as_bytes()) & mask;
+            let mut slot = Self::hash(self.string(buf, index)) & mask;
             while self.slots[slot] != 0 {
                 slot = (slot + 1) & mask;
             }
@@ -264,41 +235,41 @@ impl StrSet {
 #[derive(Default)]
 struct StringTable {
     bytes: Vec<u8>,
-    /// Every string the first pass indexed: the counted strings, then the FPI and literal names.
+    /// Every string the collector indexed: the counted strings, then the FPI and literal names.
     /// The table holds some of them.
     strings: StrSet,
     /// The table offset of each string of `strings` that the table holds, by index (shorter than
     /// `strings` when the last ones are not in the table).
     offsets: Vec<Option<u32>>,
-    /// Bit `n % 64` is set if the table holds a string of `n` bytes: most strings a message
-    /// writes are not in the table, and most of those are told so without hashing them.
+    /// The table offset of each literal name, in the collector's order of literals.
+    literal_offsets: Vec<u32>,
+    /// Bit `n % 64` is set if the table holds a string of `n` bytes: most strings looked up are
+    /// not in the table, and most of those are told so without hashing them.
     lengths: u64,
-    /// Some string of the body holds a NUL (which WBXML cannot carry in a string): the writer
-    /// then looks for one in each, to refuse it. The first pass looked at every string.
-    strings_hold_nul: bool,
 }
 
 impl StringTable {
-    fn length_bit(s: &str) -> u64 {
-        1 << (s.len() % 64)
+    fn length_bit(len: usize) -> u64 {
+        1 << (len % 64)
     }
 
-    #[inline(always)]
-    fn get(&self, s: &str) -> Option<u32> {
-        if self.lengths & Self::length_bit(s) == 0 {
+    /// The offset of `s` in the table, if the table holds it (`buf` holds the set's strings).
+    fn get(&self, buf: &[u8], s: &[u8]) -> Option<u32> {
+        if self.lengths & Self::length_bit(s.len()) == 0 {
             return None;
         }
-        self.find(s)
+        let index = self.strings.get(buf, s)?;
+        self.offset(index)
     }
 
-    fn find(&self, s: &str) -> Option<u32> {
-        let index = self.strings.get(s)?;
+    /// The offset of string `index` of `strings` in the table, if the table holds it.
+    fn offset(&self, index: usize) -> Option<u32> {
         self.offsets.get(index).copied().flatten()
     }
 }
 
 /// Puts string `index` of a table's set, `s`, in the table (once) and tells its offset.
-fn put_in_table(bytes: &mut Vec<u8>, offsets: &mut Vec<Option<u32>>, lengths: &mut u64, index: usize, s: &str) -> u32 {
+fn put_in_table(bytes: &mut Vec<u8>, offsets: &mut Vec<Option<u32>>, lengths: &mut u64, index: usize, s: &[u8]) -> u32 {
     if let Some(&Some(offset)) = offsets.get(index) {
         return offset;
     }
@@ -307,97 +278,109 @@ fn put_in_table(bytes: &mut Vec<u8>, offsets: &mut Vec<Option<u32>>, lengths: &m
         offsets.resize(index + 1, None);
     }
     offsets[index] = Some(offset);
-    *lengths |= StringTable::length_bit(s);
-    bytes.extend_from_slice(s.as_bytes());
+    *lengths |= StringTable::length_bit(s.len());
+    bytes.extend_from_slice(s);
     bytes.push(0);
     offset
 }
 
-/// First pass: collects the names that need LITERAL and, when repeated strings go in the table,
-/// counts the strings a document writes.
+/// Puts a string the table must hold (the FPI, a literal name) in it and tells its offset. It is
+/// indexed in the set as a span of `buf`, the buffer of the set's strings, after which it is
+/// appended.
+fn put_required(table: &mut StringTable, buf: &mut Vec<u8>, required: &str) -> Result<u32> {
+    if required.as_bytes().contains(&0) {
+        return Err(Error::new(ErrorKind::Encode(format!("element name {required:?} contains a NUL character"))));
+    }
+    let start = buf.len();
+    buf.extend_from_slice(required.as_bytes());
+    let StringTable { bytes, strings, offsets, lengths, .. } = table;
+    let (index, _) = strings
+        .insert(buf, start, buf.len())
+        .ok_or_else(|| Error::new(ErrorKind::Encode(format!("cannot index the string table entry {required:?}"))))?;
+    Ok(put_in_table(bytes, offsets, lengths, index, strings.string(buf, index)))
+}
+
+/// What a document's string table is built from: the names that need LITERAL and, when repeated
+/// strings go in the table, how often each string of 3 bytes or more occurs, in a set over the
+/// buffer that holds them (the writer's body).
 struct Collector {
     count_strings: bool,
     /// Every counted string, in first-seen order, and how often it occurs.
     strings: StrSet,
     counts: Vec<u32>,
     literals: Vec<String>,
-    /// Some string holds a NUL.
-    strings_hold_nul: bool,
 }
 
 impl Collector {
     fn new(count_strings: bool) -> Self {
         let (strings, counts) =
             if count_strings { (StrSet::for_message(), Vec::with_capacity(64)) } else { Default::default() };
-        Collector { count_strings, strings, counts, literals: Vec::new(), strings_hold_nul: false }
+        Collector { count_strings, strings, counts, literals: Vec::new() }
     }
 
-    fn count(&mut self, s: &str) {
-        // A string with a NUL cannot be a table entry (entries end at the first NUL); written
-        // inline it is refused.
-        let nul = has_nul(s.as_bytes());
-        self.strings_hold_nul |= nul;
-        if !self.count_strings || s.len() < 3 || nul {
-            return;
+    /// Counts the string `buf[start..end]`, which holds no NUL (a table entry ends at the first
+    /// NUL), and tells its index in the set; `None` if it is not counted (too short to pay for a
+    /// table entry, repeated strings not shared, or not indexed).
+    fn count(&mut self, buf: &[u8], start: usize, end: usize) -> Option<usize> {
+        if !self.count_strings || end - start < 3 {
+            return None;
         }
-        match self.strings.insert(s) {
-            Some((_, true)) => self.counts.push(1),
-            Some((index, false)) => self.counts[index] += 1,
-            None => {} // not indexed: stays inline
+        match self.strings.insert(buf, start, end) {
+            Some((index, true)) => {
+                self.counts.push(1);
+                Some(index)
+            }
+            Some((index, false)) => {
+                self.counts[index] += 1;
+                Some(index)
+            }
+            None => None, // not indexed: stays inline
         }
     }
 
-    fn element(&mut self, el: &Element, inherited: Page) {
-        let page = element_page(el, inherited);
-        if page.token(&el.name).is_none() && !self.literals.contains(&el.name) {
-            self.literals.push(el.name.clone());
-        }
-        let nests_documents = page == Page::SyncMl && el.name == "Data";
-        for child in &el.children {
-            match child {
-                Node::Element(_) if nests_documents => {}
-                Node::Element(e) => self.element(e, page),
-                Node::Text(t) => self.count(t),
-                Node::Opaque(_) => {}
+    /// The index of literal name `name` among the document's, in first-seen order.
+    fn literal(&mut self, name: &str) -> usize {
+        match self.literals.iter().position(|l| l == name) {
+            Some(k) => k,
+            None => {
+                self.literals.push(name.to_owned());
+                self.literals.len() - 1
             }
         }
     }
 
-    /// Builds the table: literal names always; counted strings that occur more than once, when a
-    /// table entry saves bytes over writing the string inline each time.
-    fn into_table(self, first: Option<&str>) -> Result<StringTable> {
+    /// Builds the table: the FPI (`first`) and literal names always; counted strings that occur
+    /// more than once, when a table entry saves bytes over writing the string inline each time.
+    /// `buf` holds the counted strings; the FPI and literal names are appended to it.
+    fn into_table(self, buf: &mut Vec<u8>, first: Option<&str>) -> Result<StringTable> {
         // The table is built over the set of counted strings, which already indexes every
         // string it may hold; its buffer is allocated once, with room for all of them.
         let required = first.into_iter().chain(self.literals.iter().map(String::as_str));
         let (mut entries, mut size) = required.fold((0, 0), |(n, b), s| (n + 1, b + s.len() + 1));
         for (index, _) in self.counts.iter().enumerate().filter(|(_, &n)| n >= 2) {
             entries += 1;
-            size += self.strings.string(index).len() + 1;
+            size += self.strings.string(buf, index).len() + 1;
         }
-        let mut table =
-            StringTable { strings: self.strings, strings_hold_nul: self.strings_hold_nul, ..StringTable::default() };
+        let mut table = StringTable { strings: self.strings, ..StringTable::default() };
         if entries == 0 {
             return Ok(table);
         }
-        let StringTable { bytes, strings, offsets, lengths, .. } = &mut table;
-        bytes.reserve_exact(size);
+        table.bytes.reserve_exact(size);
         // The FPI and literal names must be in the table; literal names are few and plain.
-        for required in first.into_iter().chain(self.literals.iter().map(String::as_str)) {
-            if required.as_bytes().contains(&0) {
-                return Err(Error::new(ErrorKind::Encode(format!(
-                    "element name {required:?} contains a NUL character"
-                ))));
-            }
-            let (index, _) = strings.insert(required).ok_or_else(|| {
-                Error::new(ErrorKind::Encode(format!("cannot index the string table entry {required:?}")))
-            })?;
-            put_in_table(bytes, offsets, lengths, index, strings.string(index));
+        if let Some(fpi) = first {
+            put_required(&mut table, buf, fpi)?;
         }
+        table.literal_offsets.reserve_exact(self.literals.len());
+        for literal in &self.literals {
+            let offset = put_required(&mut table, buf, literal)?;
+            table.literal_offsets.push(offset);
+        }
+        let StringTable { bytes, strings, offsets, lengths, .. } = &mut table;
         for (index, &n) in self.counts.iter().enumerate() {
             if n < 2 {
                 continue;
             }
-            let s = strings.string(index);
+            let s = strings.string(buf, index);
             let offset = bytes.len() as u32;
             let inline_cost = n as usize * (s.len() + 2);
             let table_cost = s.len() + 1 + n as usize * (1 + mb_len(offset));
@@ -414,7 +397,43 @@ fn element_page(el: &Element, inherited: Page) -> Page {
     el.namespace.as_deref().and_then(Page::from_namespace).unwrap_or(inherited)
 }
 
-impl Sink for Collector {
+/// Walks a whole document for its string table only, writing nothing: how the table's errors
+/// are found when writing failed first (see [`table_error_first`]). The strings it counts are
+/// kept back to back in `bytes`.
+struct TableOnly {
+    collector: Collector,
+    bytes: Vec<u8>,
+}
+
+impl TableOnly {
+    fn count(&mut self, s: &str) {
+        if has_nul(s.as_bytes()) {
+            return;
+        }
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(s.as_bytes());
+        self.collector.count(&self.bytes, start, self.bytes.len());
+    }
+
+    /// As [`Writer::generic_in`] walks a generic element.
+    fn element(&mut self, el: &Element, inherited: Page) {
+        let page = element_page(el, inherited);
+        if page.token(&el.name).is_none() {
+            self.collector.literal(&el.name);
+        }
+        let nests_documents = page == Page::SyncMl && el.name == "Data";
+        for child in &el.children {
+            match child {
+                Node::Element(_) if nests_documents => {}
+                Node::Element(e) => self.element(e, page),
+                Node::Text(t) => self.count(t),
+                Node::Opaque(_) => {}
+            }
+        }
+    }
+}
+
+impl Sink for TableOnly {
     fn start(&mut self, _tag: Tag) -> Result<()> {
         Ok(())
     }
@@ -435,7 +454,7 @@ impl Sink for Collector {
         Ok(())
     }
     fn element(&mut self, el: &Element) -> Result<()> {
-        Collector::element(self, el, Page::SyncMl);
+        TableOnly::element(self, el, Page::SyncMl);
         Ok(())
     }
     fn rewrites_document_types(&self) -> bool {
@@ -443,65 +462,142 @@ impl Sink for Collector {
     }
 }
 
-/// Second pass: writes the body.
-struct Writer<'t, O> {
-    out: O,
-    page: Page,
-    table: &'t StringTable,
-    options: &'t WbxmlOptions,
+/// A place in the body that the string table may change.
+struct Mark {
+    /// Where in the body: the STR_I of a string, just after a LITERAL token, or the first byte
+    /// of a hidden string.
+    at: usize,
+    what: Marked,
 }
 
-impl<O: Out> Writer<'_, O> {
+enum Marked {
+    /// A counted string, string `0` of the collector's set, written inline (STR_I, it, 0).
+    Counted(usize),
+    /// Another string of `0` bytes written inline: the table may still hold it (as a literal
+    /// name, or counted elsewhere), which only looking it up tells.
+    Other(usize),
+    /// The name of a LITERAL tag, literal `0` of the collector, whose offset goes at the mark.
+    Literal(usize),
+    /// `0` bytes kept in the body only for the set to index (a string counted but not written),
+    /// left out of the document.
+    Hidden(usize),
+}
+
+/// What the finished document has instead of a mark's `replaced` bytes of the body: a token and
+/// a table offset, either, or nothing.
+struct Change {
+    token: Option<u8>,
+    offset: Option<u32>,
+    replaced: usize,
+}
+
+/// Writes a document in one pass: the body with every string inline, while collecting what the
+/// string table is built from and marking where each string and literal name went. [`finish`]
+/// then builds the table and, if the table holds anything, the document is copied once after
+/// its header, referring to the table (STR_T, LITERAL offsets) exactly where a second pass over
+/// the model would have. Walking the model once and hashing each string once is what this saves.
+///
+/// [`finish`]: Writer::finish
+struct Writer<'o> {
+    /// The header, written for an empty table, then the body.
+    out: Vec<u8>,
+    header_len: usize,
+    public_id: PublicIdForm,
+    page: Page,
+    options: &'o WbxmlOptions,
+    collector: Collector,
+    marks: Vec<Mark>,
+    /// Some mark is [`Marked::Hidden`].
+    hides: bool,
+}
+
+impl<'o> Writer<'o> {
+    fn new(mut out: Vec<u8>, options: &'o WbxmlOptions, public_id: PublicIdForm) -> Self {
+        header(&mut out, options.version, public_id, &[]);
+        Writer {
+            header_len: out.len(),
+            out,
+            public_id,
+            page: Page::SyncMl,
+            options,
+            collector: Collector::new(options.string_table),
+            marks: Vec::with_capacity(64),
+            hides: false,
+        }
+    }
+
     fn switch(&mut self, page: Page) {
         if page != self.page {
-            self.out.byte(global::SWITCH_PAGE);
-            self.out.byte(page as u8);
+            self.out.push(global::SWITCH_PAGE);
+            self.out.push(page as u8);
             self.page = page;
         }
     }
 
-    fn tag(&mut self, page: Page, name: &str, content: bool) -> Result<()> {
+    fn tag(&mut self, page: Page, name: &str, content: bool) {
         let content_bit = if content { 0x40 } else { 0 };
         match page.token(name) {
             Some(token) => {
                 self.switch(page);
-                self.out.byte(token | content_bit);
+                self.out.push(token | content_bit);
             }
             None => {
-                let offset = self.table.get(name).ok_or_else(|| {
-                    Error::new(ErrorKind::Encode(format!("element <{name}> has no token and no table entry")))
-                })?;
+                let literal = self.collector.literal(name);
                 // The page still matters for a LITERAL name: a change of page against the parent
                 // is what carries the element's namespace.
                 self.switch(page);
-                self.out.byte(global::LITERAL | content_bit);
-                mb_u32(&mut self.out, offset);
+                self.out.push(global::LITERAL | content_bit);
+                self.marks.push(Mark { at: self.out.len(), what: Marked::Literal(literal) });
             }
         }
-        Ok(())
     }
 
     fn string(&mut self, text: &str) -> Result<()> {
-        if let Some(offset) = self.table.get(text) {
-            self.out.byte(global::STR_T);
-            mb_u32(&mut self.out, offset);
-            return Ok(());
+        if has_nul(text.as_bytes()) {
+            return Err(nul_in_text());
         }
-        if self.table.strings_hold_nul && has_nul(text.as_bytes()) {
-            return Err(Error::new(ErrorKind::Encode("text contains a NUL character".into())));
+        let at = self.inline(text);
+        let what = match self.collector.count(&self.out, at + 1, at + 1 + text.len()) {
+            Some(index) => Marked::Counted(index),
+            None => Marked::Other(text.len()),
+        };
+        self.marks.push(Mark { at, what });
+        Ok(())
+    }
+
+    /// Writes `text` inline (STR_I, it, 0) and tells where.
+    fn inline(&mut self, text: &str) -> usize {
+        let at = self.out.len();
+        self.out.push(global::STR_I);
+        self.out.extend_from_slice(text.as_bytes());
+        self.out.push(0);
+        at
+    }
+
+    /// Writes `wire`, a Type the writer rewrote from the model's `model` (`+xml` as `+wbxml`).
+    /// The table counts `model`, as the table always did, and holds `wire` only if it is there
+    /// for another reason; `model`'s bytes stay in the body for the set, hidden.
+    fn rewritten_string(&mut self, model: &str, wire: &str) -> Result<()> {
+        // `wire` holds a NUL exactly when `model` does.
+        if has_nul(model.as_bytes()) {
+            return Err(nul_in_text());
         }
-        self.out.byte(global::STR_I);
-        self.out.put(text.as_bytes());
-        self.out.byte(0);
+        let at = self.out.len();
+        self.out.extend_from_slice(model.as_bytes());
+        self.marks.push(Mark { at, what: Marked::Hidden(model.len()) });
+        self.hides = true;
+        self.collector.count(&self.out, at, self.out.len());
+        let at = self.inline(wire);
+        self.marks.push(Mark { at, what: Marked::Other(wire.len()) });
         Ok(())
     }
 
     fn opaque(&mut self, bytes: &[u8]) -> Result<()> {
         let len = u32::try_from(bytes.len())
             .map_err(|_| Error::new(ErrorKind::Encode("opaque data longer than 4 GiB".into())))?;
-        self.out.byte(global::OPAQUE);
+        self.out.push(global::OPAQUE);
         mb_u32(&mut self.out, len);
-        self.out.put(bytes);
+        self.out.extend_from_slice(bytes);
         Ok(())
     }
 
@@ -514,7 +610,7 @@ impl<O: Out> Writer<'_, O> {
     fn generic_in(&mut self, el: &Element, inherited: Page, document_item: bool) -> Result<()> {
         let page = element_page(el, inherited);
         let content = !el.children.is_empty();
-        self.tag(page, &el.name, content)?;
+        self.tag(page, &el.name, content);
         // A document inside a SyncML Data element travels as a nested document, as in Items.
         let nests_documents = page == Page::SyncMl && el.name == "Data";
         let document_item = document_item || (page == Page::SyncMl && el.name == "Item" && item_holds_document(el));
@@ -526,7 +622,7 @@ impl<O: Out> Writer<'_, O> {
                     Node::Element(e) => self.generic_in(e, page, document_item)?,
                     Node::Text(t) if is_type && document_item && crate::decode::nests_in_wbxml(t.trim()) => {
                         match crate::decode::swap_type_suffix(t, "+xml", "+wbxml") {
-                            Some(wire) => self.string(&wire)?,
+                            Some(wire) => self.rewritten_string(t, &wire)?,
                             None => self.string(t)?,
                         }
                     }
@@ -534,10 +630,30 @@ impl<O: Out> Writer<'_, O> {
                     Node::Opaque(b) => self.opaque(b)?,
                 }
             }
-            self.out.byte(global::END);
+            self.out.push(global::END);
         }
         Ok(())
     }
+
+    /// Builds the string table of what was written (`first`: the FPI it must hold, if any).
+    fn finish(mut self, first: Option<&str>) -> Result<Written> {
+        let body_end = self.out.len();
+        let table = self.collector.into_table(&mut self.out, first)?;
+        Ok(Written {
+            body: self.out,
+            body_end,
+            header_len: self.header_len,
+            public_id: self.public_id,
+            version: self.options.version,
+            marks: self.marks,
+            hides: self.hides,
+            table,
+        })
+    }
+}
+
+fn nul_in_text() -> Error {
+    Error::new(ErrorKind::Encode("text contains a NUL character".into()))
 }
 
 /// True if a generic `Item` element has a `Data` child holding an element (a document).
@@ -545,16 +661,16 @@ pub(crate) fn item_holds_document(item: &Element) -> bool {
     item.elements().any(|d| d.name == "Data" && d.elements().next().is_some())
 }
 
-impl<O: Out> Sink for Writer<'_, O> {
+impl Sink for Writer<'_> {
     fn start(&mut self, tag: Tag) -> Result<()> {
         self.switch(tag.page);
-        self.out.byte(tag.token | 0x40);
+        self.out.push(tag.token | 0x40);
         Ok(())
     }
 
     fn empty(&mut self, tag: Tag) -> Result<()> {
         self.switch(tag.page);
-        self.out.byte(tag.token);
+        self.out.push(tag.token);
         Ok(())
     }
 
@@ -567,7 +683,7 @@ impl<O: Out> Sink for Writer<'_, O> {
     }
 
     fn end(&mut self) -> Result<()> {
-        self.out.byte(global::END);
+        self.out.push(global::END);
         Ok(())
     }
 
@@ -585,6 +701,97 @@ impl<O: Out> Sink for Writer<'_, O> {
     }
 }
 
+/// A document written with every string inline (after a header for an empty table), its string
+/// table, and the marks that say where the table changes the body.
+struct Written {
+    /// The header and body, then the strings the table indexed after them (FPI, literal names).
+    body: Vec<u8>,
+    body_end: usize,
+    header_len: usize,
+    public_id: PublicIdForm,
+    version: WbxmlVersion,
+    marks: Vec<Mark>,
+    hides: bool,
+    table: StringTable,
+}
+
+impl Written {
+    /// What the finished document has instead of the bytes at `mark`, if it changes them.
+    fn change(&self, mark: &Mark) -> Option<Change> {
+        let reference = |offset, replaced| Change { token: Some(global::STR_T), offset: Some(offset), replaced };
+        match mark.what {
+            Marked::Counted(index) => {
+                let offset = self.table.offset(index)?;
+                Some(reference(offset, self.table.strings.string(&self.body, index).len() + 2))
+            }
+            Marked::Other(len) => {
+                let s = self.body.get(mark.at + 1..mark.at + 1 + len)?;
+                Some(reference(self.table.get(&self.body, s)?, len + 2))
+            }
+            Marked::Literal(literal) => {
+                let offset = *self.table.literal_offsets.get(literal)?;
+                Some(Change { token: None, offset: Some(offset), replaced: 0 })
+            }
+            Marked::Hidden(len) => Some(Change { token: None, offset: None, replaced: len }),
+        }
+    }
+
+    /// The document's bytes.
+    fn into_bytes(mut self) -> Vec<u8> {
+        if self.table.bytes.is_empty() && !self.hides {
+            // Nothing refers to the table: the body and its header are final.
+            self.body.truncate(self.body_end);
+            return self.body;
+        }
+        let mut out = Vec::with_capacity(self.body_end + self.table.bytes.len() + 4);
+        header(&mut out, self.version, self.public_id, &self.table.bytes);
+        let mut from = self.header_len;
+        for mark in &self.marks {
+            if let Some(change) = self.change(mark) {
+                out.extend_from_slice(&self.body[from..mark.at]);
+                out.extend(change.token);
+                if let Some(offset) = change.offset {
+                    mb_u32(&mut out, offset);
+                }
+                from = mark.at + change.replaced;
+            }
+        }
+        out.extend_from_slice(&self.body[from..self.body_end]);
+        out
+    }
+
+    /// The length of [`Written::into_bytes`], without building it.
+    fn len(&self) -> usize {
+        // The header for an empty table ends with its length, 0, in one byte.
+        let table_len = self.table.bytes.len();
+        let mut len = self.body_end - 1 + mb_len(table_len as u32) + table_len;
+        for mark in &self.marks {
+            if let Some(change) = self.change(mark) {
+                len += usize::from(change.token.is_some()) + change.offset.map_or(0, mb_len);
+                len -= change.replaced;
+            }
+        }
+        len
+    }
+}
+
+/// The error of a document whose writing failed with `error`: its string table's error if it has
+/// one (a literal name holding a NUL), which the table, built before the body, always came
+/// first with; else `error`. `collect` walks the whole document for the table.
+fn table_error_first(
+    options: &WbxmlOptions,
+    first: Option<&str>,
+    collect: impl FnOnce(&mut TableOnly) -> Result<()>,
+    error: Error,
+) -> Error {
+    let mut walk = TableOnly { collector: Collector::new(options.string_table), bytes: Vec::new() };
+    let table = collect(&mut walk).and_then(|()| walk.collector.into_table(&mut walk.bytes, first));
+    match table {
+        Err(table_error) => table_error,
+        Ok(_) => error,
+    }
+}
+
 fn syncml_public_id(ver: &VerDtd) -> u32 {
     match ver {
         VerDtd::V1_0 => 0x0FD1,
@@ -593,92 +800,155 @@ fn syncml_public_id(ver: &VerDtd) -> u32 {
     }
 }
 
-fn header<O: Out>(out: &mut O, options: &WbxmlOptions, public_id: PublicIdForm, table: &StringTable) {
-    out.byte(options.version.byte());
+fn header(out: &mut Vec<u8>, version: WbxmlVersion, public_id: PublicIdForm, table: &[u8]) {
+    out.push(version.byte());
     match public_id {
         PublicIdForm::Number(n) => mb_u32(out, n),
         PublicIdForm::TableIndex(i) => {
-            out.byte(0);
+            out.push(0);
             mb_u32(out, i);
         }
     }
     mb_u32(out, 0x6A); // UTF-8
-    mb_u32(out, table.bytes.len() as u32);
-    out.put(&table.bytes);
+    mb_u32(out, table.len() as u32);
+    out.extend_from_slice(table);
 }
 
+#[derive(Clone, Copy)]
 enum PublicIdForm {
     Number(u32),
     TableIndex(u32),
 }
 
-fn write_message<O: Out>(out: O, message: &SyncMl, options: &WbxmlOptions) -> Result<O> {
-    // Literal names need the table even when repeated strings stay inline.
-    let mut collector = Collector::new(options.string_table);
-    encode::message(&mut collector, message)?;
-    let table = collector.into_table(None)?;
-    let mut writer = Writer { out, page: Page::SyncMl, table: &table, options };
-    header(&mut writer.out, options, PublicIdForm::Number(syncml_public_id(&message.header.ver_dtd)), &table);
-    encode::message(&mut writer, message)?;
-    Ok(writer.out)
+fn write_message(message: &SyncMl, options: &WbxmlOptions) -> Result<Written> {
+    let public_id = PublicIdForm::Number(syncml_public_id(&message.header.ver_dtd));
+    let mut writer = Writer::new(Vec::with_capacity(512), options, public_id);
+    if let Err(error) = encode::message(&mut writer, message) {
+        return Err(table_error_first(options, None, |walk| encode::message(walk, message), error));
+    }
+    writer.finish(None)
 }
 
 pub(crate) fn encode(message: &SyncMl, options: &WbxmlOptions) -> Result<Vec<u8>> {
-    write_message(Vec::with_capacity(512), message, options)
+    Ok(write_message(message, options)?.into_bytes())
 }
 
 pub(crate) fn encoded_len(message: &SyncMl, options: &WbxmlOptions) -> Result<usize> {
-    Ok(write_message(Counter(0), message, options)?.0)
+    Ok(write_message(message, options)?.len())
 }
 
 pub(crate) fn encode_document(element: &Element, options: &WbxmlOptions) -> Result<Vec<u8>> {
     let is_ddf = element.is_ddf();
     let root_page = if is_ddf { Page::Ddf } else { Page::SyncMl };
-    // Both passes must see the same pages: a name is a LITERAL exactly when its page has no token
-    // for it (e.g. `Data` inside a TNDS `MgmtTree`, which is on the DDF page).
-    let mut collector = Collector::new(options.string_table);
-    collector.element(element, root_page);
-    let table = collector.into_table(is_ddf.then_some(DDF_FPI))?;
+    let first = is_ddf.then_some(DDF_FPI);
     let public_id = if is_ddf { PublicIdForm::TableIndex(0) } else { PublicIdForm::Number(0x01) };
-    let mut writer = Writer { out: Vec::with_capacity(256), page: Page::SyncMl, table: &table, options };
-    header(&mut writer.out, options, public_id, &table);
-    writer.generic(element, root_page)?;
-    Ok(writer.out)
+    let mut writer = Writer::new(Vec::with_capacity(256), options, public_id);
+    // The root's page decides which names are LITERALs (e.g. `Data` inside a TNDS `MgmtTree`,
+    // which is on the DDF page), for the writer and a table-only walk alike.
+    if let Err(error) = writer.generic(element, root_page) {
+        let collect = |walk: &mut TableOnly| {
+            walk.element(element, root_page);
+            Ok(())
+        };
+        return Err(table_error_first(options, first, collect, error));
+    }
+    Ok(writer.finish(first)?.into_bytes())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Appends `s` to `buf` and tells its span.
+    fn push(buf: &mut Vec<u8>, s: &str) -> (usize, usize) {
+        buf.extend_from_slice(s.as_bytes());
+        (buf.len() - s.len(), buf.len())
+    }
+
     #[test]
     fn string_set_keeps_order_and_finds_every_string() {
         let mut set = StrSet::default();
+        let mut buf = Vec::new();
         let words: Vec<String> = (0..1000).map(|i| format!("./Node/{i}")).collect();
         for (i, w) in words.iter().enumerate() {
-            assert_eq!(set.insert(w), Some((i, true)));
+            let (start, end) = push(&mut buf, w);
+            assert_eq!(set.insert(&buf, start, end), Some((i, true)));
         }
         for (i, w) in words.iter().enumerate() {
-            assert_eq!(set.insert(w), Some((i, false)));
-            assert_eq!(set.get(w), Some(i));
-            assert_eq!(set.string(i), w);
+            let (start, end) = push(&mut buf, w);
+            assert_eq!(set.insert(&buf, start, end), Some((i, false)));
+            assert_eq!(set.get(&buf, w.as_bytes()), Some(i));
+            assert_eq!(set.string(&buf, i), w.as_bytes());
         }
-        assert_eq!(set.get("./Node/1000"), None);
-        assert_eq!(set.get(""), None);
-        assert_eq!(StrSet::default().get("x"), None);
+        assert_eq!(set.get(&buf, b"./Node/1000"), None);
+        assert_eq!(set.get(&buf, b""), None);
+        assert_eq!(StrSet::default().get(&buf, b"x"), None);
     }
 
     #[test]
     fn string_table_holds_repeated_strings_in_first_seen_order() {
         let mut collector = Collector::new(true);
+        let mut buf = Vec::new();
         for s in ["./DevInfo/Lang", "ab", "./DevDetail", "./DevInfo/Lang", "ab", "./DevDetail", "./DevDetail", "ab"] {
-            collector.count(s);
+            let (start, end) = push(&mut buf, s);
+            collector.count(&buf, start, end);
         }
-        collector.literals.push("Vendor".into());
-        let table = collector.into_table(Some(DDF_FPI)).unwrap();
+        assert_eq!(collector.literal("Vendor"), 0);
+        assert_eq!(collector.literal("Vendor"), 0);
+        let table = collector.into_table(&mut buf, Some(DDF_FPI)).unwrap();
         let expected = format!("{DDF_FPI}\0Vendor\0./DevInfo/Lang\0./DevDetail\0");
         assert_eq!(table.bytes, expected.as_bytes());
-        assert_eq!(table.get("./DevDetail"), Some(expected.find("./DevDetail").unwrap() as u32));
-        assert_eq!(table.get("ab"), None, "too short to pay for a table entry");
+        assert_eq!(table.literal_offsets, [DDF_FPI.len() as u32 + 1]);
+        assert_eq!(table.get(&buf, b"./DevDetail"), Some(expected.find("./DevDetail").unwrap() as u32));
+        assert_eq!(table.get(&buf, b"Vendor"), Some(DDF_FPI.len() as u32 + 1));
+        assert_eq!(table.get(&buf, b"ab"), None, "too short to pay for a table entry");
+    }
+
+    fn small_message() -> SyncMl {
+        let xml = b"<SyncML><SyncHdr><VerDTD>1.2</VerDTD><VerProto>DM/1.2</VerProto><SessionID>1</SessionID>\
+<MsgID>1</MsgID><Target><LocURI>a</LocURI></Target><Source><LocURI>b</LocURI></Source></SyncHdr>\
+<SyncBody><Final/></SyncBody></SyncML>";
+        crate::xml::decode(xml, &crate::limits::Limits::default()).unwrap()
+    }
+
+    fn unsupported(element: Element) -> crate::message::Command {
+        let name = element.name.clone();
+        crate::message::Command::Unsupported(crate::message::UnsupportedCommand {
+            name,
+            cmd_id: String::new(),
+            element,
+        })
+    }
+
+    #[test]
+    fn text_equal_to_a_literal_name_refers_to_its_table_entry() {
+        let mut message = small_message();
+        message.header.session_id = "Zz".into();
+        message.body.commands.push(unsupported(Element::new("Zz").with_text("Zz")));
+        for string_table in [true, false] {
+            let options = WbxmlOptions { string_table, ..WbxmlOptions::default() };
+            let bytes = encode(&message, &options).unwrap();
+            assert_eq!(&bytes[..8], [0x02, 0xA4, 0x01, 0x6A, 0x03, b'Z', b'z', 0], "table {string_table}");
+            let refs = bytes.windows(2).filter(|w| w == &[global::STR_T, 0]).count();
+            assert_eq!(refs, 2, "SessionID and the text, table {string_table}");
+            assert!(bytes.windows(2).any(|w| w == [global::LITERAL | 0x40, 0]));
+            assert_eq!(encoded_len(&message, &options).unwrap(), bytes.len());
+        }
+    }
+
+    #[test]
+    fn a_literal_name_with_a_nul_is_reported_before_text_written_earlier() {
+        let mut message = small_message();
+        message.header.session_id = "a\0".into();
+        message.body.commands.push(unsupported(Element::new("Sync").with_child(Element::new("Bad\0Name"))));
+        for string_table in [true, false] {
+            let options = WbxmlOptions { string_table, ..WbxmlOptions::default() };
+            for err in [encode(&message, &options).unwrap_err(), encoded_len(&message, &options).unwrap_err()] {
+                assert!(err.to_string().contains("element name"), "table {string_table}: {err}");
+            }
+        }
+        message.body.commands.clear();
+        assert!(encode(&message, &WbxmlOptions::default()).unwrap_err().to_string().contains("text contains a NUL"));
     }
 
     #[test]
