@@ -97,14 +97,26 @@ fn mb_len(value: u32) -> usize {
 /// writer wrote them in), in insertion order, found through an open-addressing index with a
 /// cheap multiplicative hash. The string-table pass looks up every string a message writes: with
 /// SipHash and a `String` allocated per key that was most of the encoder's time; the strings are
-/// not copied again, as the body holds them.
+/// not copied again, as the body holds them. Each string carries how often it was added and,
+/// once the string table holds it, its offset there.
 #[derive(Default)]
 struct StrSet {
-    /// Where each string starts and ends in the buffer, in insertion order.
-    spans: Vec<(u32, u32)>,
-    /// 1 + index into `spans`, or 0 for a free slot; the length is 0 or a power of two, at least
-    /// twice the number of strings.
+    /// The strings, in insertion order.
+    entries: Vec<Entry>,
+    /// 1 + index into `entries`, or 0 for a free slot; the length is 0 or a power of two, at
+    /// least twice the number of strings.
     slots: Vec<u32>,
+}
+
+/// A string of a [`StrSet`].
+struct Entry {
+    /// Where the string starts and ends in the buffer.
+    start: u32,
+    end: u32,
+    /// How often it was added.
+    count: u32,
+    /// Its offset in the string table, once the table holds it.
+    offset: Option<u32>,
 }
 
 /// How far [`StrSet::insert`] probes before giving up on a string. Real messages never come near
@@ -123,7 +135,7 @@ impl StrSet {
             return StrSet::default();
         }
         let slots = (2 * strings).next_power_of_two().max(64);
-        StrSet { spans: Vec::with_capacity(strings), slots: vec![0; slots] }
+        StrSet { entries: Vec::with_capacity(strings), slots: vec![0; slots] }
     }
 
     /// An FxHash-style hash: eight bytes at a time, rotate, xor, multiply.
@@ -173,13 +185,13 @@ impl StrSet {
 
     /// String `index`, in `buf`.
     fn string<'b>(&self, buf: &'b [u8], index: usize) -> &'b [u8] {
-        let (start, end) = self.spans[index];
-        &buf[start as usize..end as usize]
+        let entry = &self.entries[index];
+        &buf[entry.start as usize..entry.end as usize]
     }
 
     /// The index of `s`, if present (its strings in `buf`).
     fn get(&self, buf: &[u8], s: &[u8]) -> Option<usize> {
-        if self.spans.is_empty() {
+        if self.entries.is_empty() {
             return None;
         }
         let mask = self.slots.len() - 1;
@@ -193,11 +205,11 @@ impl StrSet {
         }
     }
 
-    /// The index of the string `buf[start..end]`, inserting its span if the set has no equal
-    /// string (`true` when inserted); `None` if its probe sequence is too long (see
-    /// [`MAX_PROBES`]) or the span passes 4 GiB.
-    fn insert(&mut self, buf: &[u8], start: usize, end: usize) -> Option<(usize, bool)> {
-        if 2 * (self.spans.len() + 1) > self.slots.len() {
+    /// Adds an occurrence of the string `buf[start..end]` and tells its index: the span is
+    /// inserted if the set has no equal string. `None` (nothing added) if its probe sequence is
+    /// too long (see [`MAX_PROBES`]) or the span passes 4 GiB.
+    fn add(&mut self, buf: &[u8], start: usize, end: usize) -> Option<usize> {
+        if 2 * (self.entries.len() + 1) > self.slots.len() {
             self.grow(buf);
         }
         let s = buf.get(start..end)?;
@@ -206,11 +218,15 @@ impl StrSet {
         for _ in 0..MAX_PROBES {
             match self.slots[slot] {
                 0 => {
-                    self.spans.push((u32::try_from(start).ok()?, u32::try_from(end).ok()?));
-                    self.slots[slot] = self.spans.len() as u32;
-                    return Some((self.spans.len() - 1, true));
+                    let (start, end) = (u32::try_from(start).ok()?, u32::try_from(end).ok()?);
+                    self.entries.push(Entry { start, end, count: 1, offset: None });
+                    self.slots[slot] = self.entries.len() as u32;
+                    return Some(self.entries.len() - 1);
                 }
-                i if same_bytes(self.string(buf, i as usize - 1), s) => return Some((i as usize - 1, false)),
+                i if same_bytes(self.string(buf, i as usize - 1), s) => {
+                    self.entries[i as usize - 1].count += 1;
+                    return Some(i as usize - 1);
+                }
                 _ => slot = (slot + 1) & mask,
             }
         }
@@ -221,7 +237,7 @@ impl StrSet {
         let len = (self.slots.len() * 2).max(64);
         self.slots = vec![0; len];
         let mask = len - 1;
-        for index in 0..self.spans.len() {
+        for index in 0..self.entries.len() {
             let mut slot = Self::hash(self.string(buf, index)) & mask;
             while self.slots[slot] != 0 {
                 slot = (slot + 1) & mask;
@@ -238,9 +254,6 @@ struct StringTable {
     /// Every string the collector indexed: the counted strings, then the FPI and literal names.
     /// The table holds some of them.
     strings: StrSet,
-    /// The table offset of each string of `strings` that the table holds, by index (shorter than
-    /// `strings` when the last ones are not in the table).
-    offsets: Vec<Option<u32>>,
     /// The table offset of each literal name, in the collector's order of literals.
     literal_offsets: Vec<u32>,
     /// Bit `n % 64` is set if the table holds a string of `n` bytes: most strings looked up are
@@ -264,24 +277,23 @@ impl StringTable {
 
     /// The offset of string `index` of `strings` in the table, if the table holds it.
     fn offset(&self, index: usize) -> Option<u32> {
-        self.offsets.get(index).copied().flatten()
+        self.strings.entries.get(index)?.offset
     }
-}
 
-/// Puts string `index` of a table's set, `s`, in the table (once) and tells its offset.
-fn put_in_table(bytes: &mut Vec<u8>, offsets: &mut Vec<Option<u32>>, lengths: &mut u64, index: usize, s: &[u8]) -> u32 {
-    if let Some(&Some(offset)) = offsets.get(index) {
-        return offset;
+    /// Puts string `index` of `strings` (in `buf`) in the table, once, and tells its offset.
+    fn put(&mut self, buf: &[u8], index: usize) -> u32 {
+        let entry = &mut self.strings.entries[index];
+        if let Some(offset) = entry.offset {
+            return offset;
+        }
+        let offset = self.bytes.len() as u32;
+        entry.offset = Some(offset);
+        let s = &buf[entry.start as usize..entry.end as usize];
+        self.lengths |= Self::length_bit(s.len());
+        self.bytes.extend_from_slice(s);
+        self.bytes.push(0);
+        offset
     }
-    let offset = bytes.len() as u32;
-    if offsets.len() <= index {
-        offsets.resize(index + 1, None);
-    }
-    offsets[index] = Some(offset);
-    *lengths |= StringTable::length_bit(s.len());
-    bytes.extend_from_slice(s);
-    bytes.push(0);
-    offset
 }
 
 /// Puts a string the table must hold (the FPI, a literal name) in it and tells its offset. It is
@@ -293,11 +305,11 @@ fn put_required(table: &mut StringTable, buf: &mut Vec<u8>, required: &str) -> R
     }
     let start = buf.len();
     buf.extend_from_slice(required.as_bytes());
-    let StringTable { bytes, strings, offsets, lengths, .. } = table;
-    let (index, _) = strings
-        .insert(buf, start, buf.len())
+    let index = table
+        .strings
+        .add(buf, start, buf.len())
         .ok_or_else(|| Error::new(ErrorKind::Encode(format!("cannot index the string table entry {required:?}"))))?;
-    Ok(put_in_table(bytes, offsets, lengths, index, strings.string(buf, index)))
+    Ok(table.put(buf, index))
 }
 
 /// What a document's string table is built from: the names that need LITERAL and, when repeated
@@ -307,15 +319,13 @@ struct Collector {
     count_strings: bool,
     /// Every counted string, in first-seen order, and how often it occurs.
     strings: StrSet,
-    counts: Vec<u32>,
     literals: Vec<String>,
 }
 
 impl Collector {
     fn new(count_strings: bool) -> Self {
-        let (strings, counts) =
-            if count_strings { (StrSet::for_message(), Vec::with_capacity(64)) } else { Default::default() };
-        Collector { count_strings, strings, counts, literals: Vec::new() }
+        let strings = if count_strings { StrSet::for_message() } else { StrSet::default() };
+        Collector { count_strings, strings, literals: Vec::new() }
     }
 
     /// Counts the string `buf[start..end]`, which holds no NUL (a table entry ends at the first
@@ -325,17 +335,7 @@ impl Collector {
         if !self.count_strings || end - start < 3 {
             return None;
         }
-        match self.strings.insert(buf, start, end) {
-            Some((index, true)) => {
-                self.counts.push(1);
-                Some(index)
-            }
-            Some((index, false)) => {
-                self.counts[index] += 1;
-                Some(index)
-            }
-            None => None, // not indexed: stays inline
-        }
+        self.strings.add(buf, start, end) // `None`: not indexed, stays inline
     }
 
     /// The index of literal name `name` among the document's, in first-seen order.
@@ -357,9 +357,10 @@ impl Collector {
         // string it may hold; its buffer is allocated once, with room for all of them.
         let required = first.into_iter().chain(self.literals.iter().map(String::as_str));
         let (mut entries, mut size) = required.fold((0, 0), |(n, b), s| (n + 1, b + s.len() + 1));
-        for (index, _) in self.counts.iter().enumerate().filter(|(_, &n)| n >= 2) {
+        let counted = self.strings.entries.len();
+        for entry in self.strings.entries.iter().filter(|e| e.count >= 2) {
             entries += 1;
-            size += self.strings.string(buf, index).len() + 1;
+            size += (entry.end - entry.start) as usize + 1;
         }
         let mut table = StringTable { strings: self.strings, ..StringTable::default() };
         if entries == 0 {
@@ -375,17 +376,18 @@ impl Collector {
             let offset = put_required(&mut table, buf, literal)?;
             table.literal_offsets.push(offset);
         }
-        let StringTable { bytes, strings, offsets, lengths, .. } = &mut table;
-        for (index, &n) in self.counts.iter().enumerate() {
+        // (A counted string that is also a required one has its offset already: `put` keeps it.)
+        for index in 0..counted {
+            let Entry { start, end, count: n, .. } = table.strings.entries[index];
             if n < 2 {
                 continue;
             }
-            let s = strings.string(buf, index);
-            let offset = bytes.len() as u32;
-            let inline_cost = n as usize * (s.len() + 2);
-            let table_cost = s.len() + 1 + n as usize * (1 + mb_len(offset));
+            let len = (end - start) as usize;
+            let offset = table.bytes.len() as u32;
+            let inline_cost = n as usize * (len + 2);
+            let table_cost = len + 1 + n as usize * (1 + mb_len(offset));
             if table_cost < inline_cost {
-                put_in_table(bytes, offsets, lengths, index, s);
+                table.put(buf, index);
             }
         }
         Ok(table)
@@ -872,11 +874,12 @@ mod tests {
         let words: Vec<String> = (0..1000).map(|i| format!("./Node/{i}")).collect();
         for (i, w) in words.iter().enumerate() {
             let (start, end) = push(&mut buf, w);
-            assert_eq!(set.insert(&buf, start, end), Some((i, true)));
+            assert_eq!(set.add(&buf, start, end), Some(i));
         }
         for (i, w) in words.iter().enumerate() {
             let (start, end) = push(&mut buf, w);
-            assert_eq!(set.insert(&buf, start, end), Some((i, false)));
+            assert_eq!(set.add(&buf, start, end), Some(i));
+            assert_eq!(set.entries[i].count, 2);
             assert_eq!(set.get(&buf, w.as_bytes()), Some(i));
             assert_eq!(set.string(&buf, i), w.as_bytes());
         }
