@@ -124,9 +124,11 @@ struct Entry {
 const MAX_PROBES: usize = 64;
 
 impl StrSet {
-    /// An empty set sized for a typical message's strings, so that counting them rarely grows it.
+    /// An empty set sized for a typical message's strings, so that counting them rarely grows it
+    /// (48 entries: under 1 KiB, the largest of mimalloc's small blocks, which its fast path
+    /// serves).
     fn for_message() -> Self {
-        StrSet::with_capacity(64)
+        StrSet::with_capacity(48)
     }
 
     /// An empty set with room for `strings` strings (none allocated for none).
@@ -472,17 +474,20 @@ struct Mark {
     what: Marked,
 }
 
+/// What a [`Mark`] marks. Its numbers are 32-bit, so that a mark takes 16 bytes and a message's
+/// marks fit in one of the allocator's small blocks; strings of 4 GiB or more are never marked,
+/// as the table (32-bit offsets) cannot hold them.
 enum Marked {
     /// A counted string, string `0` of the collector's set, written inline (STR_I, it, 0).
-    Counted(usize),
+    Counted(u32),
     /// Another string of `0` bytes written inline: the table may still hold it (as a literal
     /// name, or counted elsewhere), which only looking it up tells.
-    Other(usize),
+    Other(u32),
     /// The name of a LITERAL tag, literal `0` of the collector, whose offset goes at the mark.
-    Literal(usize),
+    Literal(u32),
     /// `0` bytes kept in the body only for the set to index (a string counted but not written),
     /// left out of the document.
-    Hidden(usize),
+    Hidden(u32),
 }
 
 /// What the finished document has instead of a mark's `replaced` bytes of the body: a token and
@@ -549,7 +554,7 @@ impl<'o> Writer<'o> {
                 // is what carries the element's namespace.
                 self.switch(page);
                 self.out.push(global::LITERAL | content_bit);
-                self.marks.push(Mark { at: self.out.len(), what: Marked::Literal(literal) });
+                self.marks.push(Mark { at: self.out.len(), what: Marked::Literal(literal as u32) });
             }
         }
     }
@@ -560,8 +565,12 @@ impl<'o> Writer<'o> {
         }
         let at = self.inline(text);
         let what = match self.collector.count(&self.out, at + 1, at + 1 + text.len()) {
-            Some(index) => Marked::Counted(index),
-            None => Marked::Other(text.len()),
+            // (The set's indices are 32-bit, as its slots are.)
+            Some(index) => Marked::Counted(index as u32),
+            None => match u32::try_from(text.len()) {
+                Ok(len) => Marked::Other(len),
+                Err(_) => return Ok(()),
+            },
         };
         self.marks.push(Mark { at, what });
         Ok(())
@@ -584,13 +593,17 @@ impl<'o> Writer<'o> {
         if has_nul(model.as_bytes()) {
             return Err(nul_in_text());
         }
-        let at = self.out.len();
-        self.out.extend_from_slice(model.as_bytes());
-        self.marks.push(Mark { at, what: Marked::Hidden(model.len()) });
-        self.hides = true;
-        self.collector.count(&self.out, at, self.out.len());
+        if let Ok(len) = u32::try_from(model.len()) {
+            let at = self.out.len();
+            self.out.extend_from_slice(model.as_bytes());
+            self.marks.push(Mark { at, what: Marked::Hidden(len) });
+            self.hides = true;
+            self.collector.count(&self.out, at, self.out.len());
+        }
         let at = self.inline(wire);
-        self.marks.push(Mark { at, what: Marked::Other(wire.len()) });
+        if let Ok(len) = u32::try_from(wire.len()) {
+            self.marks.push(Mark { at, what: Marked::Other(len) });
+        }
         Ok(())
     }
 
@@ -723,18 +736,20 @@ impl Written {
         let reference = |offset, replaced| Change { token: Some(global::STR_T), offset: Some(offset), replaced };
         match mark.what {
             Marked::Counted(index) => {
+                let index = index as usize;
                 let offset = self.table.offset(index)?;
                 Some(reference(offset, self.table.strings.string(&self.body, index).len() + 2))
             }
             Marked::Other(len) => {
+                let len = len as usize;
                 let s = self.body.get(mark.at + 1..mark.at + 1 + len)?;
                 Some(reference(self.table.get(&self.body, s)?, len + 2))
             }
             Marked::Literal(literal) => {
-                let offset = *self.table.literal_offsets.get(literal)?;
+                let offset = *self.table.literal_offsets.get(literal as usize)?;
                 Some(Change { token: None, offset: Some(offset), replaced: 0 })
             }
-            Marked::Hidden(len) => Some(Change { token: None, offset: None, replaced: len }),
+            Marked::Hidden(len) => Some(Change { token: None, offset: None, replaced: len as usize }),
         }
     }
 
