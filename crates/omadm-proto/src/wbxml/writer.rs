@@ -839,7 +839,9 @@ enum PublicIdForm {
 
 fn write_message(message: &SyncMl, options: &WbxmlOptions) -> Result<Written> {
     let public_id = PublicIdForm::Number(syncml_public_id(&message.header.ver_dtd));
-    let mut writer = Writer::new(Vec::with_capacity(512), options, public_id);
+    // Room for a typical message with its strings inline (a Package 1 with DevInfo takes about
+    // 700 bytes), so that it rarely grows, still in one of mimalloc's small blocks (up to 1 KiB).
+    let mut writer = Writer::new(Vec::with_capacity(768), options, public_id);
     if let Err(error) = encode::message(&mut writer, message) {
         return Err(table_error_first(options, None, |walk| encode::message(walk, message), error));
     }
