@@ -106,6 +106,10 @@ struct StrSet {
     /// 1 + index into `entries`, or 0 for a free slot; the length is 0 or a power of two, at
     /// least twice the number of strings.
     slots: Vec<u32>,
+    /// How many strings were added more than once, and their bytes with a NUL each: what a
+    /// string table of them all would take, known without going over the entries.
+    repeated: usize,
+    repeated_bytes: usize,
 }
 
 /// A string of a [`StrSet`].
@@ -137,7 +141,7 @@ impl StrSet {
             return StrSet::default();
         }
         let slots = (2 * strings).next_power_of_two().max(64);
-        StrSet { entries: Vec::with_capacity(strings), slots: vec![0; slots] }
+        StrSet { entries: Vec::with_capacity(strings), slots: vec![0; slots], ..StrSet::default() }
     }
 
     /// An FxHash-style hash: eight bytes at a time, rotate, xor, multiply.
@@ -226,7 +230,12 @@ impl StrSet {
                     return Some(self.entries.len() - 1);
                 }
                 i if same_bytes(self.string(buf, i as usize - 1), s) => {
-                    self.entries[i as usize - 1].count += 1;
+                    let entry = &mut self.entries[i as usize - 1];
+                    entry.count += 1;
+                    if entry.count == 2 {
+                        self.repeated += 1;
+                        self.repeated_bytes += s.len() + 1;
+                    }
                     return Some(i as usize - 1);
                 }
                 _ => slot = (slot + 1) & mask,
@@ -358,12 +367,10 @@ impl Collector {
         // The table is built over the set of counted strings, which already indexes every
         // string it may hold; its buffer is allocated once, with room for all of them.
         let required = first.into_iter().chain(self.literals.iter().map(String::as_str));
-        let (mut entries, mut size) = required.fold((0, 0), |(n, b), s| (n + 1, b + s.len() + 1));
+        let (required, required_bytes) = required.fold((0, 0), |(n, b), s| (n + 1, b + s.len() + 1));
+        let entries = required + self.strings.repeated;
+        let size = required_bytes + self.strings.repeated_bytes;
         let counted = self.strings.entries.len();
-        for entry in self.strings.entries.iter().filter(|e| e.count >= 2) {
-            entries += 1;
-            size += (entry.end - entry.start) as usize + 1;
-        }
         let mut table = StringTable { strings: self.strings, ..StringTable::default() };
         if entries == 0 {
             return Ok(table);
