@@ -63,24 +63,42 @@ fn mb_u32(out: &mut Vec<u8>, value: u32) {
 }
 
 /// True if `bytes` holds a NUL, which a WBXML string cannot. Looked for eight bytes at a time,
-/// inline: most strings are a few bytes long, too short to pay for a call to `memchr`.
+/// inline: most strings are a few bytes long, too short to pay for a call to `memchr`. The last
+/// bytes are read as a word that overlaps the ones before, not one at a time.
 #[inline(always)]
 fn has_nul(bytes: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |word: u64| word.wrapping_sub(ONES) & !word & HIGH_BITS != 0;
+    let n = bytes.len();
+    if n < 8 {
+        // Two loads that overlap in the middle cover every byte.
+        return match n {
+            4.. => {
+                let (low, high) = (u32::from_le_bytes(load(bytes, 0)), u32::from_le_bytes(load(bytes, n - 4)));
+                zero_byte(u64::from(low) | u64::from(high) << 32)
+            }
+            2.. => {
+                let (low, high) = (u16::from_le_bytes(load(bytes, 0)), u16::from_le_bytes(load(bytes, n - 2)));
+                zero_byte(u64::from(low) | u64::from(high) << 16 | 0xFFFF_FFFF_0000_0000)
+            }
+            1 => bytes[0] == 0,
+            _ => false,
+        };
+    }
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {
-        let word = match <[u8; 8]>::try_from(chunk) {
-            Ok(word) => u64::from_le_bytes(word),
-            Err(_) => return chunk.contains(&0),
-        };
-        if word.wrapping_sub(ONES) & !word & HIGH_BITS != 0 {
+        if zero_byte(u64::from_le_bytes(load(chunk, 0))) {
             return true;
         }
     }
-    // (`contains` would call `memchr` again, for at most seven bytes.)
-    #[allow(clippy::manual_contains)]
-    chunks.remainder().iter().any(|&b| b == 0)
+    !chunks.remainder().is_empty() && zero_byte(u64::from_le_bytes(load(bytes, n - 8)))
+}
+
+/// The `N` bytes of `bytes` from `at` (callers stay within `bytes`; zeros otherwise).
+#[inline(always)]
+fn load<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
+    bytes.get(at..at + N).and_then(|w| <[u8; N]>::try_from(w).ok()).unwrap_or([0; N])
 }
 
 fn mb_len(value: u32) -> usize {
@@ -166,23 +184,20 @@ impl StrSet {
     /// to `memcpy` for every string hashed.
     #[inline(always)]
     fn tail_word(bytes: &[u8]) -> u64 {
-        fn word<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
-            bytes.get(at..at + N).and_then(|w| <[u8; N]>::try_from(w).ok()).unwrap_or([0; N])
-        }
         let n = bytes.len();
         let rest = n % 8;
         if n >= 8 {
             // The last eight bytes, shifted down past those the chunks took.
-            return u64::from_le_bytes(word(bytes, n - 8)) >> (8 * (8 - rest));
+            return u64::from_le_bytes(load(bytes, n - 8)) >> (8 * (8 - rest));
         }
         // Two loads that overlap in the middle; the bytes they share are the same in both.
         match n {
             4.. => {
-                let (low, high) = (u32::from_le_bytes(word(bytes, 0)), u32::from_le_bytes(word(bytes, n - 4)));
+                let (low, high) = (u32::from_le_bytes(load(bytes, 0)), u32::from_le_bytes(load(bytes, n - 4)));
                 u64::from(low) | u64::from(high) << (8 * (n - 4))
             }
             2.. => {
-                let (low, high) = (u16::from_le_bytes(word(bytes, 0)), u16::from_le_bytes(word(bytes, n - 2)));
+                let (low, high) = (u16::from_le_bytes(load(bytes, 0)), u16::from_le_bytes(load(bytes, n - 2)));
                 u64::from(low) | u64::from(high) << (8 * (n - 2))
             }
             _ => bytes.first().map_or(0, |&b| u64::from(b)),
@@ -1016,7 +1031,9 @@ mod tests {
     #[test]
     fn has_nul_finds_a_nul_anywhere() {
         for len in 0..20 {
-            assert!(!has_nul(&vec![0x80; len]));
+            for byte in [0x01, 0x80, 0xFF] {
+                assert!(!has_nul(&vec![byte; len]), "len {len}, {byte:#x}");
+            }
             for at in 0..len {
                 let mut bytes = vec![0x01u8; len];
                 bytes[at] = 0;
