@@ -48,6 +48,11 @@ impl Default for WbxmlOptions {
 }
 
 fn mb_u32(out: &mut Vec<u8>, value: u32) {
+    // Most values written (the charset, table lengths and offsets) take one byte.
+    if value < 0x80 {
+        out.push(value as u8);
+        return;
+    }
     let mut buf = [0u8; 5];
     let mut i = buf.len();
     let mut v = value;
