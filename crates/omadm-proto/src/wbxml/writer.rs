@@ -118,9 +118,9 @@ fn mb_len(value: u32) -> usize {
 
 /// A set of strings, each a span of a buffer that its user keeps and passes in (the body the
 /// writer wrote them in), in insertion order, found through an open-addressing index with a
-/// cheap multiplicative hash. The string-table pass looks up every string a message writes: with
-/// SipHash and a `String` allocated per key that was most of the encoder's time; the strings are
-/// not copied again, as the body holds them. Each string carries how often it was added and,
+/// cheap multiplicative hash. The writer adds every string of 3 bytes or more that a message
+/// writes: with SipHash and a `String` allocated per key that was most of the encoder's time; the
+/// strings are not copied again, as the body holds them. Each string carries how often it was added and,
 /// once the string table holds it, its offset there.
 #[derive(Default)]
 struct StrSet {
@@ -146,7 +146,7 @@ struct Entry {
     offset: Option<u32>,
 }
 
-/// How far [`StrSet::insert`] probes before giving up on a string. Real messages never come near
+/// How far [`StrSet::add`] probes before giving up on a string. Real messages never come near
 /// it; strings crafted to collide cannot make the pass quadratic.
 const MAX_PROBES: usize = 64;
 
