@@ -116,8 +116,9 @@ pub fn encode(message: &SyncMl, options: &WbxmlOptions) -> Result<Vec<u8>> {
     writer::encode(message, options)
 }
 
-/// The exact number of bytes [`encode`] would produce, computed without building the output
-/// (for fitting a message to the peer's MaxMsgSize).
+/// The exact number of bytes [`encode`] would produce (for fitting a message to the peer's
+/// MaxMsgSize). It writes the body once, as [`encode`] does, but not the final copy with the
+/// string table, so it costs about what encoding does; encode instead when the bytes are wanted.
 pub fn encoded_len(message: &SyncMl, options: &WbxmlOptions) -> Result<usize> {
     writer::encoded_len(message, options)
 }
