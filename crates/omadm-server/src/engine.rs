@@ -298,7 +298,9 @@ pub enum Change {
     /// while that still holds, so that of two server processes sharing the database that handle
     /// the same message of a session at once (a retry sent to another node while the first was
     /// still working, or a replay) only one stores its outcome
-    /// ([`crate::store::StoreError::Stale`] for the other).
+    /// ([`crate::store::StoreError::Stale`] for the other). A session's first state is stored
+    /// only if no session has its token; a later one is not stored for a session deleted
+    /// meanwhile (ended by another process, or expired).
     SaveSession(SessionState),
     /// The session ended: delete its state.
     EndSession {

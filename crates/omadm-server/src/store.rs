@@ -390,11 +390,13 @@ fn stale_session(token: &str) -> StoreError {
 }
 
 /// The `server_msg` the stored state of a session must have for `state` to replace it: the
-/// state the message was handled from (`Change::SaveSession`). The stores compare it with the
-/// stored state JSON's own field, so that rows written by servers of every version are checked
-/// alike, with no column of its own to keep in step.
-fn expected_server_msg(state: &SessionState) -> i64 {
-    i64::from(state.server_msg) - 1
+/// state the message was handled from (`Change::SaveSession`); `None` for a session's first
+/// state, which is inserted, never replacing a row. The stores compare it with the stored state
+/// JSON's own field, so that rows written by servers of every version are checked alike, with no
+/// column of its own to keep in step. A later state finds no row to replace when the session
+/// was deleted meanwhile (ended by another node, or expired): it is not brought back.
+fn replaced_server_msg(state: &SessionState) -> Option<i64> {
+    (state.server_msg > 1).then(|| i64::from(state.server_msg) - 1)
 }
 
 fn corrupt(what: &str, err: impl std::fmt::Display) -> StoreError {

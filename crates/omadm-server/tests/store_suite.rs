@@ -132,7 +132,7 @@ async fn a_client_nonce_changed_meanwhile_stores_nothing_of_the_message(db: Db) 
 /// (both handled the same message of the session: a retry sent to another node, or a replay)
 /// stores nothing: the store answers `Stale`, the message's other changes are rolled back with
 /// it, and the state the first process stored stays. The next message, handled from that state,
-/// is stored.
+/// is stored; none is once the session was deleted.
 async fn a_session_moved_on_meanwhile_stores_nothing_of_the_message(db: Db) {
     let store = SqlStore::open(&db.url()).await.expect("open");
     store.insert_devices(&[device("IMEI:1", "Acme")]).await.expect("insert");
@@ -166,7 +166,14 @@ async fn a_session_moved_on_meanwhile_stores_nothing_of_the_message(db: Db) {
     assert!(store.events(Some("IMEI:1"), 10).await.expect("events").is_empty(), "the event went with it");
     let next = handled(3, &first);
     store.apply(vec![Change::SaveSession(next.clone())]).await.expect("the next message is stored");
-    assert_eq!(store.session("tok").await.expect("read"), Some(next));
+    assert_eq!(store.session("tok").await.expect("read"), Some(next.clone()));
+    // A session deleted meanwhile (ended on another node, or expired) is not brought back by a
+    // message handled from its last state; a first state is not stored over a session.
+    store.apply(vec![Change::EndSession { token: "tok".into() }]).await.expect("ended");
+    assert!(matches!(store.apply(vec![Change::SaveSession(handled(4, &next))]).await, Err(StoreError::Stale(_))));
+    assert_eq!(store.session("tok").await.expect("read"), None);
+    store.apply(vec![Change::SaveSession(read.clone())]).await.expect("a new session is stored");
+    assert!(matches!(store.apply(vec![Change::SaveSession(read)]).await, Err(StoreError::Stale(_))));
     store.close().await;
 }
 

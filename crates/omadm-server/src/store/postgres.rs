@@ -2,7 +2,7 @@
 //! network round trip anyway, so sqlx's async driver fits).
 
 use super::{
-    corrupt, expected_server_msg, json, reply_columns, session_from_columns, stale_nonce, stale_session, DeviceQuery,
+    corrupt, json, replaced_server_msg, reply_columns, session_from_columns, stale_nonce, stale_session, DeviceQuery,
     Store, StoreError, StoreFuture, DEVICE_COLUMNS, JOB_COLUMNS, SESSION_COLUMNS,
 };
 use crate::engine::{Change, SessionState};
@@ -479,25 +479,31 @@ async fn write_transaction(writer: &AnyPool, changes: Vec<&Change>) -> Result<()
             }
             Change::SaveSession(state) => {
                 let (reply_msg, reply_body, reply_hmac) = reply_columns(state);
-                let stored = sqlx::query(
-                    "INSERT INTO sessions (token, dev_id, state, updated_ms, last_reply_msg, last_reply_body, \
-                     last_reply_hmac) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                     ON CONFLICT (token) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms, \
-                     last_reply_msg = excluded.last_reply_msg, last_reply_body = excluded.last_reply_body, \
-                     last_reply_hmac = excluded.last_reply_hmac \
-                     WHERE (sessions.state::json ->> 'server_msg')::bigint = $8",
-                )
-                .bind(&state.token)
-                .bind(&state.dev_id)
-                .bind(json(state))
-                .bind(state.last_ms)
-                .bind(reply_msg)
-                .bind(reply_body)
-                .bind(reply_hmac)
-                .bind(expected_server_msg(state))
-                .execute(&mut *tx)
-                .await?;
-                if stored.rows_affected() == 0 {
+                let previous = replaced_server_msg(state);
+                let sql = match previous {
+                    None => {
+                        "INSERT INTO sessions (token, dev_id, state, updated_ms, last_reply_msg, last_reply_body, \
+                         last_reply_hmac) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (token) DO NOTHING"
+                    }
+                    Some(_) => {
+                        "UPDATE sessions SET state = $3, updated_ms = $4, last_reply_msg = $5, last_reply_body = $6, \
+                         last_reply_hmac = $7 \
+                         WHERE token = $1 AND dev_id = $2 AND (state::json ->> 'server_msg')::bigint = $8"
+                    }
+                };
+                let query = sqlx::query(sql)
+                    .bind(&state.token)
+                    .bind(&state.dev_id)
+                    .bind(json(state))
+                    .bind(state.last_ms)
+                    .bind(reply_msg)
+                    .bind(reply_body)
+                    .bind(reply_hmac);
+                let query = match previous {
+                    Some(previous) => query.bind(previous),
+                    None => query,
+                };
+                if query.execute(&mut *tx).await?.rows_affected() == 0 {
                     return Err(stale_session(&state.token));
                 }
             }

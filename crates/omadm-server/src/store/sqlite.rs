@@ -48,7 +48,7 @@
 //! bookkeeping as ever), then the file is handed to the threads.
 
 use super::{
-    corrupt, expected_server_msg, json, reply_columns, session_from_columns, stale_nonce, stale_session, Backend,
+    corrupt, json, replaced_server_msg, reply_columns, session_from_columns, stale_nonce, stale_session, Backend,
     DeviceQuery, MessageContext, Store, StoreError, StoreFuture, DEVICE_COLUMNS, EVENT_COLUMNS, JOB_COLUMNS,
     SESSION_COLUMNS,
 };
@@ -622,25 +622,25 @@ fn apply_changes(conn: &Connection, changes: &[EncodedChange]) -> Result<(), Sto
             }
             Change::SaveSession(state) => {
                 let (reply_msg, reply_body, reply_hmac) = reply_columns(state);
-                let stored = conn
-                    .prepare_cached(
-                        "INSERT INTO sessions (token, dev_id, state, updated_ms, last_reply_msg, last_reply_body, \
-                         last_reply_hmac) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
-                         ON CONFLICT (token) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms, \
-                         last_reply_msg = excluded.last_reply_msg, last_reply_body = excluded.last_reply_body, \
-                         last_reply_hmac = excluded.last_reply_hmac \
-                         WHERE json_extract(sessions.state, '$.server_msg') = ?8",
-                    )?
-                    .execute((
-                        &state.token,
-                        &state.dev_id,
-                        text,
-                        state.last_ms,
-                        reply_msg,
-                        reply_body,
-                        reply_hmac,
-                        expected_server_msg(state),
-                    ))?;
+                let columns = (&state.token, &state.dev_id, text, state.last_ms, reply_msg, reply_body, reply_hmac);
+                let stored = match replaced_server_msg(state) {
+                    None => conn
+                        .prepare_cached(
+                            "INSERT INTO sessions (token, dev_id, state, updated_ms, last_reply_msg, \
+                             last_reply_body, last_reply_hmac) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                             ON CONFLICT (token) DO NOTHING",
+                        )?
+                        .execute(columns)?,
+                    Some(previous) => {
+                        let (token, dev_id, text, updated_ms, reply_msg, reply_body, reply_hmac) = columns;
+                        conn.prepare_cached(
+                            "UPDATE sessions SET state = ?3, updated_ms = ?4, last_reply_msg = ?5, \
+                             last_reply_body = ?6, last_reply_hmac = ?7 \
+                             WHERE token = ?1 AND dev_id = ?2 AND json_extract(state, '$.server_msg') = ?8",
+                        )?
+                        .execute((token, dev_id, text, updated_ms, reply_msg, reply_body, reply_hmac, previous))?
+                    }
+                };
                 if stored == 0 {
                     return Err(stale_session(&state.token));
                 }
