@@ -23,14 +23,6 @@ use omadm_proto::{decode, wbxml, xml, Encoding, Limits, SyncMl};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-/// Our side's allocator with `--features mimalloc`: the one the `omadm` binary ships.
-#[cfg(feature = "mimalloc")]
-#[path = "../../omadm/src/allocator.rs"]
-mod allocator;
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static ALLOCATOR: allocator::Mimalloc = allocator::Mimalloc;
-
 /// How the header names our side's allocator.
 const ALLOCATOR_NAME: &str = if cfg!(feature = "mimalloc") { "mimalloc" } else { "the system malloc" };
 

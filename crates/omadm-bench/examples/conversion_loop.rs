@@ -19,13 +19,8 @@
 #[path = "../../omadm-proto/tests/common/mod.rs"]
 mod common;
 
-/// The `omadm` binary's allocator, with `--features mimalloc`.
-#[cfg(feature = "mimalloc")]
-#[path = "../../omadm/src/allocator.rs"]
-mod allocator;
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static ALLOCATOR: allocator::Mimalloc = allocator::Mimalloc;
+// Linked for its global allocator, the `omadm` binary's, with `--features mimalloc`.
+use omadm_bench as _;
 
 use omadm_proto::{wbxml, xml, Limits};
 use std::hint::black_box;

@@ -6,6 +6,19 @@
 //! bench. It lives apart from omadm-proto so that the codec crate has no build script and no C
 //! dependency. See docs/performance.md.
 #![warn(missing_docs)]
+//!
+//! With `--features mimalloc` this crate also sets the global allocator of every binary that
+//! links it (the bench, the conversion loop) to the `omadm` binary's own
+//! (`crates/omadm/src/allocator.rs`), so that our side is measured on what users run; libwbxml
+//! allocates with the C library's malloc either way.
+
+/// The `omadm` binary's allocator, with `--features mimalloc`.
+#[cfg(feature = "mimalloc")]
+#[path = "../../omadm/src/allocator.rs"]
+mod allocator;
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: allocator::Mimalloc = allocator::Mimalloc;
 
 use std::ffi::{c_char, c_int, CStr};
 use std::fmt;
