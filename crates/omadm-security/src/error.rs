@@ -69,6 +69,15 @@ pub enum AuthError {
         /// The scheme the new challenge named.
         to: AuthScheme,
     },
+    /// The peer challenged for a weaker scheme than the account is configured for (e.g. basic for an
+    /// MD5 account): the challenge is not answered, so the password is never sent in a weaker form.
+    #[error("the peer challenged for `{offered}`, weaker than the account's `{configured}`; not answered")]
+    SchemeDowngrade {
+        /// The scheme the account is configured for (the weakest we answer with).
+        configured: AuthScheme,
+        /// The scheme the challenge named.
+        offered: AuthScheme,
+    },
     /// The `x-syncml-hmac` header is empty.
     #[error("the x-syncml-hmac header is empty")]
     HmacEmpty,

@@ -87,6 +87,24 @@ impl AuthScheme {
         matches!(self, AuthScheme::Md5 | AuthScheme::Sha256 | AuthScheme::Mac)
     }
 
+    /// Whether this scheme is weaker than `other` (digest §4; our ranking, `docs/dm13-decisions.md`):
+    /// basic < MD5 digest < SHA-256 digest < HMAC. HMAC ranks above the digests because it covers
+    /// every message body, not only the session start. Unknown schemes are not ranked (never weaker).
+    pub fn is_weaker_than(&self, other: &AuthScheme) -> bool {
+        matches!((self.rank(), other.rank()), (Some(a), Some(b)) if a < b)
+    }
+
+    /// The position of a supported scheme in the strength order of [`AuthScheme::is_weaker_than`].
+    const fn rank(&self) -> Option<u8> {
+        match self {
+            AuthScheme::Basic => Some(0),
+            AuthScheme::Md5 => Some(1),
+            AuthScheme::Sha256 => Some(2),
+            AuthScheme::Mac => Some(3),
+            AuthScheme::Unknown(_) => None,
+        }
+    }
+
     /// Whether this crate can compute and verify the scheme.
     pub const fn is_supported(&self) -> bool {
         !matches!(self, AuthScheme::Unknown(_))
@@ -209,6 +227,18 @@ mod tests {
         let profile = Dm13Profile { sha256_cred_type: "syncml:auth-sha-256".into(), ..Dm13Profile::default() };
         assert_eq!(AuthScheme::Sha256.meta_type_in(&profile), "syncml:auth-sha-256");
         assert_eq!(AuthScheme::Md5.meta_type_in(&profile), "syncml:auth-md5");
+    }
+
+    #[test]
+    fn strength_order_is_basic_md5_sha256_mac() {
+        let order = [AuthScheme::Basic, AuthScheme::Md5, AuthScheme::Sha256, AuthScheme::Mac];
+        for (i, a) in order.iter().enumerate() {
+            for (j, b) in order.iter().enumerate() {
+                assert_eq!(a.is_weaker_than(b), i < j, "{a} vs {b}");
+            }
+        }
+        let x509 = AuthScheme::parse("syncml:auth-X509");
+        assert!(!x509.is_weaker_than(&AuthScheme::Basic) && !AuthScheme::Basic.is_weaker_than(&x509));
     }
 
     #[test]

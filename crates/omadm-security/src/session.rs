@@ -365,12 +365,15 @@ pub enum ProverAction {
 /// The side that presents credentials (client for CLCRED, server for SRVCRED), for one session.
 ///
 /// It starts from the stored nonce and scheme; a `Chal` replaces them (the scheme only until the
-/// session is authenticated). Nonces received while the peer itself is not yet authenticated are
-/// used but not stored (digest §4): [`Prover::peer_authenticated`] releases them for storage.
+/// session is authenticated, and never by a weaker one than the account's: a challenge for a weaker
+/// scheme is refused with [`AuthError::SchemeDowngrade`], see [`AuthScheme::is_weaker_than`]). Nonces
+/// received while the peer itself is not yet authenticated are used but not stored (digest §4):
+/// [`Prover::peer_authenticated`] releases them for storage.
 #[derive(Debug, Clone)]
 pub struct Prover {
     account: AccountCredentials,
     scheme: AuthScheme,
+    configured: AuthScheme,
     hmac_algorithm: HashAlgorithm,
     nonce: Nonce,
     stored: Nonce,
@@ -386,11 +389,12 @@ impl Prover {
     pub const DEFAULT_MAX_RETRIES: u32 = 3;
 
     /// A prover for one session, starting from the stored scheme and nonce (`AAuthPref`/`AAuthType`
-    /// and `AAuthData`).
+    /// and `AAuthData`). That scheme is also the weakest one a challenge may move it to.
     pub fn new(account: AccountCredentials, scheme: AuthScheme, stored_nonce: Nonce) -> Prover {
         Prover {
             account,
             scheme: scheme.clone(),
+            configured: scheme.clone(),
             hmac_algorithm: HashAlgorithm::Md5,
             nonce: stored_nonce.clone(),
             stored: stored_nonce,
@@ -437,14 +441,19 @@ impl Prover {
     }
 
     /// Takes in the SyncHdr Status (numeric code) and `Chal` the peer answered with.
+    ///
+    /// Errors when the challenge cannot be answered (the session then ends with an authentication
+    /// failure): no `Chal`, too many challenges, an unknown scheme, a scheme change after
+    /// authentication, or a scheme weaker than the account's ([`AuthError::SchemeDowngrade`]).
     pub fn on_status(&mut self, code: u16, chal: Option<&Challenge>) -> Result<ProverAction, AuthError> {
         match AuthStatus::from_code(code) {
             Some(AuthStatus::Authenticated) => {
                 self.authenticated = true;
-                // A Chal with 212 carries the next session's nonce (and scheme).
+                // A Chal with 212 carries the next session's nonce (and scheme, kept only if it is
+                // not weaker than the account's).
                 if let Some(c) = chal {
                     self.take_nonce(c);
-                    if self.peer_trusted {
+                    if self.peer_trusted && !c.scheme.is_weaker_than(&self.configured) {
                         self.stored_scheme = c.scheme.clone();
                     }
                 }
@@ -469,10 +478,18 @@ impl Prover {
                 if self.retries >= self.max_retries {
                     return Err(AuthError::Refused { attempts });
                 }
-                self.retries += 1;
                 if !c.scheme.is_supported() {
                     return Err(AuthError::UnsupportedScheme(c.scheme.to_string()));
                 }
+                // Answering a weaker challenge would hand an unproven responder a weaker credential
+                // (basic: the password itself), so the session ends instead.
+                if c.scheme.is_weaker_than(&self.configured) {
+                    return Err(AuthError::SchemeDowngrade {
+                        configured: self.configured.clone(),
+                        offered: c.scheme.clone(),
+                    });
+                }
+                self.retries += 1;
                 self.scheme = c.scheme.clone();
                 self.take_nonce(c);
                 self.authenticated = false;
@@ -657,6 +674,21 @@ mod tests {
         let mut dev = Prover::new(client(), AuthScheme::Md5, n(1));
         assert_eq!(dev.on_status(407, Some(&unknown)), Err(AuthError::UnsupportedScheme("syncml:auth-foo".into())));
         assert_eq!(dev.on_status(500, None), Ok(ProverAction::Continue));
+    }
+
+    #[test]
+    fn a_weaker_scheme_in_a_212_chal_is_not_stored() {
+        let mut dev = Prover::new(client(), AuthScheme::Md5, n(1));
+        dev.peer_authenticated();
+        let chal = Challenge { scheme: AuthScheme::Basic, next_nonce: Some(n(2)) };
+        assert_eq!(dev.on_status(212, Some(&chal)), Ok(ProverAction::Authenticated));
+        assert_eq!(dev.scheme_to_store(), &AuthScheme::Md5);
+        assert_eq!(dev.nonce_to_store(), &n(2));
+        let mut dev = Prover::new(client(), AuthScheme::Md5, n(1));
+        dev.peer_authenticated();
+        let chal = Challenge { scheme: AuthScheme::Sha256, next_nonce: Some(n(3)) };
+        assert_eq!(dev.on_status(212, Some(&chal)), Ok(ProverAction::Authenticated));
+        assert_eq!(dev.scheme_to_store(), &AuthScheme::Sha256);
     }
 
     #[test]

@@ -228,3 +228,67 @@ fn separate_notification_credentials() {
         Err(NotificationError::NoNotificationCredentials("srv".into()))
     );
 }
+
+/// A responder that has not proven itself answers an MD5 device's Package 1 as a Basic account
+/// would (401 with a basic `Chal`): the device must not resend its password base64-encoded.
+#[test]
+fn challenge_cannot_downgrade_the_scheme() {
+    use omadm_security::{Challenge, Prover};
+    let device = AccountCredentials::new("IMEI:1", "devsecret");
+    let mut src = Fixed(0);
+    let mut rogue = Verifier::new(device.clone(), AuthScheme::Basic, NonceLedger::new(nonce(1)), &mut src);
+    let mut dev = Prover::new(device.clone(), AuthScheme::Md5, nonce(1));
+    let cred = dev.credential().expect("cred").expect("some");
+    let verdict = rogue.check(Presented::Cred(&cred)).expect("check");
+    let chal = verdict.challenge.expect("the rogue challenges for basic");
+    assert_eq!(chal.scheme, AuthScheme::Basic);
+    assert_eq!(
+        dev.on_status(verdict.status.code(), Some(&chal)),
+        Err(AuthError::SchemeDowngrade { configured: AuthScheme::Md5, offered: AuthScheme::Basic }),
+        "the prover says it cannot answer, so the session ends"
+    );
+    let resent = dev.credential().expect("cred").expect("some");
+    assert_eq!(resent.scheme, AuthScheme::Md5, "never a basic credential (the password in clear)");
+
+    // The same for the other weaker pairs.
+    for (configured, offered) in [
+        (AuthScheme::Mac, AuthScheme::Basic),
+        (AuthScheme::Mac, AuthScheme::Md5),
+        (AuthScheme::Mac, AuthScheme::Sha256),
+        (AuthScheme::Sha256, AuthScheme::Md5),
+        (AuthScheme::Sha256, AuthScheme::Basic),
+    ] {
+        let mut dev = Prover::new(device.clone(), configured.clone(), nonce(1));
+        let chal = Challenge { scheme: offered.clone(), next_nonce: Some(nonce(2)) };
+        assert_eq!(
+            dev.on_status(407, Some(&chal)),
+            Err(AuthError::SchemeDowngrade { configured: configured.clone(), offered: offered.clone() })
+        );
+        assert_eq!(dev.scheme(), &configured, "{configured} -> {offered}");
+    }
+}
+
+/// A challenge for the same or a stronger scheme, or with a new nonce, is still followed.
+#[test]
+fn challenge_to_the_same_or_a_stronger_scheme_is_followed() {
+    use omadm_security::{Challenge, Prover, ProverAction};
+    let device = AccountCredentials::new("IMEI:1", "devsecret");
+    for (configured, offered) in [
+        (AuthScheme::Basic, AuthScheme::Basic),
+        (AuthScheme::Basic, AuthScheme::Md5),
+        (AuthScheme::Md5, AuthScheme::Md5),
+        (AuthScheme::Md5, AuthScheme::Sha256),
+        (AuthScheme::Md5, AuthScheme::Mac),
+        (AuthScheme::Sha256, AuthScheme::Mac),
+        (AuthScheme::Mac, AuthScheme::Mac),
+    ] {
+        let mut dev = Prover::new(device.clone(), configured.clone(), nonce(1));
+        let chal = Challenge { scheme: offered.clone(), next_nonce: Some(nonce(2)) };
+        assert_eq!(dev.on_status(401, Some(&chal)), Ok(ProverAction::Retry), "{configured} -> {offered}");
+        assert_eq!(dev.scheme(), &offered, "{configured} -> {offered}");
+    }
+}
+
+fn nonce(b: u8) -> Nonce {
+    Nonce::from_bytes(vec![b; 16])
+}
