@@ -717,8 +717,9 @@ impl<'t, S: Store> Txn<'t, S> {
     }
 
     /// A streaming structural query (`?list=Struct|StructData`, TND 1.2 §8.4): one item per node
-    /// of the subtree in pre-order, skipping nodes the caller may not Get; memory stays bounded
-    /// by the scan batch and the tree depth, whatever the subtree's size.
+    /// of the subtree in pre-order, skipping nodes the caller may not Get (by ACL or by DDF
+    /// AccessType, as a plain Get is refused); memory stays bounded by the scan batch and the
+    /// tree depth, whatever the subtree's size.
     pub fn list<'a>(
         &'a self,
         caller: &Caller,
@@ -732,6 +733,7 @@ impl<'t, S: Store> Txn<'t, S> {
         if self.in_inbox(uri) {
             return refuse(StatusCode::CommandNotAllowed, "Get is not allowed on the Inbox");
         }
+        self.require_access(caller, uri, DdfCommand::Get)?;
         self.require(caller, uri, AclCommand::Get)?;
         let fields = if kind == ListKind::StructData { fields.with_value() } else { fields };
         let base_acl = match uri.parent() {
@@ -1606,6 +1608,13 @@ impl<S: Store> StructIter<'_, '_, S> {
         }
     }
 
+    /// Whether the DDF AccessType of `uri` has no Get for a server caller: such a node (e.g. a
+    /// DMAcc secret) is left out of the answer, as a plain Get of it is refused with 405.
+    fn ddf_hides(&self, uri: &Uri) -> bool {
+        self.caller.server.is_some()
+            && matches!(self.txn.ddf(uri), DdfMatch::Def(d) if !d.access().allows(DdfCommand::Get))
+    }
+
     fn visible(&mut self, depth: usize, acl: &Acl) -> bool {
         while self.acl_stack.last().is_some_and(|(d, _)| *d >= depth) {
             self.acl_stack.pop();
@@ -1640,7 +1649,7 @@ impl<S: Store> Iterator for StructIter<'_, '_, S> {
                 }
             };
             let uri = Uri::from_key(&key);
-            if !self.visible(uri.depth(), &rec.acl.clone()) {
+            if !self.visible(uri.depth(), &rec.acl.clone()) || self.ddf_hides(&uri) {
                 continue;
             }
             if self.txn.in_inbox(&uri) {

@@ -74,3 +74,42 @@ fn device_tree_with_standard_objects() {
     assert_eq!(tx.delete(&s, &t("./DMAcc/acme")).unwrap().code(), 200);
     tx.commit().unwrap();
 }
+
+/// A structural query answers as a plain Get does: a node whose DDF AccessType has no Get
+/// (AAuthSecret, AAuthData) is left out of Struct, StructData and TNDS answers, and a query
+/// aimed at such a node is refused with 405 (TND 1.2 §8.4; docs/dm13-decisions.md).
+#[test]
+fn structural_queries_leave_out_nodes_without_get() {
+    let mut tree = Tree::open(MemStore::new(), standard_config()).unwrap();
+    install(&mut tree, &device()).unwrap();
+    let s = Caller::server(ServerId::new("acme").unwrap(), DmVersion::V1_2);
+    let dev = Caller::device();
+    let mut tx = tree.begin();
+    let doc = omadm_proto::xml::parse_element(ACCOUNT.as_bytes(), &Limits::default()).unwrap();
+    tx.add_tnds(&dev, &Uri::parse("./Inbox").unwrap(), &doc).unwrap();
+    tx.add(&dev, &t("./DMAcc/acme/AppAuth/srv/AAuthData"), Content::new(omadm_proto::Format::Bin, "nonce-bytes"))
+        .unwrap();
+    tx.replace(&dev, &t("./DMAcc/acme?prop=ACL"), Content::chr("Get=acme&Replace=acme&Delete=acme&Add=acme")).unwrap();
+    for q in ["Struct", "StructData"] {
+        let GetResult::List(items) = tx.get(&s, &t(&format!("./DMAcc/acme/AppAuth?list={q}"))).unwrap() else {
+            panic!()
+        };
+        let items: Vec<ListedNode> = items.map(Result::unwrap).collect();
+        let uris: Vec<String> = items.iter().map(|n| n.uri.to_string()).collect();
+        assert!(uris.contains(&"./DMAcc/acme/AppAuth/srv/AAuthType".to_string()), "{q}: {uris:?}");
+        assert!(!uris.iter().any(|u| u.ends_with("AAuthSecret") || u.ends_with("AAuthData")), "{q}: {uris:?}");
+        assert!(items.iter().all(|n| n.record.value != b"s3cret" && n.record.value != b"nonce-bytes"));
+    }
+    let GetResult::Tnds(list) = tx.get(&s, &t("./DMAcc/acme/AppAuth?list=TNDS+Value")).unwrap() else { panic!() };
+    let xml = omadm_proto::xml::write_element(&list.into_element().unwrap(), &Default::default());
+    let xml = String::from_utf8(xml).unwrap();
+    assert!(xml.contains("AAuthType"), "{xml}");
+    assert!(!xml.contains("AAuthSecret") && !xml.contains("s3cret") && !xml.contains("AAuthData"), "{xml}");
+    for q in ["Struct", "StructData", "TNDS+Value"] {
+        let r = tx.get(&s, &t(&format!("./DMAcc/acme/AppAuth/srv/AAuthSecret?list={q}")));
+        assert_eq!(r.err().unwrap().status().code(), 405, "{q}");
+    }
+    // the device's own code still sees everything
+    let GetResult::List(items) = tx.get(&dev, &t("./DMAcc/acme/AppAuth?list=StructData")).unwrap() else { panic!() };
+    assert!(items.map(Result::unwrap).any(|n| n.record.value == b"s3cret"));
+}
