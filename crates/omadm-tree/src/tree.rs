@@ -1058,38 +1058,50 @@ impl<'t, S: Store> Txn<'t, S> {
         let mut rec = rec;
         match p {
             Property::Acl => {
-                let acl =
-                    Acl::parse(text.trim()).map_err(|e| TreeError::refused(StatusCode::BadRequest, e.to_string()))?;
-                // Leaf: Replace on the parent. Interior: Replace on the node or on its parent.
-                let ok = match (rec.is_interior(), uri.parent()) {
-                    (false, Some(parent)) => self.allowed(caller, &parent, AclCommand::Replace)?,
-                    (true, Some(parent)) => {
-                        self.allowed(caller, uri, AclCommand::Replace)?
-                            || self.allowed(caller, &parent, AclCommand::Replace)?
-                    }
-                    (_, None) => self.allowed(caller, uri, AclCommand::Replace)?,
-                };
-                if !ok {
-                    return refuse(StatusCode::PermissionDenied, format!("no Replace right for the ACL of {uri}"));
-                }
-                if uri.is_root() && acl.is_empty() {
-                    return refuse(StatusCode::CommandNotAllowed, "the root ACL cannot be emptied");
-                }
-                rec.acl = acl;
+                self.set_acl(caller, uri, &mut rec, text.trim())?;
                 self.put(uri, rec)?;
             }
             Property::Title => {
-                self.require(caller, uri, AclCommand::Replace)?;
-                if text.len() > 255 {
-                    return refuse(StatusCode::RequestEntityTooLarge, "Title is limited to 255 bytes");
-                }
-                rec.title = Some(text);
+                self.set_title(caller, uri, &mut rec, text)?;
                 self.put(uri, rec)?;
             }
             Property::Name => self.rename(caller, uri, rec, &text)?,
             other => return refuse(StatusCode::CommandNotAllowed, format!("property {} is read-only", other.as_str())),
         }
         Ok(StatusCode::Ok)
+    }
+
+    /// Sets `rec`'s ACL (the record of `uri`) as Replace `?prop=ACL` does (TND 1.2 §7.7.1,
+    /// digest §6 ACL table): a leaf needs Replace on its parent, an interior node Replace on
+    /// itself or its parent; the root's ACL cannot be emptied.
+    fn set_acl(&self, caller: &Caller, uri: &Uri, rec: &mut NodeRecord, text: &str) -> TreeResult<()> {
+        let acl = Acl::parse(text).map_err(|e| TreeError::refused(StatusCode::BadRequest, e.to_string()))?;
+        let ok = match (rec.is_interior(), uri.parent()) {
+            (false, Some(parent)) => self.allowed(caller, &parent, AclCommand::Replace)?,
+            (true, Some(parent)) => {
+                self.allowed(caller, uri, AclCommand::Replace)? || self.allowed(caller, &parent, AclCommand::Replace)?
+            }
+            (_, None) => self.allowed(caller, uri, AclCommand::Replace)?,
+        };
+        if !ok {
+            return refuse(StatusCode::PermissionDenied, format!("no Replace right for the ACL of {uri}"));
+        }
+        if uri.is_root() && acl.is_empty() {
+            return refuse(StatusCode::CommandNotAllowed, "the root ACL cannot be emptied");
+        }
+        rec.acl = acl;
+        Ok(())
+    }
+
+    /// Sets `rec`'s Title (the record of `uri`) as Replace `?prop=Title` does (digest §6, Properties):
+    /// Replace on the node, at most 255 bytes.
+    fn set_title(&self, caller: &Caller, uri: &Uri, rec: &mut NodeRecord, title: String) -> TreeResult<()> {
+        self.require(caller, uri, AclCommand::Replace)?;
+        if title.len() > 255 {
+            return refuse(StatusCode::RequestEntityTooLarge, "Title is limited to 255 bytes");
+        }
+        rec.title = Some(title);
+        Ok(())
     }
 
     fn rename(&mut self, caller: &Caller, uri: &Uri, rec: NodeRecord, new_name: &str) -> TreeResult<()> {
@@ -1332,7 +1344,7 @@ impl<'t, S: Store> Txn<'t, S> {
         uri.check_limits(&self.tree.limits)?;
         let content = crate::tnds::content_of(node)?;
         self.add_at(caller, &uri, content, check_acl)?;
-        self.apply_rt(&uri, node)?;
+        self.apply_rt(caller, &uri, node)?;
         for c in &node.children {
             // A nested Path is relative to the enclosing node, unless it repeats that node's
             // own absolute URI (as DDF-style documents do).
@@ -1345,25 +1357,30 @@ impl<'t, S: Store> Txn<'t, S> {
         Ok(())
     }
 
-    /// Applies a TNDS node's writable run-time properties (ACL, Title) to a created node.
-    fn apply_rt(&mut self, uri: &Uri, node: &DdfNode) -> TreeResult<()> {
+    /// Applies a TNDS node's writable run-time properties to a created or replaced node, each
+    /// under the rules of its `?prop=` Replace and the caller's rights: Title (Replace on the
+    /// node), then ACL (a leaf's needs Replace on the parent), so that a new ACL does not decide
+    /// the Title check.
+    fn apply_rt(&mut self, caller: &Caller, uri: &Uri, node: &DdfNode) -> TreeResult<()> {
         let Some(rt) = &node.rt else { return Ok(()) };
         if rt.acl.is_none() && rt.title.is_none() {
             return Ok(());
         }
         let Some(mut rec) = self.stored(uri)? else { return Ok(()) };
-        if let Some(a) = &rt.acl {
-            rec.acl = Acl::parse(a).map_err(|e| TreeError::refused(StatusCode::BadRequest, e.to_string()))?;
-        }
         if let Some(t) = &rt.title {
-            rec.title = Some(t.clone());
+            self.set_title(caller, uri, &mut rec, t.clone())?;
+        }
+        if let Some(a) = &rt.acl {
+            self.set_acl(caller, uri, &mut rec, a)?;
         }
         self.put(uri, rec)?;
         Ok(())
     }
 
     /// Replace with a TNDS document (TNDS 1.2 §6): each top-level node must exist; its subtree is
-    /// swapped for the document's, all or nothing. Needs Replace on each replaced node.
+    /// swapped for the document's, all or nothing. Needs Replace on each replaced node and Delete
+    /// on each of its old children (which may belong to other servers); the old children go with
+    /// the swap as with a deleted parent, so their DDF AccessType is not consulted.
     pub fn replace_tnds(&mut self, caller: &Caller, target: &Uri, doc: &Element) -> TreeResult<StatusCode> {
         let tree = crate::tnds::parse(doc)?;
         let target = self.resolve(caller, target)?;
@@ -1384,7 +1401,9 @@ impl<'t, S: Store> Txn<'t, S> {
                     );
                 }
                 for child in tx.children(&uri)? {
-                    tx.delete_at(&Caller::device(), &uri.child(&child)?)?;
+                    let child = uri.child(&child)?;
+                    tx.require(caller, &child, AclCommand::Delete)?;
+                    tx.delete_at(&Caller::device(), &child)?;
                 }
                 let def = match tx.ddf(&uri) {
                     DdfMatch::Def(d) => Some(d.clone()),
@@ -1397,7 +1416,7 @@ impl<'t, S: Store> Txn<'t, S> {
                 rec.verno = old.verno;
                 rec.touch(tx.now());
                 tx.put(&uri, rec)?;
-                tx.apply_rt(&uri, node)?;
+                tx.apply_rt(caller, &uri, node)?;
                 for c in &node.children {
                     tx.add_tnds_node(caller, &uri, c, false)?;
                 }

@@ -88,11 +88,121 @@ fn tnds_replace_swaps_the_subtree() {
     let srv = Caller::server(ServerId::new("srv").unwrap(), DmVersion::V1_2);
     let other = Caller::server(ServerId::new("other").unwrap(), DmVersion::V1_2);
     let mut tx = tree.begin();
+    // srv may replace App but not delete the children it holds (they inherit App's ACL)
+    assert_eq!(tx.replace_tnds(&srv, &Uri::parse("./Vendor").unwrap(), &doc).unwrap_err().status().code(), 425);
+    tx.replace(&Caller::device(), &t("./Vendor/App?prop=ACL"), Content::chr("Delete=srv&Get=*&Replace=srv")).unwrap();
     assert_eq!(tx.replace_tnds(&other, &Uri::parse("./Vendor").unwrap(), &doc).unwrap_err().status().code(), 425);
     assert_eq!(tx.replace_tnds(&srv, &Uri::parse("./Nowhere").unwrap(), &doc).unwrap_err().status().code(), 404);
     tx.replace_tnds(&srv, &Uri::parse("./Vendor").unwrap(), &doc).unwrap();
     assert_eq!(tx.children(&Uri::parse("./Vendor/App").unwrap()).unwrap(), ["Only"]);
-    assert_eq!(tx.node(&Uri::parse("./Vendor/App").unwrap()).unwrap().unwrap().acl.to_string(), "Get=*&Replace=srv");
+    assert_eq!(
+        tx.node(&Uri::parse("./Vendor/App").unwrap()).unwrap().unwrap().acl.to_string(),
+        "Delete=srv&Get=*&Replace=srv"
+    );
+}
+
+fn doc(xml: &str) -> Element {
+    omadm_proto::xml::parse_element(
+        format!(r#"<MgmtTree xmlns="syncml:dmddf1.2"><VerDTD>1.2</VerDTD>{xml}</MgmtTree>"#).as_bytes(),
+        &Limits::default(),
+    )
+    .unwrap()
+}
+
+fn caller(id: &str) -> Caller {
+    Caller::server(ServerId::new(id).unwrap(), DmVersion::V1_2)
+}
+
+/// `./Vendor` (Get and Add for everyone, no Replace) holding the leaf `L` (`Get=*&Replace=*`)
+/// and `App` (owned by `srv`) with a child `Theirs` that belongs to `other`.
+fn owned_tree() -> Tree<MemStore> {
+    let mut tree = Tree::open(MemStore::new(), TreeConfig { clock: None, ..TreeConfig::default() }).unwrap();
+    let dev = Caller::device();
+    tree.run(|tx| {
+        tx.add(&dev, &t("./Vendor/L"), Content::chr("l"))?;
+        tx.add(&dev, &t("./Vendor/App/Mine"), Content::chr("m"))?;
+        tx.add(&dev, &t("./Vendor/App/Theirs"), Content::chr("t"))?;
+        tx.replace(&dev, &t("./Vendor?prop=ACL"), Content::chr("Add=*&Get=*"))?;
+        tx.replace(&dev, &t("./Vendor/L?prop=ACL"), Content::chr("Get=*&Replace=*"))?;
+        tx.replace(&dev, &t("./Vendor/App?prop=ACL"), Content::chr("Add=srv&Delete=srv&Get=*&Replace=srv"))?;
+        tx.replace(&dev, &t("./Vendor/App/Theirs?prop=ACL"), Content::chr("Delete=other&Get=*&Replace=other"))?;
+        Ok(())
+    })
+    .unwrap();
+    tree
+}
+
+/// A TNDS Replace sets a leaf's ACL only with Replace on its parent, as `?prop=ACL` does
+/// (TND 1.2 §7.7.1, digest §6 ACL table); a refusal changes nothing.
+#[test]
+fn tnds_replace_sets_a_leaf_acl_only_with_replace_on_the_parent() {
+    let mut tree = owned_tree();
+    let before = listing(&mut tree, "./Vendor");
+    let srv = caller("srv");
+    let mut tx = tree.begin();
+    let prop = tx.replace(&srv, &t("./Vendor/L?prop=ACL"), Content::chr("Delete=*&Exec=*"));
+    assert_eq!(prop.unwrap_err().status().code(), 425);
+    let d = doc(r#"<Node><NodeName>L</NodeName><RTProperties><ACL>Delete=*&amp;Exec=*</ACL><Format><chr/></Format>
+        <Type><MIME>text/plain</MIME></Type></RTProperties><Value>new</Value></Node>"#);
+    assert_eq!(tx.replace_tnds(&srv, &Uri::parse("./Vendor").unwrap(), &d).unwrap_err().status().code(), 425);
+    // without an ACL the value is replaced (Replace on L is granted)
+    let d = doc(r#"<Node><NodeName>L</NodeName><RTProperties><Format><chr/></Format>
+        <Type><MIME>text/plain</MIME></Type></RTProperties><Value>new</Value></Node>"#);
+    tx.replace_tnds(&srv, &Uri::parse("./Vendor").unwrap(), &d).unwrap();
+    tx.rollback();
+    assert_eq!(listing(&mut tree, "./Vendor"), before);
+}
+
+/// A TNDS Replace removes the old children only where the caller may Delete them: a child that
+/// belongs to another server makes the whole command fail, and nothing changes.
+#[test]
+fn tnds_replace_deletes_old_children_only_with_their_delete_right() {
+    let mut tree = owned_tree();
+    let before = listing(&mut tree, "./Vendor");
+    let d = doc(
+        r#"<Node><NodeName>App</NodeName><RTProperties><Format><node/></Format><Type><DDFName/></Type></RTProperties>
+        <Node><NodeName>New</NodeName><Value>n</Value></Node></Node>"#,
+    );
+    let mut tx = tree.begin();
+    assert_eq!(tx.replace_tnds(&caller("srv"), &Uri::parse("./Vendor").unwrap(), &d).unwrap_err().status().code(), 425);
+    tx.commit().unwrap();
+    assert_eq!(listing(&mut tree, "./Vendor"), before);
+    // once `other` lets srv delete its node, the subtree is swapped
+    tree.run(|tx| tx.replace(&Caller::device(), &t("./Vendor/App/Theirs?prop=ACL"), Content::chr("Delete=srv")))
+        .unwrap();
+    let mut tx = tree.begin();
+    tx.replace_tnds(&caller("srv"), &Uri::parse("./Vendor").unwrap(), &d).unwrap();
+    assert_eq!(tx.children(&Uri::parse("./Vendor/App").unwrap()).unwrap(), ["New"]);
+}
+
+/// A TNDS Add applies each node's ACL and Title under the single-node rules: a new leaf's ACL
+/// needs Replace on its parent, a Title needs Replace on the node and at most 255 bytes; any
+/// refusal leaves nothing behind.
+#[test]
+fn tnds_add_applies_properties_under_the_single_node_rules() {
+    let mut tree = owned_tree();
+    let before = listing(&mut tree, "./Vendor");
+    let vendor = Uri::parse("./Vendor").unwrap();
+    let leaf = |rt: &str| {
+        doc(&format!(
+            r#"<Node><NodeName>N</NodeName><RTProperties><Format><node/></Format><Type><DDFName/></Type></RTProperties>
+            <Node><NodeName>Leaf</NodeName><RTProperties>{rt}<Format><chr/></Format><Type><MIME>text/plain</MIME></Type></RTProperties>
+            <Value>v</Value></Node></Node>"#
+        ))
+    };
+    let mut tx = tree.begin();
+    // `stranger` may Add under ./Vendor but not Replace there: N gets the creator's rights, so
+    // its Leaf's ACL (Replace on N) may be set, but a leaf directly under ./Vendor's may not
+    let direct = doc(r#"<Node><NodeName>Leaf</NodeName><RTProperties><ACL>Get=*</ACL><Format><chr/></Format>
+        <Type><MIME>text/plain</MIME></Type></RTProperties><Value>v</Value></Node>"#);
+    assert_eq!(tx.add_tnds(&caller("stranger"), &vendor, &direct).unwrap_err().status().code(), 425);
+    let long = format!("<Title>{}</Title>", "x".repeat(256));
+    assert_eq!(tx.add_tnds(&caller("stranger"), &vendor, &leaf(&long)).unwrap_err().status().code(), 413);
+    tx.commit().unwrap();
+    assert_eq!(listing(&mut tree, "./Vendor"), before);
+    let mut tx = tree.begin();
+    tx.add_tnds(&caller("stranger"), &vendor, &leaf("<ACL>Get=*</ACL><Title>t</Title>")).unwrap();
+    assert_eq!(tx.node(&Uri::parse("./Vendor/N/Leaf").unwrap()).unwrap().unwrap().acl.to_string(), "Get=*");
 }
 
 fn tool(name: &str) -> bool {
