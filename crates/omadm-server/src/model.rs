@@ -227,8 +227,21 @@ impl JobCommand {
         }
     }
 
-    /// Checks that the command is complete for its operation, naming what is missing.
+    /// Checks that the command is complete for its operation, naming what is missing, and that
+    /// its text is text XML can carry ([`xml_text`]).
     pub fn validate(&self) -> Result<(), String> {
+        let fields = [("target", &self.target), ("source", &self.source), ("data", &self.data)];
+        let fields = fields.into_iter().chain([("format", &self.format), ("media_type", &self.media_type)]);
+        for (name, value) in fields {
+            if let Some(value) = value {
+                xml_text(name, value)?;
+            }
+        }
+        if let Some(alert) = &self.alert {
+            xml_text("alert text", &alert.text)?;
+            xml_text("alert options", &alert.options)?;
+            alert.choices.iter().try_for_each(|c| xml_text("alert choice", c))?;
+        }
         match self.op {
             Operation::Atomic | Operation::Sequence => {
                 if self.commands.is_empty() {
@@ -264,6 +277,21 @@ impl JobCommand {
     /// Whether every status here and below is a success (2xx).
     pub fn succeeded(&self) -> bool {
         self.status.is_some_and(|s| (200..300).contains(&s)) && self.commands.iter().all(JobCommand::succeeded)
+    }
+}
+
+/// Refuses a job text holding a character XML 1.0 cannot carry (a control character other than
+/// tab, LF and CR; U+FFFE; U+FFFF; XML 1.0 §2.2): the codecs refuse it (WBXML cannot encode it,
+/// an XML device cannot parse it), so every message of the device's sessions would fail. Binary
+/// values go base64 with format `b64`.
+fn xml_text(field: &str, text: &str) -> Result<(), String> {
+    match omadm_proto::element::find_non_xml_char(text) {
+        None => Ok(()),
+        Some((_, c)) => Err(format!(
+            "`{field}` holds U+{:04X}, which XML cannot carry (XML 1.0 Char); send binary data base64 with \
+             format `b64`",
+            u32::from(c)
+        )),
     }
 }
 

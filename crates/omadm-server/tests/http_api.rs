@@ -1004,3 +1004,63 @@ async fn a_replayed_message_racing_the_original_is_accepted_once_by_two_nodes() 
         node.stop().await;
     }
 }
+
+/// A job text XML 1.0 cannot carry (a NUL in data, target, format, alert text, ...) is refused
+/// with 400 naming the field: stored, it would make every message of the device fail to encode
+/// (WBXML) or parse (XML) from Package 1 on, so the device could never finish a session.
+#[tokio::test]
+async fn job_text_that_xml_cannot_carry_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(settings(&dir)).await.expect("start");
+    let api = api(&server);
+    add_device(&api, "IMEI:nul", "md5").await;
+    api.call(Method::POST, "/api/groups/nul", Some(&json!({ "dev_ids": ["IMEI:nul"] }))).await.expect("group");
+    let refused = [
+        (json!({ "op": "replace", "target": "./A", "data": "a\u{0}b" }), "data"),
+        (json!({ "op": "get", "target": "./A\u{1}" }), "target"),
+        (json!({ "op": "replace", "target": "./A", "data": "x", "format": "chr\u{0}" }), "format"),
+        (json!({ "op": "replace", "target": "./A", "data": "x", "media_type": "text/plain\u{ffff}" }), "media_type"),
+        (json!({ "op": "copy", "target": "./A", "source": "./B\u{0}" }), "source"),
+        (json!({ "op": "alert", "alert": { "code": 1100, "text": "hi\u{0}" } }), "alert text"),
+        (
+            json!({ "op": "alert", "alert": { "code": 1100, "text": "hi", "options": "MINDT=1\u{fffe}" } }),
+            "alert options",
+        ),
+        (
+            json!({ "op": "alert", "alert": { "code": 1103, "text": "pick", "choices": ["a", "b\u{0}"] } }),
+            "alert choice",
+        ),
+        (json!({ "op": "sequence", "commands": [{ "op": "replace", "target": "./A", "data": "\u{0}" }] }), "data"),
+    ];
+    for (command, field) in refused {
+        for request in [
+            json!({ "dev_id": "IMEI:nul", "commands": [command.clone()] }),
+            json!({ "group": "nul", "commands": [command.clone()] }),
+        ] {
+            let (status, body) = api.send(Method::POST, "/api/jobs", Some(&request)).await.expect("send");
+            assert_eq!(status, Http::BAD_REQUEST, "{request}: {body}");
+            let message = body["error"].as_str().expect("an error message");
+            assert!(message.contains(field), "{message} names `{field}`");
+        }
+    }
+    // Tab, LF and CR are XML characters; binary data goes base64.
+    api.call(
+        Method::POST,
+        "/api/jobs",
+        Some(&json!({ "dev_id": "IMEI:nul", "commands": [
+            { "op": "replace", "target": "./A", "data": "a\tb\r\nc" },
+            { "op": "replace", "target": "./B", "data": "YQBi", "format": "b64" },
+        ] })),
+    )
+    .await
+    .expect("a valid job");
+    let jobs = api.call(Method::GET, "/api/jobs?dev_id=IMEI:nul", None).await.expect("jobs");
+    assert_eq!(jobs["jobs"].as_array().map(Vec::len), Some(1), "only the valid job is stored: {jobs}");
+    for encoding in [Encoding::Wbxml, Encoding::Xml] {
+        let mut device = fresh_device(&server, "IMEI:nul", AuthScheme::Md5, encoding);
+        device.session().await;
+    }
+    let jobs = api.call(Method::GET, "/api/jobs?dev_id=IMEI:nul", None).await.expect("jobs");
+    assert_eq!(jobs["jobs"][0]["state"], "completed", "{jobs}");
+    server.stop().await;
+}
