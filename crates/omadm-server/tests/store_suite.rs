@@ -146,24 +146,15 @@ async fn a_session_moved_on_meanwhile_stores_nothing_of_the_message(db: Db) {
     };
     let first = handled(2, &read);
     store.apply(vec![Change::SaveSession(first.clone())]).await.expect("the first to store wins");
-    let event = Event {
-        id: 0,
-        dev_id: "IMEI:1".into(),
-        code: 1226,
-        media_type: None,
-        format: None,
-        mark: None,
-        source: None,
-        correlator: None,
-        data: "lost".into(),
-        received_ms: 5,
-    };
-    match store.apply(vec![Change::Event(event), Change::SaveSession(handled(2, &read))]).await {
+    let value = TreeValue { uri: "./Vendor/Lost".into(), format: "chr".into(), data: "lost".into(), updated_ms: 5 };
+    let second =
+        vec![Change::Tree { dev_id: "IMEI:1".into(), values: vec![value] }, Change::SaveSession(handled(2, &read))];
+    match store.apply(second).await {
         Err(StoreError::Stale(what)) => assert!(what.contains("tok"), "{what}"),
         other => panic!("expected Stale, got {other:?}"),
     }
     assert_eq!(store.session("tok").await.expect("read"), Some(first.clone()), "the first's state stays");
-    assert!(store.events(Some("IMEI:1"), 10).await.expect("events").is_empty(), "the event went with it");
+    assert!(store.tree("IMEI:1").await.expect("tree").is_empty(), "the tree value went with it");
     let next = handled(3, &first);
     store.apply(vec![Change::SaveSession(next.clone())]).await.expect("the next message is stored");
     assert_eq!(store.session("tok").await.expect("read"), Some(next.clone()));
