@@ -40,6 +40,7 @@ pub fn routes(app: Arc<App>) -> Router<Arc<App>> {
         .route("/api/jobs/{id}", get(show_job))
         .route("/api/events", get(list_events))
         .route("/api/stats", get(stats))
+        .route_layer(middleware::from_fn(refuse_nul_in_uri))
         .route_layer(middleware::from_fn_with_state(app, require_token));
     Router::new().route(OPENAPI_PATH, get(openapi)).route(DOCS_PATH, get(docs)).merge(protected)
 }
@@ -70,6 +71,16 @@ fn bad_request(message: impl Into<String>) -> ApiError {
     ApiError(StatusCode::BAD_REQUEST, message.into())
 }
 
+/// Refuses request texts (field name, value when given) holding a NUL: no record holds one
+/// (PostgreSQL text cannot, and SQLite's `LIKE` reads a pattern only up to it), so both backends
+/// answer alike (`docs/dm13-decisions.md`).
+fn no_nul<'a>(texts: impl IntoIterator<Item = (&'a str, Option<&'a str>)>) -> ApiResult<()> {
+    match texts.into_iter().find(|(_, text)| text.is_some_and(|t| t.contains('\0'))) {
+        Some((field, _)) => Err(bad_request(format!("`{field}` holds a NUL character, which no record can hold"))),
+        None => Ok(()),
+    }
+}
+
 fn not_found(what: &str) -> ApiError {
     ApiError(StatusCode::NOT_FOUND, format!("no such {what}"))
 }
@@ -91,6 +102,15 @@ async fn require_token(State(app): State<Arc<App>>, request: Request, next: Next
         let mut response = ApiError(StatusCode::UNAUTHORIZED, "missing or wrong bearer token".into()).into_response();
         response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
         return response;
+    }
+    next.run(request).await
+}
+
+/// Refuses a request whose path or query holds a NUL (`%00`, the only way a URI carries one):
+/// it names no record ([`no_nul`]), whatever the parameter (DevId, group, search).
+async fn refuse_nul_in_uri(request: Request, next: Next) -> Response {
+    if request.uri().path_and_query().is_some_and(|p| p.as_str().contains("%00")) {
+        return bad_request("a NUL character (%00) in the path or query names no record").into_response();
     }
     next.run(request).await
 }
@@ -148,6 +168,15 @@ fn new_nonce() -> String {
 }
 
 fn device_from_spec(app: &App, spec: &DeviceSpec) -> ApiResult<(Device, bool)> {
+    no_nul([
+        ("dev_id", Some(spec.dev_id.as_str())),
+        ("server_id", spec.server_id.as_deref()),
+        ("client_user", spec.client_user.as_deref()),
+        ("client_secret", spec.client_secret.as_deref()),
+        ("server_user", spec.server_user.as_deref()),
+        ("server_secret", spec.server_secret.as_deref()),
+    ])?;
+    no_nul(spec.groups.iter().map(|g| ("groups", Some(g.as_str()))))?;
     let dev_id = spec.dev_id.trim();
     if dev_id.is_empty() || dev_id.len() > 256 {
         return Err(bad_request("dev_id must be 1 to 256 characters"));
@@ -281,6 +310,13 @@ async fn update_credentials(
     Path(dev_id): Path<String>,
     Json(u): Json<CredentialsUpdate>,
 ) -> ApiResult<Json<Value>> {
+    no_nul([
+        ("server_id", u.server_id.as_deref()),
+        ("client_user", u.client_user.as_deref()),
+        ("client_secret", u.client_secret.as_deref()),
+        ("server_user", u.server_user.as_deref()),
+        ("server_secret", u.server_secret.as_deref()),
+    ])?;
     // The device's DM messages wait meanwhile: the whole record is written back, and a message
     // stored between the read and the write (its nonces) would otherwise be undone.
     let _device_turn = app.device_locks.of(&dev_id).lock().await;
@@ -420,6 +456,7 @@ async fn add_members(
     Path(name): Path<String>,
     Json(m): Json<Members>,
 ) -> ApiResult<Json<Value>> {
+    no_nul(m.dev_ids.iter().map(|d| ("dev_ids", Some(d.as_str()))))?;
     for dev_id in &m.dev_ids {
         load_device(&app, dev_id).await?;
     }
@@ -439,6 +476,7 @@ async fn create_jobs(State(app): State<Arc<App>>, Json(r): Json<JobRequest>) -> 
     if r.commands.is_empty() || r.commands.len() > crate::model::MAX_JOB_COMMANDS {
         return Err(bad_request(format!("a job needs 1 to {} commands", crate::model::MAX_JOB_COMMANDS)));
     }
+    no_nul([("dev_id", r.dev_id.as_deref()), ("group", r.group.as_deref())])?;
     let mut commands = r.commands;
     for c in &mut commands {
         c.validate().map_err(bad_request)?;

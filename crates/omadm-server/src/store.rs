@@ -399,6 +399,20 @@ fn replaced_server_msg(state: &SessionState) -> Option<i64> {
     (state.server_msg > 1).then(|| i64::from(state.server_msg) - 1)
 }
 
+/// The format and data a device value (a tree value, an event's data) is stored with, the same on
+/// both backends: as it came, unless the data holds a NUL, which PostgreSQL text cannot hold
+/// (opaque data of format chr, kept as text when it is UTF-8): then the base64 of its bytes with
+/// format `b64`, the format that says the data is base64 (`docs/dm13-decisions.md`).
+fn stored_value<'a>(format: Option<&'a str>, data: &'a str) -> (Option<Cow<'a, str>>, Cow<'a, str>) {
+    use base64::Engine as _;
+    if data.contains('\0') {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(data);
+        (Some(Cow::Borrowed("b64")), Cow::Owned(encoded))
+    } else {
+        (format.map(Cow::Borrowed), Cow::Borrowed(data))
+    }
+}
+
 fn corrupt(what: &str, err: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {err}"))
 }

@@ -1064,3 +1064,89 @@ async fn job_text_that_xml_cannot_carry_is_refused() {
     assert_eq!(jobs["jobs"][0]["state"], "completed", "{jobs}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn nul_from_a_device_or_the_api_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    nul_from_a_device_is_stored_and_from_the_api_refused(settings(&dir)).await;
+}
+
+#[tokio::test]
+async fn nul_from_a_device_or_the_api_on_postgres() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    if let Some(database) = PgDatabase::for_test("nul_from_a_device_or_the_api") {
+        let mut s = settings(&dir);
+        s.db_url = database.url.clone();
+        nul_from_a_device_is_stored_and_from_the_api_refused(s).await;
+    }
+}
+
+/// A NUL, which PostgreSQL text cannot hold, behaves the same on both backends: a device value
+/// holding one (opaque `a\0b` of format chr in Results) is stored base64 with format b64 and the
+/// session completes (it was a 503 on every retry on PostgreSQL); one in a request's path, query
+/// or a device's text (no record can hold it) is refused with 400.
+async fn nul_from_a_device_is_stored_and_from_the_api_refused(settings: Settings) {
+    let server = start(settings).await.expect("start");
+    let api = api(&server);
+    add_device(&api, "IMEI:nul", "md5").await;
+    api.call(
+        Method::POST,
+        "/api/jobs",
+        Some(&json!({ "dev_id": "IMEI:nul", "commands": [{ "op": "get", "target": "./A" }] })),
+    )
+    .await
+    .expect("job");
+    let mut device = fresh_device(&server, "IMEI:nul", AuthScheme::Md5, Encoding::Wbxml);
+    let mut reply = device.send(Device::package1()).await;
+    while header_status(&reply).code != StatusCode::AuthenticationAccepted {
+        reply = device.send(Device::package1()).await;
+    }
+    while reply.body.commands.iter().any(|c| !matches!(c, Command::Status(_))) {
+        let mut answer = Device::answer(&reply);
+        for command in &mut answer {
+            if let Command::Results(results) = command {
+                results.items[0].data = Some(Data::Binary(b"a\0b".to_vec()));
+                results.items[0].meta = Some(Meta { format: Some(Format::Chr), ..Meta::default() });
+            }
+        }
+        reply = device.send(answer).await;
+    }
+    let tree = api.call(Method::GET, "/api/devices/IMEI:nul/tree", None).await.expect("tree");
+    let node = tree["nodes"].as_array().expect("nodes").iter().find(|n| n["uri"] == "./A").expect("./A stored");
+    assert_eq!((&node["format"], &node["data"]), (&json!("b64"), &json!("YQBi")), "{tree}");
+    let jobs = api.call(Method::GET, "/api/jobs?dev_id=IMEI:nul", None).await.expect("jobs");
+    assert_eq!(jobs["jobs"][0]["state"], "completed", "{jobs}");
+    assert_eq!(jobs["jobs"][0]["commands"][0]["results"][0]["data"], "a\u{0}b", "{jobs}");
+
+    let commands = json!([{ "op": "get", "target": "./A" }]);
+    let refused = [
+        (Method::GET, "/api/devices?search=%00", None),
+        (Method::GET, "/api/devices?search=IMEI%00&group=x", None),
+        (Method::GET, "/api/devices?group=%00", None),
+        (Method::GET, "/api/devices/IMEI:nul%00", None),
+        (Method::GET, "/api/devices/IMEI:nul%00/tree", None),
+        (Method::GET, "/api/groups/%00", None),
+        (Method::GET, "/api/jobs?dev_id=%00", None),
+        (Method::GET, "/api/events?dev_id=IMEI:nul%00", None),
+        (Method::POST, "/api/devices", Some(json!({ "dev_id": "IMEI:\u{0}", "client_secret": "s" }))),
+        (Method::POST, "/api/devices", Some(json!({ "dev_id": "IMEI:2", "client_secret": "s\u{0}" }))),
+        (Method::POST, "/api/devices", Some(json!({ "dev_id": "IMEI:2", "groups": ["g\u{0}"] }))),
+        (
+            Method::POST,
+            "/api/devices/bulk",
+            Some(json!([{ "dev_id": "IMEI:2", "client_secret": "s", "server_user": "\u{0}" }])),
+        ),
+        (Method::PUT, "/api/devices/IMEI:nul/credentials", Some(json!({ "server_secret": "\u{0}" }))),
+        (Method::POST, "/api/groups/g", Some(json!({ "dev_ids": ["IMEI:nul\u{0}"] }))),
+        (Method::POST, "/api/jobs", Some(json!({ "dev_id": "IMEI:nul\u{0}", "commands": commands }))),
+        (Method::POST, "/api/jobs", Some(json!({ "group": "g\u{0}", "commands": commands }))),
+    ];
+    for (method, path, body) in refused {
+        let (status, answer) = api.send(method.clone(), path, body.as_ref()).await.expect("send");
+        assert_eq!(status, Http::BAD_REQUEST, "{method} {path} {body:?}: {answer}");
+        assert!(answer["error"].as_str().is_some_and(|e| e.contains("NUL")), "{answer}");
+    }
+    let devices = api.call(Method::GET, "/api/devices?search=IMEI", None).await.expect("devices");
+    assert_eq!(devices["devices"].as_array().map(Vec::len), Some(1), "nothing was added: {devices}");
+    server.stop().await;
+}

@@ -93,8 +93,55 @@ on_both_backends!(
     last_reply_reads_back_byte_for_byte,
     old_rows_keep_the_reply_in_their_state_json,
     a_client_nonce_changed_meanwhile_stores_nothing_of_the_message,
-    a_session_moved_on_meanwhile_stores_nothing_of_the_message
+    a_session_moved_on_meanwhile_stores_nothing_of_the_message,
+    device_values_holding_nul_are_stored_base64
 );
+
+/// A device value holding a NUL (opaque data `a\0b` of format chr in Results; PostgreSQL text
+/// cannot hold NUL) is stored as the base64 of its bytes with format `b64`, on both backends, and
+/// the rest of the message with it; values without NUL are stored as they came.
+async fn device_values_holding_nul_are_stored_base64(db: Db) {
+    let store = SqlStore::open(&db.url()).await.expect("open");
+    store.insert_devices(&[device("IMEI:1", "Acme")]).await.expect("insert");
+    let value =
+        |uri: &str, data: &str| TreeValue { uri: uri.into(), format: "chr".into(), data: data.into(), updated_ms: 7 };
+    let event = |format: Option<&str>, data: &str| Event {
+        id: 0,
+        dev_id: "IMEI:1".into(),
+        code: 1226,
+        media_type: Some("urn:x".into()),
+        format: format.map(str::to_string),
+        mark: None,
+        source: Some("./X".into()),
+        correlator: None,
+        data: data.into(),
+        received_ms: 7,
+    };
+    store
+        .apply(vec![
+            Change::Tree { dev_id: "IMEI:1".into(), values: vec![value("./A", "a\0b"), value("./B", "plain")] },
+            Change::Event(event(Some("chr"), "x\0y")),
+            Change::Event(event(None, "\0")),
+            Change::Event(event(Some("chr"), "fine")),
+            Change::SessionCompleted { dev_id: "IMEI:1".into(), at_ms: 7 },
+        ])
+        .await
+        .expect("a message with NUL in its values is stored");
+    let tree = store.tree("IMEI:1").await.expect("tree");
+    assert_eq!(
+        tree,
+        vec![
+            TreeValue { uri: "./A".into(), format: "b64".into(), data: "YQBi".into(), updated_ms: 7 },
+            value("./B", "plain"),
+        ]
+    );
+    let mut events: Vec<Event> =
+        store.events(Some("IMEI:1"), 10).await.expect("events").into_iter().map(|e| Event { id: 0, ..e }).collect();
+    events.reverse();
+    assert_eq!(events, vec![event(Some("b64"), "eAB5"), event(Some("b64"), "AA=="), event(Some("chr"), "fine")]);
+    let device = store.device("IMEI:1").await.expect("device").expect("stored");
+    assert_eq!(device.last_session_ms, Some(7));
+}
 
 /// A message whose client-nonce change was checked against a nonce the device no longer holds
 /// (another server process stored the same device's authentication first: a replay racing the

@@ -2,8 +2,8 @@
 //! network round trip anyway, so sqlx's async driver fits).
 
 use super::{
-    corrupt, json, replaced_server_msg, reply_columns, session_from_columns, stale_nonce, stale_session, DeviceQuery,
-    Store, StoreError, StoreFuture, DEVICE_COLUMNS, JOB_COLUMNS, SESSION_COLUMNS,
+    corrupt, json, replaced_server_msg, reply_columns, session_from_columns, stale_nonce, stale_session, stored_value,
+    DeviceQuery, Store, StoreError, StoreFuture, DEVICE_COLUMNS, JOB_COLUMNS, SESSION_COLUMNS,
 };
 use crate::engine::{Change, SessionState};
 use crate::model::{AccountAuth, AuthKind, Device, Event, Job, JobCommand, JobState, TreeValue};
@@ -429,6 +429,7 @@ async fn write_transaction(writer: &AnyPool, changes: Vec<&Change>) -> Result<()
             }
             Change::Tree { dev_id, values } => {
                 for v in values {
+                    let (format, data) = stored_value(Some(&v.format), &v.data);
                     sqlx::query(
                         "INSERT INTO tree_values (dev_id, uri, format, data, updated_ms) VALUES ($1, $2, $3, $4, $5) \
                          ON CONFLICT (dev_id, uri) DO UPDATE SET format = excluded.format, data = excluded.data, \
@@ -436,14 +437,15 @@ async fn write_transaction(writer: &AnyPool, changes: Vec<&Change>) -> Result<()
                     )
                     .bind(dev_id)
                     .bind(&v.uri)
-                    .bind(&v.format)
-                    .bind(&v.data)
+                    .bind(format.as_deref())
+                    .bind(&*data)
                     .bind(v.updated_ms)
                     .execute(&mut *tx)
                     .await?;
                 }
             }
             Change::Event(e) => {
+                let (format, data) = stored_value(e.format.as_deref(), &e.data);
                 sqlx::query(
                     "INSERT INTO events (dev_id, code, media_type, format, mark, source, correlator, data, \
                      received_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -451,11 +453,11 @@ async fn write_transaction(writer: &AnyPool, changes: Vec<&Change>) -> Result<()
                 .bind(&e.dev_id)
                 .bind(i64::from(e.code))
                 .bind(e.media_type.clone())
-                .bind(e.format.clone())
+                .bind(format.as_deref())
                 .bind(e.mark.clone())
                 .bind(e.source.clone())
                 .bind(e.correlator.clone())
-                .bind(&e.data)
+                .bind(&*data)
                 .bind(e.received_ms)
                 .execute(&mut *tx)
                 .await?;

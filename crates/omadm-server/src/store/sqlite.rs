@@ -48,8 +48,8 @@
 //! bookkeeping as ever), then the file is handed to the threads.
 
 use super::{
-    corrupt, json, replaced_server_msg, reply_columns, session_from_columns, stale_nonce, stale_session, Backend,
-    DeviceQuery, MessageContext, Store, StoreError, StoreFuture, DEVICE_COLUMNS, EVENT_COLUMNS, JOB_COLUMNS,
+    corrupt, json, replaced_server_msg, reply_columns, session_from_columns, stale_nonce, stale_session, stored_value,
+    Backend, DeviceQuery, MessageContext, Store, StoreError, StoreFuture, DEVICE_COLUMNS, EVENT_COLUMNS, JOB_COLUMNS,
     SESSION_COLUMNS,
 };
 use crate::engine::{Change, SessionLookup, SessionState};
@@ -589,10 +589,12 @@ fn apply_changes(conn: &Connection, changes: &[EncodedChange]) -> Result<(), Sto
                      updated_ms = excluded.updated_ms",
                 )?;
                 for v in values {
-                    upsert.execute((dev_id, &v.uri, &v.format, &v.data, v.updated_ms))?;
+                    let (format, data) = stored_value(Some(&v.format), &v.data);
+                    upsert.execute((dev_id, &v.uri, format, data, v.updated_ms))?;
                 }
             }
             Change::Event(e) => {
+                let (format, data) = stored_value(e.format.as_deref(), &e.data);
                 conn.prepare_cached(
                     "INSERT INTO events (dev_id, code, media_type, format, mark, source, correlator, data, \
                      received_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -601,11 +603,11 @@ fn apply_changes(conn: &Connection, changes: &[EncodedChange]) -> Result<(), Sto
                     &e.dev_id,
                     i64::from(e.code),
                     &e.media_type,
-                    &e.format,
+                    format,
                     &e.mark,
                     &e.source,
                     &e.correlator,
-                    &e.data,
+                    data,
                     e.received_ms,
                 ))?;
             }
