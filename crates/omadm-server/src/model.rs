@@ -274,9 +274,15 @@ impl JobCommand {
         self.status.is_some() && self.commands.iter().all(JobCommand::answered)
     }
 
-    /// Whether every status here and below is a success (2xx).
+    /// Whether every status here and below is a success: a 2xx code other than those saying the
+    /// command did not happen, 214 (cancelled by the user), 215 (not executed: declined or skipped)
+    /// and 216 (rolled back with its Atomic) (digest §3; `docs/dm13-decisions.md`).
     pub fn succeeded(&self) -> bool {
-        self.status.is_some_and(|s| (200..300).contains(&s)) && self.commands.iter().all(JobCommand::succeeded)
+        use omadm_proto::StatusCode;
+        self.status.map(StatusCode::from_code).is_some_and(|s| {
+            s.is_success()
+                && !matches!(s, StatusCode::OperationCancelled | StatusCode::NotExecuted | StatusCode::AtomicRollbackOk)
+        }) && self.commands.iter().all(JobCommand::succeeded)
     }
 }
 

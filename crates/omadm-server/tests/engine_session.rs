@@ -1128,3 +1128,26 @@ fn commands_after_a_large_object_given_up_still_go_out() {
         "the session goes on for the Get's answer"
     );
 }
+
+/// A Confirm the user cancelled (214) or a command not executed (215, a "No" or a skip) is
+/// answered with a 2xx code yet did not happen (digest §3): the job fails, it is not completed.
+#[test]
+fn a_cancelled_or_skipped_command_is_not_a_success() {
+    let confirm = JobCommand {
+        alert: Some(UiAlert { code: 1101, text: "Update now?".into(), options: String::new(), choices: Vec::new() }),
+        ..JobCommand::new(Operation::Alert, None)
+    };
+    for (command, code) in
+        [(confirm, StatusCode::OperationCancelled), (replace("./Vendor/Color", "blue"), StatusCode::NotExecuted)]
+    {
+        let mut h = Harness::new(Some(device(AuthKind::Md5)), vec![job(1, vec![command])]);
+        let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(1));
+        let (p1, _) = c.package1(Vec::new());
+        let (_, p2) = h.send_bytes(&p1, None, false);
+        let cmds = management(&p2);
+        let (p3, _) = c.message(vec![header_ok(&p2), ok_status(&p2, cmds[0], code)], true);
+        h.send_bytes(&p3, None, true);
+        assert_eq!(h.jobs[0].commands[0].status, Some(code.code()));
+        assert_eq!(h.jobs[0].state, JobState::Failed, "{code:?} is not a success");
+    }
+}
