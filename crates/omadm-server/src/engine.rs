@@ -993,7 +993,7 @@ impl SessionRun<'_, '_> {
             }
             // Larger than the device takes even alone: answered locally with 413.
             if let Some(c) = self.command_mut(&at) {
-                c.status = Some(StatusCode::RequestEntityTooLarge.code());
+                refuse_unsent(c, StatusCode::RequestEntityTooLarge);
                 answered_here.push(at.job);
             }
             started.push(at.job);
@@ -1066,7 +1066,7 @@ impl SessionRun<'_, '_> {
                 self.state.chunk_out = None;
                 reply.next_cmd = first_id;
                 if let Some(c) = self.command_mut(&chunk.command) {
-                    c.status = Some(StatusCode::RequestEntityTooLarge.code());
+                    refuse_unsent(c, StatusCode::RequestEntityTooLarge);
                 }
                 let now = self.ex.now_ms;
                 if let Some(job) = self.jobs.iter_mut().find(|j| j.id == chunk.command.job) {
@@ -1294,6 +1294,17 @@ fn to_wire(
                 Command::Sequence(container)
             }
         }
+    }
+}
+
+/// Records `code` as the local answer to a command that never went out, and to every command
+/// nested in it (an Atomic or Sequence): none of them was executed, and with a status each the
+/// job ends instead of waiting for answers that cannot come (a command is never split over
+/// messages, digest §10).
+fn refuse_unsent(command: &mut JobCommand, code: StatusCode) {
+    command.status = Some(code.code());
+    for nested in &mut command.commands {
+        refuse_unsent(nested, code);
     }
 }
 

@@ -1151,3 +1151,28 @@ fn a_cancelled_or_skipped_command_is_not_a_success() {
         assert_eq!(h.jobs[0].state, JobState::Failed, "{code:?} is not a success");
     }
 }
+
+/// An Atomic or Sequence larger than the device's MaxMsgSize cannot go out (a command, nested
+/// ones included, fits in one message: digest §10). It is answered locally with 413, recorded on
+/// its nested commands as well, so the job ends Failed instead of staying running for ever with
+/// a container that is never sent again.
+#[test]
+fn a_container_too_large_for_the_device_fails_its_job() {
+    for op in [Operation::Sequence, Operation::Atomic] {
+        let container = JobCommand {
+            commands: vec![replace("./Vendor/Big", &"x".repeat(20_000)), get("./Vendor/After")],
+            ..JobCommand::new(op, None)
+        };
+        let mut h = Harness::new(Some(device(AuthKind::Md5)), vec![job(1, vec![container])]);
+        let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(1));
+        c.max_msg_size = 4096;
+        let (p1, _) = c.package1(Vec::new());
+        let (_, p2) = h.send_bytes(&p1, None, false);
+        assert!(management(&p2).is_empty(), "{op:?}: nothing goes out");
+        let job = &h.jobs[0];
+        assert_eq!(job.commands[0].status, Some(413), "{op:?}");
+        let nested: Vec<_> = job.commands[0].commands.iter().map(|c| c.status).collect();
+        assert_eq!(nested, vec![Some(413), Some(413)], "{op:?}: the nested commands count as not done");
+        assert_eq!(job.state, JobState::Failed, "{op:?}");
+    }
+}
