@@ -96,8 +96,13 @@ pub struct Outstanding {
     pub msg: u32,
     /// Its CmdID.
     pub cmd: u32,
-    /// The job command, or `None` for a chunk that is not the last (answered 213).
+    /// The job command (`None` only for a chunk that is not the last, in sessions stored by a
+    /// server from before [`Outstanding::more`]).
     pub target: Option<CommandRef>,
+    /// A chunk that is not the last: answered 213 while the object goes on, anything else ends
+    /// the object with that status (DM Protocol 1.2 §7.4; digest §10).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub more: bool,
 }
 
 /// What [`SessionRun::next_chunk`] did with the large object being sent.
@@ -421,7 +426,7 @@ impl Engine {
             return self.refuse(&ex, StatusCode::InvalidCredentials, None);
         };
         let jobs = ex.jobs.clone();
-        SessionRun { engine: self, ex: &ex, state, device, changes, jobs, answered: Vec::new() }
+        SessionRun { engine: self, ex: &ex, state, device, changes, jobs, answered: Vec::new(), chunk_refused: false }
             .run(msg_id.unwrap_or(0), nonces)
     }
 
@@ -508,6 +513,8 @@ struct SessionRun<'e, 'x> {
     jobs: Vec<Job>,
     /// Commands whose Status arrived in this message (Results of a Get follow its Status).
     answered: Vec<(u32, u32, CommandRef)>,
+    /// Whether the client refused a chunk of the object being sent in this message.
+    chunk_refused: bool,
 }
 
 impl SessionRun<'_, '_> {
@@ -590,6 +597,14 @@ impl SessionRun<'_, '_> {
         }
 
         // 3. What we send next.
+        if self.chunk_refused {
+            // The client ended the large object with an error: the pending commands go on, as
+            // when it is given up with 413, in answer to the client's 1222 for the next chunk.
+            if self.state.outstanding.is_empty() {
+                return self.queue_or_end(reply);
+            }
+            return self.finish(reply, true, true);
+        }
         if self.state.chunk_out.is_some() {
             match self.next_chunk(&mut reply)? {
                 ChunkStep::Sent { last } => return self.finish(reply, last, true),
@@ -707,6 +722,17 @@ impl SessionRun<'_, '_> {
         let entry = self.state.outstanding.remove(pos);
         let Some(target) = entry.target else { return };
         let code = st.code.code();
+        if entry.more {
+            // A chunk that is not the last: 213 (or a lax 200) lets the object go on; anything
+            // else ends it, and that status is the Replace's outcome.
+            if matches!(st.code, StatusCode::ChunkedItemAccepted | StatusCode::Ok) {
+                return;
+            }
+            if self.state.chunk_out.as_ref().is_some_and(|c| c.command == target) {
+                self.state.chunk_out = None;
+                self.chunk_refused = true;
+            }
+        }
         self.answered.push((msg, cmd, target.clone()));
         let reply: Vec<String> = st.items.iter().filter_map(|i| i.data.as_ref()).map(data_text).collect();
         if let Some(command) = self.command_mut(&target) {
@@ -752,7 +778,11 @@ impl SessionRun<'_, '_> {
             .find(|(m, c, _)| *m == msg && *c == cmd)
             .map(|(_, _, r)| r.clone())
             .or_else(|| {
-                self.state.outstanding.iter().find(|o| o.msg == msg && o.cmd == cmd).and_then(|o| o.target.clone())
+                self.state
+                    .outstanding
+                    .iter()
+                    .find(|o| o.msg == msg && o.cmd == cmd && !o.more)
+                    .and_then(|o| o.target.clone())
             })
             .or_else(|| self.state.chunk_in.as_ref().map(|c| c.command.clone()))?;
         let mut values = Vec::new();
@@ -943,6 +973,7 @@ impl SessionRun<'_, '_> {
                         msg,
                         cmd,
                         target: Some(target),
+                        more: false,
                     }));
                     started.push(job);
                 }
@@ -966,6 +997,7 @@ impl SessionRun<'_, '_> {
                     msg,
                     cmd,
                     target: Some(target),
+                    more: false,
                 }));
                 started.push(at.job);
                 continue;
@@ -1052,7 +1084,8 @@ impl SessionRun<'_, '_> {
                 self.state.outstanding.push(Outstanding {
                     msg,
                     cmd: first_id,
-                    target: (!more).then(|| chunk.command.clone()),
+                    target: Some(chunk.command.clone()),
+                    more,
                 });
                 self.state.chunk_out =
                     more.then(|| ChunkOut { command: chunk.command.clone(), offset: chunk.offset + take });

@@ -1176,3 +1176,31 @@ fn a_container_too_large_for_the_device_fails_its_job() {
         assert_eq!(job.state, JobState::Failed, "{op:?}");
     }
 }
+
+/// A chunk that is not the last is answered 213; anything else ends the large object (digest
+/// §10): an error there (420 device full) is recorded for the Replace, whose job fails, no
+/// further chunk goes out, and the next pending command (a Get of another job) goes instead.
+#[test]
+fn an_error_on_a_chunk_ends_the_large_object() {
+    let big = job(1, vec![replace("./Vendor/Blob", &"x".repeat(20_000))]);
+    let mut h = Harness::new(Some(device(AuthKind::Md5)), vec![big, job(2, vec![get("./DevInfo/Mod")])]);
+    let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(1));
+    c.max_msg_size = 4096;
+    let (p1, _) = c.package1(Vec::new());
+    let (_, first) = h.send_bytes(&p1, None, false);
+    let cmds = management(&first);
+    assert!(matches!(cmds[..], [Command::Replace(ref r)] if r.items[0].more_data), "a first chunk: {cmds:?}");
+    let (p, _) = c.message(
+        vec![header_ok(&first), ok_status(&first, cmds[0], StatusCode::DeviceFull), next_message_alert()],
+        false,
+    );
+    let (outcome, next) = h.send_bytes(&p, None, true);
+    let sent = management(&next);
+    assert!(matches!(sent[..], [Command::Get(_)]), "the Get, no further chunk: {sent:?}");
+    assert!(next.body.is_final);
+    assert_eq!(h.session.as_ref().and_then(|s| s.chunk_out.as_ref()), None, "the object is given up");
+    assert_eq!(
+        stored_job(&outcome.changes, 1).map(|j| (j.commands[0].status, j.state)),
+        Some((Some(420), JobState::Failed))
+    );
+}
