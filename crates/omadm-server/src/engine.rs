@@ -103,6 +103,11 @@ pub struct Outstanding {
     /// the object with that status (DM Protocol 1.2 §7.4; digest §10).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub more: bool,
+    /// The success Status of a Get whose Results have not arrived yet: the entry stays until they
+    /// do, in this message or a later one of the package (digest §10), and the Get is recorded
+    /// answered with this status only then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
 }
 
 /// What [`SessionRun::next_chunk`] did with the large object being sent.
@@ -426,7 +431,7 @@ impl Engine {
             return self.refuse(&ex, StatusCode::InvalidCredentials, None);
         };
         let jobs = ex.jobs.clone();
-        SessionRun { engine: self, ex: &ex, state, device, changes, jobs, answered: Vec::new(), chunk_refused: false }
+        SessionRun { engine: self, ex: &ex, state, device, changes, jobs, chunk_refused: false }
             .run(msg_id.unwrap_or(0), nonces)
     }
 
@@ -511,8 +516,6 @@ struct SessionRun<'e, 'x> {
     device: Device,
     changes: Vec<Change>,
     jobs: Vec<Job>,
-    /// Commands whose Status arrived in this message (Results of a Get follow its Status).
-    answered: Vec<(u32, u32, CommandRef)>,
     /// Whether the client refused a chunk of the object being sent in this message.
     chunk_refused: bool,
 }
@@ -718,9 +721,12 @@ impl SessionRun<'_, '_> {
         }
         let msg = st.msg_ref.as_deref().and_then(|m| m.trim().parse().ok()).unwrap_or(self.state.server_msg);
         let Ok(cmd) = st.cmd_ref.trim().parse::<u32>() else { return };
-        let Some(pos) = self.state.outstanding.iter().position(|o| o.msg == msg && o.cmd == cmd) else { return };
+        let Some(pos) = self.state.outstanding.iter().position(|o| o.msg == msg && o.cmd == cmd && o.status.is_none())
+        else {
+            return;
+        };
         let entry = self.state.outstanding.remove(pos);
-        let Some(target) = entry.target else { return };
+        let Some(target) = entry.target.clone() else { return };
         let code = st.code.code();
         if entry.more {
             // A chunk that is not the last: 213 (or a lax 200) lets the object go on; anything
@@ -733,8 +739,15 @@ impl SessionRun<'_, '_> {
                 self.chunk_refused = true;
             }
         }
-        self.answered.push((msg, cmd, target.clone()));
         let reply: Vec<String> = st.items.iter().filter_map(|i| i.data.as_ref()).map(data_text).collect();
+        let awaits_results = self
+            .command(&target)
+            .is_some_and(|c| c.op == Operation::Get && c.results.is_empty() && results_follow(st.code));
+        if awaits_results {
+            // Its Results follow, in this message or a later one: the Get is answered with them.
+            self.state.outstanding.insert(pos, Outstanding { status: Some(code), ..entry });
+            return;
+        }
         if let Some(command) = self.command_mut(&target) {
             command.status = Some(code);
             command.reply = reply;
@@ -772,18 +785,9 @@ impl SessionRun<'_, '_> {
     fn on_results(&mut self, res: &omadm_proto::Results, touched: &mut Vec<i64>) -> Option<StatusCode> {
         let msg = res.msg_ref.as_deref().and_then(|m| m.trim().parse().ok()).unwrap_or(self.state.server_msg);
         let cmd: u32 = res.cmd_ref.trim().parse().ok()?;
-        let target = self
-            .answered
-            .iter()
-            .find(|(m, c, _)| *m == msg && *c == cmd)
-            .map(|(_, _, r)| r.clone())
-            .or_else(|| {
-                self.state
-                    .outstanding
-                    .iter()
-                    .find(|o| o.msg == msg && o.cmd == cmd && !o.more)
-                    .and_then(|o| o.target.clone())
-            })
+        let entry = self.state.outstanding.iter().position(|o| o.msg == msg && o.cmd == cmd && !o.more);
+        let target = entry
+            .and_then(|i| self.state.outstanding[i].target.clone())
             .or_else(|| self.state.chunk_in.as_ref().map(|c| c.command.clone()))?;
         let mut values = Vec::new();
         let mut chunk_code = None;
@@ -838,6 +842,18 @@ impl SessionRun<'_, '_> {
             self.changes.push(Change::Tree { dev_id: self.device.dev_id.clone(), values: tree });
             if let Some(command) = self.command_mut(&target) {
                 command.results.extend(values);
+                touched.push(target.job);
+            }
+        }
+        if self.state.chunk_in.as_ref().is_some_and(|c| c.command == target) {
+            // A chunk buffered: the Get still waits for the rest of its value.
+            return chunk_code;
+        }
+        // The Results are in (or refused): a Get whose Status came first is answered now.
+        let waited = entry.filter(|&i| self.state.outstanding[i].status.is_some());
+        if let Some(status) = waited.map(|i| self.state.outstanding.remove(i).status) {
+            if let Some(command) = self.command_mut(&target) {
+                command.status = command.status.or(status);
                 touched.push(target.job);
             }
         }
@@ -974,6 +990,7 @@ impl SessionRun<'_, '_> {
                         cmd,
                         target: Some(target),
                         more: false,
+                        status: None,
                     }));
                     started.push(job);
                 }
@@ -998,6 +1015,7 @@ impl SessionRun<'_, '_> {
                     cmd,
                     target: Some(target),
                     more: false,
+                    status: None,
                 }));
                 started.push(at.job);
                 continue;
@@ -1086,6 +1104,7 @@ impl SessionRun<'_, '_> {
                     cmd: first_id,
                     target: Some(chunk.command.clone()),
                     more,
+                    status: None,
                 });
                 self.state.chunk_out =
                     more.then(|| ChunkOut { command: chunk.command.clone(), offset: chunk.offset + take });
@@ -1328,6 +1347,19 @@ fn to_wire(
             }
         }
     }
+}
+
+/// Whether a Get answered `code` has Results to come: it was executed (2xx), and not a chunk,
+/// cancelled, skipped or rolled-back code (213–216, digest §3), which carry no value.
+fn results_follow(code: StatusCode) -> bool {
+    code.is_success()
+        && !matches!(
+            code,
+            StatusCode::ChunkedItemAccepted
+                | StatusCode::OperationCancelled
+                | StatusCode::NotExecuted
+                | StatusCode::AtomicRollbackOk
+        )
 }
 
 /// Records `code` as the local answer to a command that never went out, and to every command

@@ -1204,3 +1204,39 @@ fn an_error_on_a_chunk_ends_the_large_object() {
         Some((Some(420), JobState::Failed))
     );
 }
+
+/// A client package may span messages, its Results after their Status (digest §10): a Get's
+/// Status in one message and its Results in the next. The Get waits for its Results (its job
+/// keeps running), which are then kept, and only then is the job completed. A Get answered with
+/// an error and no Results ends at once.
+#[test]
+fn results_in_a_later_message_than_their_status_are_kept() {
+    let mut h = Harness::new(Some(device(AuthKind::Md5)), vec![job(1, vec![get("./DevDetail/FwV")])]);
+    let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(1));
+    let (p1, _) = c.package1(Vec::new());
+    let (_, p2) = h.send_bytes(&p1, None, false);
+    let cmds = management(&p2);
+    let (p3, _) = c.message(vec![header_ok(&p2), ok_status(&p2, cmds[0], StatusCode::Ok)], false);
+    let (_, r) = h.send_bytes(&p3, None, true);
+    assert!(r.body.commands.iter().any(|c| matches!(c, Command::Alert(a) if a.code == Some(AlertCode::NextMessage))));
+    assert_eq!(h.jobs[0].state, JobState::Running, "the Results are still to come");
+    let (p4, _) = c.message(vec![header_ok(&r), results(&p2, cmds[0], "./DevDetail/FwV", "1.0.7")], true);
+    let (_, end) = h.send_bytes(&p4, None, true);
+    assert!(end.body.is_final && management(&end).is_empty());
+    assert!(h.session.is_none(), "the session ended");
+    let done = &h.jobs[0];
+    assert_eq!(done.state, JobState::Completed);
+    assert_eq!(done.commands[0].status, Some(200));
+    assert_eq!(done.commands[0].results.iter().map(|r| r.data.as_str()).collect::<Vec<_>>(), ["1.0.7"]);
+
+    // An error Status and no Results: the Get is answered, the job fails and the session ends.
+    let mut h = Harness::new(Some(device(AuthKind::Md5)), vec![job(1, vec![get("./Nowhere")])]);
+    let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(1));
+    let (p1, _) = c.package1(Vec::new());
+    let (_, p2) = h.send_bytes(&p1, None, false);
+    let cmds = management(&p2);
+    let (p3, _) = c.message(vec![header_ok(&p2), ok_status(&p2, cmds[0], StatusCode::NotFound)], true);
+    h.send_bytes(&p3, None, true);
+    assert!(h.session.is_none());
+    assert_eq!((h.jobs[0].commands[0].status, h.jobs[0].state), (Some(404), JobState::Failed));
+}
