@@ -419,11 +419,12 @@ impl Engine {
             }
         };
         let mut device = ex.device.clone();
+        let mut enrolling = false;
         if device.is_none() {
             if let Some(enrol) = &self.config.enrolment {
-                let enrolled = self.enrol(&state.dev_id, enrol, ex.now_ms, nonces)?;
-                changes.push(Change::DeviceEnrolled(enrolled.clone()));
-                device = Some(enrolled);
+                // Stored only once this message authenticates against it (SessionRun::authenticate).
+                device = Some(self.enrol(&state.dev_id, enrol, ex.now_ms, nonces)?);
+                enrolling = true;
             }
         }
         let Some(device) = device else {
@@ -431,7 +432,7 @@ impl Engine {
             return self.refuse(&ex, StatusCode::InvalidCredentials, None);
         };
         let jobs = ex.jobs.clone();
-        SessionRun { engine: self, ex: &ex, state, device, changes, jobs, chunk_refused: false }
+        SessionRun { engine: self, ex: &ex, state, device, enrolling, changes, jobs, chunk_refused: false }
             .run(msg_id.unwrap_or(0), nonces)
     }
 
@@ -514,6 +515,9 @@ struct SessionRun<'e, 'x> {
     ex: &'x Exchange<'x>,
     state: SessionState,
     device: Device,
+    /// Whether `device` is a record made for enrolment on first contact, not stored yet: it is
+    /// stored when the message authenticates, so that a failed attempt leaves nothing behind.
+    enrolling: bool,
     changes: Vec<Change>,
     jobs: Vec<Job>,
     /// Whether the client refused a chunk of the object being sent in this message.
@@ -688,6 +692,10 @@ impl SessionRun<'_, '_> {
         let verdict = verifier.check(presented)?;
         let code = StatusCode::from_code(verdict.status.code());
         if verdict.accepted() {
+            if std::mem::take(&mut self.enrolling) {
+                // Before its nonces, which the store applies to the stored record.
+                self.changes.push(Change::DeviceEnrolled(self.device.clone()));
+            }
             self.state.authenticated = true;
             self.state.challenge_nonce = None;
             if scheme.uses_nonce() {

@@ -1240,3 +1240,31 @@ fn results_in_a_later_message_than_their_status_are_kept() {
     assert!(h.session.is_none());
     assert_eq!((h.jobs[0].commands[0].status, h.jobs[0].state), (Some(404), JobState::Failed));
 }
+
+/// With enrolment on, an unknown device is registered only once its message authenticated with
+/// the enrolment secret: a wrong secret stores no device (anyone could create records), while
+/// the right one, even after a failure, enrols it, the record stored before its nonces.
+#[test]
+fn a_failed_enrolment_stores_no_device() {
+    let mut config = EngineConfig::new(URL);
+    config.enrolment = Some(Enrolment { kind: AuthKind::Md5, secret: "enrol".into() });
+    let mut h = Harness::with_config(config, None, Vec::new());
+    let mut c = Client::new(AuthScheme::Md5, "guess", nonce(1));
+    let (p1, _) = c.package1(Vec::new());
+    let (outcome, reply) = h.send_bytes(&p1, None, false);
+    assert_eq!(header_status(&reply).code, StatusCode::InvalidCredentials);
+    assert!(!outcome.changes.iter().any(|c| matches!(c, Change::DeviceEnrolled(_))), "no device stored");
+    assert!(h.device.is_none());
+
+    // The right secret, answering the challenge: enrolled.
+    let chal = header_status(&reply).chal.as_ref().and_then(|c| c.meta.next_nonce.clone()).expect("a challenge");
+    let mut c = Client::new(AuthScheme::Md5, "enrol", Nonce::from_next_nonce(&chal));
+    c.msg = 1;
+    let (p2, _) = c.package1(Vec::new());
+    let (outcome, reply) = h.send_bytes(&p2, None, true);
+    assert_eq!(header_status(&reply).code, StatusCode::AuthenticationAccepted);
+    let enrolled = outcome.changes.iter().position(|c| matches!(c, Change::DeviceEnrolled(_)));
+    let nonces = outcome.changes.iter().position(|c| matches!(c, Change::ClientNonces { .. }));
+    assert!(matches!((enrolled, nonces), (Some(e), Some(n)) if e < n), "{enrolled:?} before {nonces:?}");
+    assert_eq!(h.device.as_ref().map(|d| d.client.secret.as_str()), Some("enrol"));
+}
