@@ -96,8 +96,8 @@ pub struct Outstanding {
     pub msg: u32,
     /// Its CmdID.
     pub cmd: u32,
-    /// The job command (`None` only for a chunk that is not the last, in sessions stored by a
-    /// server from before [`Outstanding::more`]).
+    /// The job command; `None` for the server's own Alert 1225, and for a chunk that is not the
+    /// last in sessions stored by a server from before [`Outstanding::more`].
     pub target: Option<CommandRef>,
     /// A chunk that is not the last: answered 213 while the object goes on, anything else ends
     /// the object with that status (DM Protocol 1.2 §7.4; digest §10).
@@ -432,8 +432,18 @@ impl Engine {
             return self.refuse(&ex, StatusCode::InvalidCredentials, None);
         };
         let jobs = ex.jobs.clone();
-        SessionRun { engine: self, ex: &ex, state, device, enrolling, changes, jobs, chunk_refused: false }
-            .run(msg_id.unwrap_or(0), nonces)
+        SessionRun {
+            engine: self,
+            ex: &ex,
+            state,
+            device,
+            enrolling,
+            changes,
+            jobs,
+            chunk_refused: false,
+            interrupted: Vec::new(),
+        }
+        .run(msg_id.unwrap_or(0), nonces)
     }
 
     fn enrol(
@@ -522,6 +532,8 @@ struct SessionRun<'e, 'x> {
     jobs: Vec<Job>,
     /// Whether the client refused a chunk of the object being sent in this message.
     chunk_refused: bool,
+    /// The node URIs of large objects being received that this message cut short (Alert 1225).
+    interrupted: Vec<String>,
 }
 
 impl SessionRun<'_, '_> {
@@ -583,6 +595,25 @@ impl SessionRun<'_, '_> {
                 reply.commands.push(Command::Status(st));
             }
         }
+        for uri in std::mem::take(&mut self.interrupted) {
+            // Alert 1225 for an object cut short; its Status is awaited like any command's.
+            let cmd = reply.next_cmd;
+            let cmd_id = reply.cmd_id();
+            reply.commands.push(Command::Alert(Alert {
+                cmd_id,
+                no_resp: false,
+                cred: None,
+                code: Some(AlertCode::NoEndOfData),
+                correlator: None,
+                items: vec![Item {
+                    target: Some(Location::new(uri.clone())),
+                    source: Some(Location::new(uri)),
+                    ..Item::default()
+                }],
+            }));
+            let msg = self.state.server_msg + 1;
+            self.state.outstanding.push(Outstanding { msg, cmd, target: None, more: false, status: None });
+        }
         touched_jobs.sort_unstable();
         touched_jobs.dedup();
         for id in touched_jobs {
@@ -643,7 +674,8 @@ impl SessionRun<'_, '_> {
             }));
             return self.finish(reply, false, true);
         }
-        if self.state.outstanding.is_empty() {
+        // Only commands of this reply (an Alert 1225) may still wait for their Status.
+        if self.state.outstanding.iter().all(|o| o.msg > self.state.server_msg) {
             return self.queue_or_end(reply);
         }
         // The client's package is complete without Statuses for some of our commands: they are
@@ -793,10 +825,19 @@ impl SessionRun<'_, '_> {
     fn on_results(&mut self, res: &omadm_proto::Results, touched: &mut Vec<i64>) -> Option<StatusCode> {
         let msg = res.msg_ref.as_deref().and_then(|m| m.trim().parse().ok()).unwrap_or(self.state.server_msg);
         let cmd: u32 = res.cmd_ref.trim().parse().ok()?;
-        let entry = self.state.outstanding.iter().position(|o| o.msg == msg && o.cmd == cmd && !o.more);
-        let target = entry
+        let entry_at =
+            |state: &SessionState| state.outstanding.iter().position(|o| o.msg == msg && o.cmd == cmd && !o.more);
+        let target = entry_at(&self.state)
             .and_then(|i| self.state.outstanding[i].target.clone())
             .or_else(|| self.state.chunk_in.as_ref().map(|c| c.command.clone()))?;
+        if let Some(cut) = self.state.chunk_in.take_if(|c| c.command != target) {
+            // Results of another command before the object's last chunk (chunks come back to
+            // back, digest §10): the object ends unfinished (Alert 1225) and its Get fails.
+            self.results_failed(&cut.command, StatusCode::SizeMismatch, touched);
+            self.state.outstanding.retain(|o| o.status.is_none() || o.target.as_ref() != Some(&cut.command));
+            self.interrupted.push(cut.uri);
+        }
+        let entry = entry_at(&self.state);
         let mut values = Vec::new();
         let mut chunk_code = None;
         for item in &res.items {

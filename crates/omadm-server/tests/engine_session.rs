@@ -1268,3 +1268,40 @@ fn a_failed_enrolment_stores_no_device() {
     assert!(matches!((enrolled, nonces), (Some(e), Some(n)) if e < n), "{enrolled:?} before {nonces:?}");
     assert_eq!(h.device.as_ref().map(|d| d.client.secret.as_str()), Some("enrol"));
 }
+
+/// Chunks of a large object come back to back (digest §10): Results for another Get while one
+/// is being received end that object unfinished. The server answers Alert 1225 naming it, the
+/// Get it answered fails (424, incomplete), and the other Get's Results are its own, not a
+/// chunk of the first; the session stays open for the Status of the 1225.
+#[test]
+fn results_of_another_command_interrupt_a_large_object() {
+    let mut h =
+        Harness::new(Some(device(AuthKind::Md5)), vec![job(1, vec![get("./Vendor/Log"), get("./Vendor/Other")])]);
+    let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(1));
+    let (p1, _) = c.package1(Vec::new());
+    let (_, p2) = h.send_bytes(&p1, None, false);
+    let cmds = management(&p2);
+    let mut first = results_chunk(&p2, &p2, cmds[0], 0, "first part-", Some(100), false);
+    first.insert(2, ok_status(&p2, cmds[1], StatusCode::Ok));
+    let (p, _) = c.message(first, false);
+    let (_, r) = h.send_bytes(&p, None, true);
+    assert_eq!(status_of(&r, "5"), StatusCode::ChunkedItemAccepted);
+    let (p, _) = c.message(vec![header_ok(&r), results(&p2, cmds[1], "./Vendor/Other", "other")], true);
+    let (_, r) = h.send_bytes(&p, None, true);
+    let alert = r.body.commands.iter().find_map(|c| match c {
+        Command::Alert(a) if a.code == Some(AlertCode::NoEndOfData) => Some(a),
+        _ => None,
+    });
+    let source = alert.and_then(|a| a.items.first()).and_then(|i| i.source.as_ref()).map(|s| s.loc_uri.as_str());
+    assert_eq!(source, Some("./Vendor/Log"), "Alert 1225 names the unfinished object");
+    let done = &h.jobs[0];
+    assert_eq!((done.commands[0].status, done.commands[0].results.len()), (Some(424), 0));
+    assert_eq!(done.commands[1].status, Some(200));
+    assert_eq!(done.commands[1].results.iter().map(|r| r.data.as_str()).collect::<Vec<_>>(), ["other"]);
+    assert_eq!(done.state, JobState::Failed);
+    assert!(h.session.as_ref().is_some_and(|s| s.chunk_in.is_none()), "the session waits for the 1225's Status");
+    let alert = Command::Alert(alert.cloned().expect("1225"));
+    let (p, _) = c.message(vec![header_ok(&r), ok_status(&r, &alert, StatusCode::Ok)], true);
+    h.send_bytes(&p, None, true);
+    assert!(h.session.is_none(), "then it ends");
+}
