@@ -953,7 +953,7 @@ impl SessionRun<'_, '_> {
 
     /// A Replace from the client: DevInfo in Package 1 (DM StdObj 1.2 §5.2).
     fn on_replace(&mut self, rep: &ItemCommand) -> StatusCode {
-        let mut devinfo_changed = false;
+        // Every item is read before any is kept: a Replace refused with 412 changes nothing.
         let mut tree = Vec::new();
         for item in &rep.items {
             let Some(uri) = item.source.as_ref().or(item.target.as_ref()).map(|l| l.loc_uri.as_str()) else {
@@ -962,16 +962,19 @@ impl SessionRun<'_, '_> {
             let data = item.data.as_ref().map(data_text).unwrap_or_default();
             let format = Meta::effective_format(item.meta_or(rep.meta.as_ref())).as_str().to_string();
             let uri = if uri == "." || uri.starts_with("./") { uri.to_string() } else { format!("./{uri}") };
-            if let Some(leaf) = uri.strip_prefix("./DevInfo/") {
-                // Every Package 1 repeats DevInfo: store only what changed.
-                if self.device.devinfo.get(leaf) == Some(&data) {
-                    continue;
-                }
-                self.device.devinfo.insert(leaf.to_string(), data.clone());
-                devinfo_changed = true;
-            }
             tree.push(TreeValue { uri, format, data, updated_ms: self.ex.now_ms });
         }
+        let mut devinfo_changed = false;
+        tree.retain(|value| {
+            let Some(leaf) = value.uri.strip_prefix("./DevInfo/") else { return true };
+            // Every Package 1 repeats DevInfo: store only what changed.
+            if self.device.devinfo.get(leaf) == Some(&value.data) {
+                return false;
+            }
+            self.device.devinfo.insert(leaf.to_string(), value.data.clone());
+            devinfo_changed = true;
+            true
+        });
         if devinfo_changed {
             let values = self.device.devinfo.clone();
             self.changes.push(Change::DevInfo { dev_id: self.device.dev_id.clone(), values });

@@ -1305,3 +1305,31 @@ fn results_of_another_command_interrupt_a_large_object() {
     h.send_bytes(&p, None, true);
     assert!(h.session.is_none(), "then it ends");
 }
+
+/// A Replace refused with 412 (an item naming no node) changes nothing, not even through its
+/// DevInfo items before the bad one: a later Replace of the message that stores DevInfo does not
+/// carry them along.
+#[test]
+fn a_refused_replace_stores_none_of_its_items() {
+    let mut h = Harness::new(Some(device(AuthKind::Md5)), Vec::new());
+    let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(1));
+    let leaf = |leaf: &str, value: &str| Item {
+        source: Some(Location::new(format!("./DevInfo/{leaf}"))),
+        data: Some(Data::Text(value.into())),
+        ..Item::default()
+    };
+    let bad = Command::Replace(ItemCommand {
+        cmd_id: "3".into(),
+        items: vec![leaf("Man", "forged"), Item { data: Some(Data::Text("x".into())), ..Item::default() }],
+        ..ItemCommand::default()
+    });
+    let good =
+        Command::Replace(ItemCommand { cmd_id: "4".into(), items: vec![leaf("FwV", "2.0")], ..ItemCommand::default() });
+    let (p1, _) = c.package1(vec![bad, good]);
+    let (_, reply) = h.send_bytes(&p1, None, false);
+    assert_eq!(status_of(&reply, "3"), StatusCode::IncompleteCommand);
+    assert_eq!(status_of(&reply, "4"), StatusCode::Ok);
+    let devinfo = &h.device.as_ref().expect("device").devinfo;
+    assert_eq!(devinfo.get("Man").map(String::as_str), Some("omadm"), "the refused Replace's item is not stored");
+    assert_eq!(devinfo.get("FwV").map(String::as_str), Some("2.0"));
+}
