@@ -288,7 +288,9 @@ impl ScriptedUi {
             (UiKind::Confirm, Some("0")) => UiResponse::Rejected,
             (UiKind::TextInput, Some(t)) => UiResponse::Text(t.to_string()),
             (UiKind::TextInput, None) => UiResponse::Text(String::new()),
-            (UiKind::SingleChoice | UiKind::MultipleChoice, Some(d)) => UiResponse::Chosen(parse_choices(d)),
+            (UiKind::SingleChoice | UiKind::MultipleChoice, Some(d)) => {
+                UiResponse::Chosen(parse_choices(d, request.choices.len()))
+            }
             (UiKind::SingleChoice, None) => UiResponse::Chosen(vec![1]),
             (UiKind::MultipleChoice, None) => UiResponse::Chosen(Vec::new()),
             _ => UiResponse::Ok,
@@ -296,20 +298,46 @@ impl ScriptedUi {
     }
 }
 
-/// Reads `2`, `1,3` or `2-3` (a range, as DR writes several defaults) into indices.
-fn parse_choices(text: &str) -> Vec<usize> {
-    let mut out = Vec::new();
+/// Reads `2`, `1,3` or `2-3` (a range, as DR writes several defaults) into indices, keeping only
+/// the choices `1..=count`, each once, in the order first named. The text may come from the
+/// server (DR), so a range is clamped to the choices before it is expanded: the answer never
+/// holds more than `count` indices, whatever the range says.
+fn parse_choices(text: &str, count: usize) -> Vec<usize> {
+    let mut chosen = ChoiceSet::new(count);
     for part in text.split([',', ' ']).filter(|p| !p.is_empty()) {
-        match part.split_once('-') {
-            Some((a, b)) => {
-                if let (Ok(a), Ok(b)) = (a.trim().parse::<usize>(), b.trim().parse::<usize>()) {
-                    out.extend(a..=b);
-                }
-            }
-            None => out.extend(part.trim().parse::<usize>().ok()),
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        if let (Ok(a), Ok(b)) = (a.trim().parse::<u64>(), b.trim().parse::<u64>()) {
+            chosen.add_range(a, b);
         }
     }
-    out
+    chosen.indices
+}
+
+/// Choice indices `1..=count` taken once each, in order: bounded by the number of choices.
+struct ChoiceSet {
+    taken: Vec<bool>,
+    indices: Vec<usize>,
+}
+
+impl ChoiceSet {
+    fn new(count: usize) -> ChoiceSet {
+        ChoiceSet { taken: vec![false; count], indices: Vec::new() }
+    }
+
+    /// Adds `from..=to`, clamped to the choices (the part outside them is dropped).
+    fn add_range(&mut self, from: u64, to: u64) {
+        let count = self.taken.len() as u64;
+        for n in from.max(1)..=to.min(count) {
+            if self.indices.len() == self.taken.len() {
+                break;
+            }
+            // n is within 1..=count, so it fits a usize and indexes `taken`.
+            let n = n as usize;
+            if !std::mem::replace(&mut self.taken[n - 1], true) {
+                self.indices.push(n);
+            }
+        }
+    }
 }
 
 impl UserInteraction for ScriptedUi {
@@ -324,7 +352,7 @@ impl UserInteraction for ScriptedUi {
             "timeout" => UiResponse::TimedOut,
             "nodisplay" => UiResponse::CannotDisplay,
             "text" => UiResponse::Text(arg.to_string()),
-            "choose" => UiResponse::Chosen(parse_choices(arg)),
+            "choose" => UiResponse::Chosen(parse_choices(arg, request.choices.len())),
             _ => Self::default_answer(request),
         }
     }
@@ -531,9 +559,9 @@ fn read_answer(request: &UiRequest, answer: &str) -> Result<UiResponse, String> 
 
 /// Choice numbers (`1,3`, `2-3`) that must all be between 1 and `count`, each once.
 fn strict_choices(text: &str, count: usize) -> Result<Vec<usize>, String> {
-    let mut out = Vec::new();
+    let mut chosen = ChoiceSet::new(count);
     for part in text.split([',', ' ']).filter(|p| !p.is_empty()) {
-        let number = |s: &str| s.trim().parse::<usize>().ok().filter(|n| (1..=count).contains(n));
+        let number = |s: &str| s.trim().parse::<u64>().ok().filter(|n| (1..=count as u64).contains(n));
         let bad = || format!("{part:?} is not a choice between 1 and {count}");
         let (from, to) = match part.split_once('-') {
             Some((a, b)) => (number(a).ok_or_else(bad)?, number(b).ok_or_else(bad)?),
@@ -542,9 +570,9 @@ fn strict_choices(text: &str, count: usize) -> Result<Vec<usize>, String> {
                 (n, n)
             }
         };
-        out.extend((from..=to).filter(|n| !out.contains(n)).collect::<Vec<_>>());
+        chosen.add_range(from, to);
     }
-    Ok(out)
+    Ok(chosen.indices)
 }
 
 impl<R: BufRead + Send + 'static, W: Write> UserInteraction for TerminalUi<R, W> {
@@ -725,7 +753,8 @@ mod tests {
         assert_eq!(o.max_len, Some(8));
         assert_eq!(o.input_type, InputType::Numeric);
         assert_eq!(o.echo_type, EchoType::Password);
-        assert_eq!(parse_choices("2-3"), vec![2, 3]);
+        assert_eq!(parse_choices("2-3", 3), vec![2, 3]);
+        assert_eq!(parse_choices("2-3", 2), vec![2], "clamped to the choices");
         assert_eq!(UiOptions::parse("DR=a%20b+c").default_response.as_deref(), Some("a b c"));
     }
 }

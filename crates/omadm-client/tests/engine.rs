@@ -402,6 +402,36 @@ fn ui_alerts_with_options_are_parsed_and_answered() {
     assert!(status_cmd(&m, "9").items.is_empty(), "an out-of-range choice is not reported");
 }
 
+/// A server's default answer (DR) is the server's text: a range reaching far past the choices is
+/// clamped to them, not expanded (a range up to `u64::MAX` overflowed the vector's capacity and
+/// panicked; `1-4000000000` tried to allocate some 32 GB).
+#[test]
+fn a_default_choice_range_far_past_the_choices_is_clamped_to_them() {
+    let (mut tree, mut s, _) = started(AuthScheme::Basic, None);
+    let mut srv = FakeServer::new("42");
+    let body = srv.xml(
+        vec![
+            hdr_status("1", 212),
+            alert("3", 1104, &["DR=1-18446744073709551615", "Pick some", "a", "b", "c"]),
+            alert("4", 1104, &["DR=2-4000000000", "Pick some", "a", "b", "c"]),
+            alert("5", 1104, &["DR=3,1-2,2-3,99999999999999999999,0-1", "Pick some", "a", "b", "c"]),
+            alert("6", 1103, &["DR=18446744073709551615", "Pick one", "a", "b"]),
+        ],
+        true,
+    );
+    let mut ui = ScriptedUi::new(Vec::<String>::new());
+    let m = sent(reply(&mut s, &mut tree, &mut ui, &body));
+    let chosen = |cmd_ref: &str| -> Vec<Data> {
+        let st = status_cmd(&m, cmd_ref);
+        assert_eq!(st.code.code(), 200, "{cmd_ref}");
+        st.items.iter().map(|i| i.data.clone().unwrap()).collect()
+    };
+    assert_eq!(chosen("3"), vec![Data::from("1"), Data::from("2"), Data::from("3")]);
+    assert_eq!(chosen("4"), vec![Data::from("2"), Data::from("3")]);
+    assert_eq!(chosen("5"), vec![Data::from("3"), Data::from("1"), Data::from("2")], "each choice once");
+    assert!(chosen("6").is_empty(), "a default that is no choice is not reported");
+}
+
 #[test]
 fn a_device_without_ui_answers_406_and_a_background_session_416() {
     let (mut tree, mut s, _) = started(AuthScheme::Basic, None);
