@@ -7,11 +7,12 @@
 //! reads a clock or touches a file, so one engine per simulated device costs a few hundred bytes
 //! plus its queues.
 //!
-//! What a server message does, in order: the header (SessionID, RespURI, MaxMsgSize/MaxObjSize),
-//! the server's credentials (SRVCRED, through [`omadm_security::Verifier`]), the Status of our
-//! header (our CLCRED, through [`omadm_security::Prover`]: a challenge resends Package 1), then
-//! every command against the tree for this server's ServerID, each answered with a Status
-//! (Results right after their Status). The reply is cut to the server's MaxMsgSize; what does not
+//! What a server message does, in order: the SessionID, the server's credentials (SRVCRED,
+//! through [`omadm_security::Verifier`]), the header's RespURI and MaxMsgSize/MaxObjSize, the
+//! Status of our header (our CLCRED, through [`omadm_security::Prover`]: a challenge resends
+//! Package 1), then every command against the tree for this server's ServerID, each answered with
+//! a Status (Results right after their Status). A message whose server fails authentication is
+//! answered with Statuses only (and the challenge); nothing else in it is acted on. The reply is cut to the server's MaxMsgSize; what does not
 //! fit waits for the server's Alert 1222, and a value too large for one message goes out as a
 //! large object in MoreData chunks. A Final is written only once the server's package is complete
 //! and everything queued has gone out.
@@ -586,20 +587,6 @@ impl Session {
             )));
         }
         let server_msg = msg.header.msg_id.clone();
-        if let Some(r) = &msg.header.resp_uri {
-            if !r.trim().is_empty() && r.trim() != self.url {
-                debug!(resp_uri = %r, "the server's RespURI takes over");
-                self.url = r.trim().to_string();
-            }
-        }
-        if let Some(m) = &msg.header.meta {
-            if let Some(n) = m.max_msg_size {
-                self.server_max_msg = Some(usize::try_from(n).unwrap_or(usize::MAX));
-            }
-            if m.max_obj_size.is_some() {
-                self.server_max_obj = m.max_obj_size;
-            }
-        }
         let version = match (&self.protocol, &msg.header.ver_proto) {
             (VerProto::Dm1_3, VerProto::Dm1_3) => DmVersion::V1_3,
             _ => DmVersion::V1_2,
@@ -609,6 +596,9 @@ impl Session {
 
         // The server's credentials (SRVCRED).
         let (header_code, chal, accepted, end) = self.verify_server(&msg, &incoming)?;
+        if accepted {
+            self.adopt_header(&msg.header);
+        }
         let mut header_status = status(&server_msg, "0", CommandName::SyncHdr, header_code);
         header_status.target_refs.push(msg.header.target.loc_uri.clone());
         header_status.source_refs.push(msg.header.source.loc_uri.clone());
@@ -632,6 +622,10 @@ impl Session {
                         }
                     }
                 }
+            } else if !accepted {
+                // A server that failed authentication acknowledges nothing (DM Security 1.2 §5.3):
+                // our chunk stays unconfirmed and our alerts undelivered.
+                continue;
             } else if self
                 .chunk_in_flight
                 .as_ref()
@@ -719,7 +713,8 @@ impl Session {
         }
         let has_commands = !commands.is_empty();
         self.reply_header = Some(header_status);
-        if self.server_complete
+        if accepted
+            && self.server_complete
             && !has_commands
             && self.pending.is_empty()
             && self.queued_alerts.is_empty()
@@ -728,6 +723,26 @@ impl Session {
             return self.finish(tree, Outcome::Completed);
         }
         self.build(tree).map(Action::Send)
+    }
+
+    /// Takes the RespURI and MaxMsgSize/MaxObjSize of a server header; only from a message whose
+    /// server is verified (or not asked to be), so that an unauthenticated message can neither
+    /// redirect the session nor resize what we send.
+    fn adopt_header(&mut self, header: &SyncHdr) {
+        if let Some(r) = &header.resp_uri {
+            if !r.trim().is_empty() && r.trim() != self.url {
+                debug!(resp_uri = %r, "the server's RespURI takes over");
+                self.url = r.trim().to_string();
+            }
+        }
+        if let Some(m) = &header.meta {
+            if let Some(n) = m.max_msg_size {
+                self.server_max_msg = Some(usize::try_from(n).unwrap_or(usize::MAX));
+            }
+            if m.max_obj_size.is_some() {
+                self.server_max_obj = m.max_obj_size;
+            }
+        }
     }
 
     fn decode(&self, incoming: &Incoming<'_>) -> Result<SyncMl, ClientError> {

@@ -277,3 +277,103 @@ fn hmac_with_sha256_signs_with_sha256_and_is_stored_as_hmac_sha256() {
     let header = HmacHeader::parse(out.hmac.as_deref().expect("an x-syncml-hmac header")).unwrap();
     assert_eq!(header.algorithm, HashAlgorithm::Sha256, "{:?}", out.hmac);
 }
+
+/// A session whose account requires the server's Basic credentials, with a FUMO 1226 result in
+/// Package 1; returns the 1226's CmdID.
+fn with_generic_alert(tree: &mut Tree<MemStore>) -> (omadm_client::Session, String) {
+    let mut acc = account(AuthScheme::Basic, Some(AuthScheme::Basic));
+    acc.install(tree, "omadm").unwrap();
+    let mut cfg = omadm_client::SessionConfig::new(DEV_ID, acc);
+    cfg.session_id = "42".into();
+    cfg.alerts.push(omadm_client::GenericAlert {
+        code: AlertCode::GenericAlert,
+        correlator: Some("fumo-1".into()),
+        source: Some("./FwUpdate/x".into()),
+        meta_type: "org.openmobilealliance.dm.firmwareupdate.update".into(),
+        format: Format::Int,
+        mark: None,
+        data: "200".into(),
+    });
+    let (s, out) = omadm_client::Session::start(cfg, tree).unwrap();
+    let id = decode(&out)
+        .body
+        .commands
+        .iter()
+        .find_map(|c| match c {
+            Command::Alert(a) if a.code == Some(AlertCode::GenericAlert) => Some(a.cmd_id.clone()),
+            _ => None,
+        })
+        .expect("the 1226 goes in Package 1");
+    (s, id)
+}
+
+/// DM Security (digest §4 "On failure"): a server message that fails authentication is answered
+/// with Statuses only (and the challenge); nothing in it is acted on. Its Status to our 1226 does
+/// not deliver the alert, it does not end the session, and its RespURI, MaxMsgSize and MaxObjSize
+/// are not adopted.
+#[test]
+fn an_unauthenticated_server_message_acts_on_nothing() {
+    let mut tree = device();
+    let (mut s, alert_id) = with_generic_alert(&mut tree);
+    let mut srv = FakeServer::new("42");
+    let ack = Command::Status(Status::new("2", Some("1".into()), &alert_id, CommandName::Alert, StatusCode::Ok));
+    let body = srv.xml(vec![hdr_status("1", 212), ack], true);
+    let m = sent(reply(&mut s, &mut tree, &mut NoUi, &body));
+    assert_eq!(status_of(&m, "0"), vec![407], "the server is challenged");
+    assert!(status_cmd(&m, "0").chal.is_some());
+    assert!(s.delivered_alerts().is_empty(), "an unauthenticated Status delivers no alert");
+
+    // Its header: a RespURI elsewhere and sizes that would change what we send.
+    let mut tree = device();
+    let (mut s, _) = with_generic_alert(&mut tree);
+    let mut srv = FakeServer::new("42");
+    srv.resp_uri = Some("http://elsewhere.invalid/dm".into());
+    srv.max_obj_size = Some(4);
+    srv.max_msg_size = Some(100_000);
+    let body = srv.xml(vec![hdr_status("1", 212)], true);
+    let out = match reply(&mut s, &mut tree, &mut NoUi, &body) {
+        Action::Send(out) => out,
+        other => panic!("the challenge must be sent, got {other:?}"),
+    };
+    assert_eq!(out.url, SERVER_URL, "no RespURI from an unauthenticated server");
+    let m = decode(&out);
+    assert_eq!(status_of(&m, "0"), vec![407]);
+    // Now authenticated, without a header Meta: our MaxObjSize-free answer to a Get.
+    srv.resp_uri = None;
+    srv.max_obj_size = None;
+    srv.max_msg_size = None;
+    srv.cred = server_proof(&AuthScheme::Basic, "server-secret", &Nonce::from_bytes(vec![]));
+    let body = srv.xml(vec![hdr_status(&m.header.msg_id, 212), get("3", "./DevInfo/Man")], true);
+    let out = match reply(&mut s, &mut tree, &mut NoUi, &body) {
+        Action::Send(out) => out,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(out.url, SERVER_URL);
+    let m = decode(&out);
+    assert_eq!(status_of(&m, "0"), vec![212]);
+    assert_eq!(status_of(&m, "3"), vec![200], "no MaxObjSize from an unauthenticated server");
+}
+
+/// The same with a header MaxMsgSize: one too small for our answers from an unauthenticated
+/// server does not cut them.
+#[test]
+fn an_unauthenticated_servers_max_msg_size_is_not_adopted() {
+    let mut tree = device();
+    let (mut s, _) = with_generic_alert(&mut tree);
+    let mut srv = FakeServer::new("42");
+    let body = srv.xml(vec![hdr_status("1", 212)], true);
+    let m = sent(reply(&mut s, &mut tree, &mut NoUi, &body));
+    srv.max_msg_size = Some(400);
+    let body = srv.xml(vec![hdr_status(&m.header.msg_id, 212)], true);
+    let m = sent(reply(&mut s, &mut tree, &mut NoUi, &body));
+    assert_eq!(status_of(&m, "0"), vec![407]);
+    srv.max_msg_size = None;
+    srv.cred = server_proof(&AuthScheme::Basic, "server-secret", &Nonce::from_bytes(vec![]));
+    let gets: Vec<Command> = std::iter::once(hdr_status(&m.header.msg_id, 212))
+        .chain((3..9).map(|i| get(&i.to_string(), "./DevInfo/DevId")))
+        .collect();
+    let body = srv.xml(gets, true);
+    let m = sent(reply(&mut s, &mut tree, &mut NoUi, &body));
+    assert!(m.body.is_final, "the answers go whole in one message");
+    assert_eq!(results(&m).len(), 6);
+}
