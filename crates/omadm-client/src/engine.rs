@@ -972,7 +972,7 @@ impl Session {
                     }
                 }
                 Pending::Struct { .. } => {
-                    let done = self.fill_struct(&mut msg, &tail, &mut next_id, limit, tree)?;
+                    let done = self.fill_struct(&mut msg, &tail, &mut next_id, limit, fixed, tree)?;
                     if done {
                         self.pending.pop_front();
                     } else {
@@ -1222,13 +1222,16 @@ impl Session {
         }
     }
 
-    /// Adds the items of a structural Get that fit; true when the query is exhausted.
+    /// Adds the items of a structural Get that fit; true when the query is exhausted. When not
+    /// even the next item fits beside the answers already in the message, it waits for the next
+    /// message; an item that cannot fit a message holding only its fixed part is an error.
     fn fill_struct<S: Store>(
         &mut self,
         msg: &mut SyncMl,
         tail: &Option<Command>,
         next_id: &mut u32,
         limit: usize,
+        fixed: usize,
         tree: &mut Tree<S>,
     ) -> Result<bool, ClientError> {
         let Some(Pending::Struct { msg_ref, cmd_ref, target, emitted }) = self.pending.front() else {
@@ -1299,6 +1302,9 @@ impl Session {
         drop(tx);
         if results.items.is_empty() {
             msg.body.commands.pop();
+            if !exhausted && msg.body.commands.len() > fixed {
+                return Ok(false);
+            }
             if !exhausted {
                 return Err(ClientError::Size(format!(
                     "a structural Get item does not fit the server's MaxMsgSize of {limit} bytes"

@@ -468,3 +468,70 @@ fn a_5000_node_tree_goes_out_as_one_tnds_large_object_in_messages_that_each_fit(
     assert_eq!(text.matches("<NodeName>N").count(), 5_000);
     assert!(text.contains("value-4999"));
 }
+
+/// Answers every client message with a header Status and 1222 until its package ends, from a
+/// first server message of `commands`; the messages sent, or why not (the client's error, or a
+/// continuation that does not end).
+fn exchange(limit: u64, commands: Vec<Command>) -> Result<Vec<(usize, SyncMl)>, String> {
+    let (mut tree, mut s) = session_with(1 << 20);
+    let mut srv = FakeServer::new("42");
+    srv.max_msg_size = Some(limit);
+    let body = srv.xml(commands, true);
+    let mut action = s.handle_reply(Incoming::body(&body), &mut tree, &mut NoUi).map_err(|e| e.to_string())?;
+    let mut sent = Vec::new();
+    while let Action::Send(o) = action {
+        if sent.len() == 200 {
+            return Err("runaway continuation".into());
+        }
+        let m = decode(&o);
+        let done = m.body.is_final;
+        let id = m.header.msg_id.clone();
+        sent.push((o.body.len(), m));
+        if done {
+            break;
+        }
+        let body = srv.xml(vec![hdr_status(&id, 200), alert("2", 1222, &[])], false);
+        action = s.handle_reply(Incoming::body(&body), &mut tree, &mut NoUi).map_err(|e| e.to_string())?;
+    }
+    Ok(sent)
+}
+
+/// A structural Get whose first item does not fit the room other answers left in a message
+/// starts in the next message (as a value does): whenever the value Gets alone and the
+/// structural Get alone can be answered within a MaxMsgSize, both together can.
+#[test]
+fn a_structural_get_after_other_answers_starts_in_the_next_message_when_it_does_not_fit() {
+    let with = |extra: &[Command]| {
+        let mut commands = vec![hdr_status("1", 212)];
+        commands.extend_from_slice(extra);
+        commands
+    };
+    let values: Vec<Command> = (3..9).map(|i| get(&i.to_string(), "./DevInfo/DevId")).collect();
+    let structural = [get("9", "./DevDetail?list=StructData")];
+    let both: Vec<Command> = values.iter().chain(&structural).cloned().collect();
+    let struct_items = |sent: &[(usize, SyncMl)]| -> usize {
+        sent.iter().flat_map(|(_, m)| results(m)).filter(|r| r.cmd_ref == "9").map(|r| r.items.len()).sum()
+    };
+    let expected = struct_items(&exchange(1 << 20, with(&structural)).unwrap());
+    assert!(expected > 5, "{expected} DevDetail nodes");
+    let mut failed = Vec::new();
+    let mut tried = 0;
+    for limit in (800..2600).step_by(7) {
+        if exchange(limit, with(&values)).is_err() || exchange(limit, with(&structural)).is_err() {
+            continue;
+        }
+        tried += 1;
+        match exchange(limit, with(&both)) {
+            Ok(sent) => {
+                assert!(sent.iter().all(|(n, _)| *n as u64 <= limit), "{limit}: a message over the limit");
+                assert_eq!(struct_items(&sent), expected, "{limit}: every DevDetail node once");
+                let answered: usize =
+                    sent.iter().map(|(_, m)| results(m).iter().filter(|r| r.cmd_ref != "9").count()).sum();
+                assert_eq!(answered, 6, "{limit}: every value Get answered");
+            }
+            Err(e) => failed.push(format!("{limit}: {e}")),
+        }
+    }
+    assert!(tried > 200, "{tried} limits tried");
+    assert!(failed.is_empty(), "{} limits failed, e.g. {:?}", failed.len(), &failed[..failed.len().min(3)]);
+}
