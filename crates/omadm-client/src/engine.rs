@@ -559,7 +559,7 @@ impl Session {
         self.server_complete = true;
         self.state = State::Aborting;
         info!(session = %self.session_id, "aborting the session (1223)");
-        self.build(tree)
+        self.next_message(tree)
     }
 
     /// Takes the server's reply to the last message and says what to do next.
@@ -663,7 +663,7 @@ impl Session {
             self.chunk_in_flight = None;
             self.reply_header = Some(header_status);
             self.server_complete = true;
-            return self.build(tree).map(Action::Send);
+            return self.next_message(tree).map(Action::Send);
         }
 
         let commands: Vec<&Command> =
@@ -722,7 +722,21 @@ impl Session {
         {
             return self.finish(tree, Outcome::Completed);
         }
-        self.build(tree).map(Action::Send)
+        self.next_message(tree).map(Action::Send)
+    }
+
+    /// Builds the next message of a running session. When none can be built (nothing fits the
+    /// server's MaxMsgSize, or it cannot be encoded) the session is over: nothing more can be
+    /// sent in it, and a later reply is refused as one after the session's end.
+    fn next_message<S: Store>(&mut self, tree: &mut Tree<S>) -> Result<Outgoing, ClientError> {
+        match self.build(tree) {
+            Ok(out) => Ok(out),
+            Err(e) => {
+                warn!(session = %self.session_id, "the session ends: {e}");
+                self.state = State::Done;
+                Err(e)
+            }
+        }
     }
 
     /// Takes the RespURI and MaxMsgSize/MaxObjSize of a server header; only from a message whose
@@ -991,6 +1005,12 @@ impl Session {
             Some(body) if msg.body.commands.len() == placed && msg.body.is_final == self.server_complete => body,
             _ => encode(&msg, self.encoding)?,
         };
+        if body.len() > limit {
+            return Err(ClientError::Size(format!(
+                "even a message of {} bytes holding only its fixed part is over the server's MaxMsgSize of {limit} bytes",
+                body.len()
+            )));
+        }
         let hmac = self.prover.hmac_header(&body).map(|h| h.to_value_in(&self.profile));
         info!(msg = self.msg_id, bytes = body.len(), "sending: {}", summary(&msg.body));
         Ok(Outgoing { url: self.url.clone(), body, encoding: self.encoding, hmac })
@@ -1079,8 +1099,9 @@ impl Session {
         Ok(body)
     }
 
-    /// Adds a command to the message if it still fits; a first command that cannot fit even
-    /// alone is an error (no message could ever carry it).
+    /// Adds a command to the message if it still fits; a command that cannot fit beside the
+    /// message's fixed part alone (header Status, tail) is an error: no message could ever carry
+    /// it, and sending the fixed part again at each 1222 would never end.
     fn place_command(
         &self,
         msg: &mut SyncMl,
@@ -1095,10 +1116,11 @@ impl Session {
         if self.size_with(msg, tail)? <= limit {
             return Ok(true);
         }
-        msg.body.commands.pop();
-        if msg.body.commands.len() == fixed && fixed == 0 {
+        let refused = msg.body.commands.pop();
+        if msg.body.commands.len() == fixed {
+            let name = refused.map_or_else(|| "command".to_string(), |c| c.name().to_string());
             return Err(ClientError::Size(format!(
-                "a single command does not fit the server's MaxMsgSize of {limit} bytes"
+                "a {name} does not fit the server's MaxMsgSize of {limit} bytes even with nothing else in the message"
             )));
         }
         Ok(false)

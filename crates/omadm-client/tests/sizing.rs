@@ -535,3 +535,43 @@ fn a_structural_get_after_other_answers_starts_in_the_next_message_when_it_does_
     assert!(tried > 200, "{tried} limits tried");
     assert!(failed.is_empty(), "{} limits failed, e.g. {:?}", failed.len(), &failed[..failed.len().min(3)]);
 }
+
+/// A server MaxMsgSize too small for anything beyond a message's fixed part (header, header
+/// Status, tail) is a clear size error that ends the session: no message over the limit is sent,
+/// and no header-only message is sent again at each 1222, forever.
+#[test]
+fn a_max_msg_size_too_small_for_any_answer_is_an_error_not_an_endless_exchange() {
+    let commands = vec![hdr_status("1", 212), get("3", "./DevInfo/DevId")];
+    let whole = exchange(1 << 20, commands.clone()).unwrap();
+    let needed = whole[0].0 as u64;
+    for limit in (100..needed).step_by(11) {
+        match exchange(limit, commands.clone()) {
+            Ok(sent) => {
+                for (n, _) in &sent {
+                    assert!(*n as u64 <= limit, "{limit}: a message of {n} bytes");
+                }
+                let answered: usize = sent.iter().map(|(_, m)| results(m).len()).sum();
+                assert_eq!(answered, 1, "{limit}: the Get answered once");
+            }
+            Err(e) => assert!(e.starts_with("message size:"), "{limit}: {e}"),
+        }
+    }
+    // The session is over after such an error.
+    let (mut tree, mut s) = session_with(1 << 20);
+    let mut srv = FakeServer::new("42");
+    srv.max_msg_size = Some(200);
+    let body = srv.xml(commands.clone(), true);
+    let err = s.handle_reply(Incoming::body(&body), &mut tree, &mut NoUi).unwrap_err();
+    assert!(matches!(err, omadm_client::ClientError::Size(_)), "{err}");
+    let body = srv.xml(vec![hdr_status("2", 200), alert("2", 1222, &[])], false);
+    let again = s.handle_reply(Incoming::body(&body), &mut tree, &mut NoUi);
+    assert!(matches!(again, Err(omadm_client::ClientError::Protocol(_))), "{again:?}");
+    // Nothing pending at all: the header Status and the 1222 asking for the rest of the server's
+    // package are over the limit too.
+    let (mut tree, mut s) = session_with(1 << 20);
+    let mut srv = FakeServer::new("42");
+    srv.max_msg_size = Some(200);
+    let body = srv.xml(vec![hdr_status("1", 212)], false);
+    let err = s.handle_reply(Incoming::body(&body), &mut tree, &mut NoUi).unwrap_err();
+    assert!(matches!(err, omadm_client::ClientError::Size(_)), "{err}");
+}
