@@ -197,13 +197,8 @@ pub enum Action {
     Finished(Outcome),
 }
 
-/// How many bytes of a TNDS document are produced at a time while streaming it.
+/// How many bytes of a TNDS document are produced at a time while it is read from the tree.
 const TNDS_READ: usize = 4096;
-
-/// How many bytes of a `?list=TNDS` document one streaming pass keeps for the messages to come:
-/// each pass re-reads the document from its start, so keeping several messages' worth bounds
-/// the passes (and the work, which grows with the square of the document) for a constant memory.
-const TNDS_AHEAD: usize = 64 * 1024;
 
 /// The smallest first chunk of a large object worth sending after other commands in a message;
 /// with less room the object starts in the next message.
@@ -216,17 +211,12 @@ struct PendingValue {
     cmd_ref: String,
     source: String,
     meta: Meta,
-    /// The bytes as they travel (text, or raw binary under WBXML): the whole value, or for a
-    /// streamed `?list=TNDS` the read-ahead buffer starting at `offset` (at most
-    /// [`TNDS_AHEAD`] bytes, possibly empty).
+    /// The whole value as it travels (text, or raw binary under WBXML), taken when the Get ran:
+    /// later chunks are cut from these bytes, whatever the tree holds by then.
     bytes: Vec<u8>,
     text: bool,
     /// How many bytes of `bytes` already went out in chunks.
     sent: usize,
-    /// Where `bytes` starts in the whole value.
-    offset: usize,
-    /// The length of the whole value.
-    total: usize,
 }
 
 /// Where the next Results of a value went in a message being built.
@@ -253,9 +243,6 @@ enum Pending {
         target: String,
         emitted: usize,
     },
-    /// A `?list=TNDS` Get: the document is streamed from the tree again for each message and only
-    /// the window that message carries is held (`offset` = bytes already sent).
-    Tnds(PendingValue),
     /// A generic alert or client event of ours, kept whole so that the server's Status to it can
     /// be matched back to it (see [`Session::delivered_alerts`]).
     Alert(GenericAlert),
@@ -634,8 +621,7 @@ impl Session {
                 self.chunk_in_flight = None;
                 if !matches!(st.code, StatusCode::ChunkedItemAccepted | StatusCode::Ok) {
                     warn!(code = %st.code, "the server refused a chunk: the large object is dropped");
-                    if matches!(self.pending.front(), Some(Pending::Value(v) | Pending::Tnds(v)) if v.offset + v.sent > 0)
-                    {
+                    if matches!(self.pending.front(), Some(Pending::Value(v)) if v.sent > 0) {
                         self.pending.pop_front();
                     }
                 }
@@ -693,7 +679,7 @@ impl Session {
             }
             // The answers to this message go before the rest of a large object being sent, so
             // that its next chunk still ends the message.
-            if matches!(self.pending.front(), Some(Pending::Value(v) | Pending::Tnds(v)) if v.offset + v.sent > 0) {
+            if matches!(self.pending.front(), Some(Pending::Value(v)) if v.sent > 0) {
                 for a in answers.into_iter().rev() {
                     self.pending.push_front(a);
                 }
@@ -953,38 +939,6 @@ impl Session {
                         }
                     }
                 }
-                Pending::Tnds(_) => {
-                    let Some(Pending::Tnds(mut t)) = self.pending.pop_front() else { break };
-                    let window = limit.min(t.total - t.offset);
-                    if t.bytes.len() < window {
-                        t.bytes = self.tnds_window(tree, &t.source, t.offset, window.max(TNDS_AHEAD))?;
-                    }
-                    let v = PendingValue {
-                        msg_ref: t.msg_ref.clone(),
-                        cmd_ref: t.cmd_ref.clone(),
-                        source: t.source.clone(),
-                        meta: t.meta.clone(),
-                        bytes: t.bytes[..window.min(t.bytes.len())].to_vec(),
-                        ..t
-                    };
-                    match self.place_value(&mut msg, &tail, &v, next_id, limit, fixed)? {
-                        ValueStep::Whole => next_id += 1,
-                        ValueStep::Chunk { taken, last } => {
-                            next_id += 1;
-                            if !last {
-                                t.offset += taken;
-                                t.bytes.drain(..taken.min(t.bytes.len()));
-                                self.pending.push_front(Pending::Tnds(t));
-                                chunk_sent = true;
-                            }
-                            break;
-                        }
-                        ValueStep::Defer => {
-                            self.pending.push_front(Pending::Tnds(t));
-                            break;
-                        }
-                    }
-                }
                 Pending::Struct { .. } => {
                     let done = self.fill_struct(&mut msg, &tail, &mut next_id, limit, fixed, tree)?;
                     if done {
@@ -1020,8 +974,8 @@ impl Session {
     /// message once, instead of encoding it again after each command as [`Session::build`]'s loop
     /// does (that was about a fifth of a simulated device's instructions in `omadm loadgen`).
     /// The size only grows with more commands, so when all fit the loop would have placed them
-    /// all the same way; when they do not (or an item is a chunked or streamed value, or a
-    /// structural Get), nothing is placed and the loop goes item by item. Returns the measured
+    /// all the same way; when they do not (or an item is a value being chunked or larger than
+    /// the limit, or a structural Get), nothing is placed and the loop goes item by item. Returns the measured
     /// message's encoding when it can be sent as it is (no tail to add).
     fn place_all_whole(
         &mut self,
@@ -1035,8 +989,8 @@ impl Session {
         }
         let whole = |p: &Pending| match p {
             Pending::Command(_) | Pending::Alert(_) => true,
-            Pending::Value(v) => v.offset + v.sent == 0 && v.bytes.len() == v.total,
-            Pending::Tnds(_) | Pending::Struct { .. } => false,
+            Pending::Value(v) => v.sent == 0 && v.bytes.len() <= limit,
+            Pending::Struct { .. } => false,
         };
         if !self.pending.iter().all(whole) {
             return Ok(None);
@@ -1063,7 +1017,7 @@ impl Session {
                     kept.push(Some(Pending::Value(v)));
                     c
                 }
-                Pending::Tnds(_) | Pending::Struct { .. } => unreachable!("checked above: all pending items are whole"),
+                Pending::Struct { .. } => unreachable!("checked above: all pending items are whole"),
             };
             msg.body.commands.push(cmd);
         }
@@ -1138,8 +1092,8 @@ impl Session {
         limit: usize,
         fixed: usize,
     ) -> Result<ValueStep, ClientError> {
-        let at_start = v.offset + v.sent == 0;
-        if at_start && v.bytes.len() == v.total {
+        let at_start = v.sent == 0;
+        if at_start && v.bytes.len() <= limit {
             msg.body.commands.push(value_results(v, cmd_id, v.bytes.clone(), false));
             if self.size_with(msg, tail)? <= limit {
                 return Ok(ValueStep::Whole);
@@ -1148,7 +1102,7 @@ impl Session {
         }
         let shared = msg.body.commands.len() > fixed;
         let (cmd, taken) = match self.fit_chunk(msg, tail, v, cmd_id, limit) {
-            Ok((_, taken)) if shared && at_start && taken < MIN_SHARED_CHUNK.min(v.total) => {
+            Ok((_, taken)) if shared && at_start && taken < MIN_SHARED_CHUNK.min(v.bytes.len()) => {
                 return Ok(ValueStep::Defer)
             }
             Ok(fitted) => fitted,
@@ -1157,37 +1111,7 @@ impl Session {
         };
         msg.body.commands.push(cmd);
         self.chunk_in_flight = Some((self.msg_id.to_string(), cmd_id.to_string()));
-        Ok(ValueStep::Chunk { taken, last: v.offset + v.sent + taken >= v.total })
-    }
-
-    /// Bytes `from..from + len` of the TNDS document of a `?list=TNDS` Get, streamed from the
-    /// tree (nothing before the window is kept).
-    fn tnds_window<S: Store>(
-        &self,
-        tree: &mut Tree<S>,
-        target_text: &str,
-        from: usize,
-        len: usize,
-    ) -> Result<Vec<u8>, ClientError> {
-        let limits = tree.uri_limits();
-        let caller = self.caller.clone();
-        let tx = tree.begin();
-        let target = parse_target(target_text, &limits)?;
-        let GetResult::Tnds(list) = tx.get(&caller, &target)? else {
-            return Err(ClientError::Protocol(format!("{target_text} is no longer a TNDS query")));
-        };
-        let mut stream = list.into_stream(TndsEncoding::Xml);
-        let mut seen = 0usize;
-        let mut out = Vec::new();
-        while out.len() < len {
-            let Some(chunk) = stream.next_chunk(TNDS_READ)? else { break };
-            if seen + chunk.len() > from {
-                out.extend_from_slice(&chunk[from.saturating_sub(seen)..]);
-            }
-            seen += chunk.len();
-        }
-        out.truncate(len);
-        Ok(out)
+        Ok(ValueStep::Chunk { taken, last: v.sent + taken >= v.bytes.len() })
     }
 
     fn size_with(&self, msg: &mut SyncMl, tail: &Option<Command>) -> Result<usize, ClientError> {
@@ -1214,7 +1138,8 @@ impl Session {
         limit: usize,
     ) -> Result<(Command, usize), ClientError> {
         let rest = &v.bytes[v.sent..];
-        let mut take = rest.len();
+        // A chunk's bytes travel as they are or escaped, never shorter: no more than `limit` fit.
+        let mut take = rest.len().min(limit);
         loop {
             let mut n = take.min(rest.len());
             if v.text {
@@ -1227,7 +1152,7 @@ impl Session {
                     "the server's MaxMsgSize of {limit} bytes leaves no room for a large-object chunk"
                 )));
             }
-            let more = v.offset + v.sent + n < v.total;
+            let more = v.sent + n < v.bytes.len();
             let cmd = value_results(v, cmd_id, rest[..n].to_vec(), more);
             msg.body.commands.push(cmd);
             let size = self.size_with(msg, tail)?;
@@ -1525,11 +1450,7 @@ impl Session {
                 Some(_) if shown_alerts.contains(&i) => with_code(answers, StatusCode::AtomicRollbackFailed),
                 Some(_) => with_code(answers, StatusCode::AtomicRollbackOk),
             };
-            out.extend(
-                rewritten
-                    .into_iter()
-                    .filter(|a| !matches!(a, Pending::Value(_) | Pending::Tnds(_) | Pending::Struct { .. })),
-            );
+            out.extend(rewritten.into_iter().filter(|a| !matches!(a, Pending::Value(_) | Pending::Struct { .. })));
         }
         let reached = failed_at.map_or(c.commands.len(), |f| f + 1);
         for cmd in &c.commands[reached.min(c.commands.len())..] {
@@ -1631,7 +1552,7 @@ impl Session {
                 Ok((code, results)) => {
                     if let Some(mut r) = results {
                         match &mut r {
-                            Pending::Value(v) | Pending::Tnds(v) => {
+                            Pending::Value(v) => {
                                 v.msg_ref = msg_ref.to_string();
                                 v.cmd_ref = cmd_id.to_string();
                             }
@@ -1813,11 +1734,9 @@ impl Session {
                     cmd_ref: String::new(),
                     source: target_text.to_string(),
                     meta,
-                    total: bytes.len(),
                     bytes,
                     text,
                     sent: 0,
-                    offset: 0,
                 };
                 Ok((v.status, Some(Pending::Value(pv))))
             }
@@ -1831,20 +1750,16 @@ impl Session {
                 }),
             )),
             GetResult::Tnds(list) => {
-                // One pass to learn the size (Meta Size of the first chunk), keeping the first
-                // bytes; the rest is streamed again, a read-ahead buffer at a time, as the
-                // messages go out.
+                // The document is taken whole now, so that every chunk of it comes from the tree
+                // as it was when the Get ran (a later command of the package may change the
+                // tree); one above the server's MaxObjSize is refused as soon as it is.
                 let mut stream = list.into_stream(TndsEncoding::Xml);
-                let mut total = 0usize;
-                let mut ahead = Vec::new();
+                let mut bytes = Vec::new();
                 while let Some(chunk) = stream.next_chunk(TNDS_READ).map_err(|e| e.status())? {
-                    total += chunk.len();
-                    if ahead.len() < TNDS_AHEAD {
-                        ahead.extend_from_slice(&chunk[..chunk.len().min(TNDS_AHEAD - ahead.len())]);
+                    bytes.extend_from_slice(&chunk);
+                    if self.server_max_obj.is_some_and(|max| bytes.len() as u64 > max) {
+                        return Err(StatusCode::RequestEntityTooLarge);
                     }
-                }
-                if self.server_max_obj.is_some_and(|max| total as u64 > max) {
-                    return Err(StatusCode::RequestEntityTooLarge);
                 }
                 let pv = PendingValue {
                     msg_ref: String::new(),
@@ -1855,13 +1770,11 @@ impl Session {
                         media_type: Some("application/vnd.syncml.dmtnds+xml".into()),
                         ..Meta::default()
                     },
-                    bytes: ahead,
+                    bytes,
                     text: true,
                     sent: 0,
-                    offset: 0,
-                    total,
                 };
-                Ok((StatusCode::Ok, Some(Pending::Tnds(pv))))
+                Ok((StatusCode::Ok, Some(Pending::Value(pv))))
             }
         }
     }
@@ -1916,8 +1829,8 @@ fn interrupted(obj: &IncomingObject) -> Pending {
 /// The Results command for (a chunk of) a value.
 fn value_results(v: &PendingValue, cmd_id: u32, bytes: Vec<u8>, more: bool) -> Command {
     let mut meta = v.meta.clone();
-    if v.offset + v.sent == 0 && (more || bytes.len() < v.total) {
-        meta.size = Some(v.total as u64);
+    if v.sent == 0 && (more || bytes.len() < v.bytes.len()) {
+        meta.size = Some(v.bytes.len() as u64);
     }
     let data = if v.text { Data::Text(String::from_utf8_lossy(&bytes).into_owned()) } else { Data::Binary(bytes) };
     Command::Results(Results {

@@ -575,3 +575,60 @@ fn a_max_msg_size_too_small_for_any_answer_is_an_error_not_an_endless_exchange()
     let err = s.handle_reply(Incoming::body(&body), &mut tree, &mut NoUi).unwrap_err();
     assert!(matches!(err, omadm_client::ClientError::Size(_)), "{err}");
 }
+
+/// A `?list=TNDS` answer is the document as it was when the Get ran: a Replace later in the same
+/// server package does not change what the later chunks carry (they were once re-read from the
+/// tree, which spliced two documents or broke the declared Size).
+#[test]
+fn a_tnds_answer_is_the_document_of_its_get_even_when_a_later_replace_changes_the_tree() {
+    const LIMIT: usize = 4096;
+    let (mut tree, mut s) = session_with(1 << 20);
+    tree.run(|tx| {
+        for i in 0..3_000 {
+            let mut rec = NodeRecord::leaf(Format::Chr, "text/plain", format!("value-{i}").into_bytes());
+            rec.acl = omadm_tree::Acl::parse("Get=*&Replace=*").unwrap();
+            tx.put_node(&Uri::parse(&format!("./Vendor/Big/G{:02}/N{i:04}", i / 50)).unwrap(), rec)?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let mut srv = FakeServer::new("42");
+    srv.max_msg_size = Some(LIMIT as u64);
+    let changed = "changed-".repeat(40);
+    let body = srv.xml(
+        vec![
+            hdr_status("1", 212),
+            get("3", "./Vendor/Big?list=TNDS+Value"),
+            replace("4", "./Vendor/Big/G00/N0000", &changed),
+            replace("5", "./Vendor/Big/G59/N2999", &changed),
+        ],
+        true,
+    );
+    let mut action = s.handle_reply(Incoming::body(&body), &mut tree, &mut NoUi).unwrap();
+    let mut sent = Vec::new();
+    while let Action::Send(o) = action {
+        assert!(sent.len() < 2_000, "runaway continuation");
+        assert!(o.body.len() <= LIMIT);
+        let m = decode(&o);
+        let done = m.body.is_final;
+        let id = m.header.msg_id.clone();
+        sent.push(m);
+        if done {
+            break;
+        }
+        let body = srv.xml(vec![hdr_status(&id, 200), alert("2", 1222, &[])], false);
+        action = s.handle_reply(Incoming::body(&body), &mut tree, &mut NoUi).unwrap();
+    }
+    assert_eq!(sent.iter().flat_map(|m| status_of(m, "4")).collect::<Vec<_>>(), vec![200]);
+    assert_eq!(sent.iter().flat_map(|m| status_of(m, "5")).collect::<Vec<_>>(), vec![200]);
+    let chunks: Vec<Item> = sent.iter().flat_map(results).flat_map(|r| r.items).collect();
+    let declared = chunks[0].meta.as_ref().and_then(|m| m.size);
+    let doc: Vec<u8> = chunks.iter().flat_map(|i| i.data.as_ref().unwrap().as_bytes().unwrap().to_vec()).collect();
+    assert!(doc.len() > 64 * 1024, "a document beyond the old 64 KiB read-ahead: {} bytes", doc.len());
+    assert_eq!(declared, Some(doc.len() as u64), "Meta Size = the whole document");
+    omadm_proto::xml::parse_element(&doc, &Limits::default()).expect("one TNDS document");
+    let text = String::from_utf8(doc).unwrap();
+    assert!(!text.contains("changed-"), "the Replace after the Get is not in its answer");
+    let at = text.find("value-0<").map(|i| &text[i.saturating_sub(80)..i + 20]);
+    assert!(text.contains(">value-0<") && text.contains(">value-2999<"), "{at:?}");
+}
