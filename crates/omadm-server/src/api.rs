@@ -269,6 +269,9 @@ async fn show_device(State(app): State<Arc<App>>, Path(dev_id): Path<String>) ->
 }
 
 async fn delete_device(State(app): State<Arc<App>>, Path(dev_id): Path<String>) -> ApiResult<StatusCode> {
+    // After the device's message in flight, if any: it read the device before the delete, and
+    // its changes (tree values, events, its session) stored after it would outlive the device.
+    let _device_turn = app.device_locks.of(&dev_id).lock().await;
     if app.store.delete_device(&dev_id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
