@@ -595,6 +595,9 @@ impl SessionRun<'_, '_> {
                 reply.commands.push(Command::Status(st));
             }
         }
+        if message.body.is_final && self.state.chunk_in.is_none() {
+            self.end_structural(&mut touched_jobs);
+        }
         for uri in std::mem::take(&mut self.interrupted) {
             // Alert 1225 for an object cut short; its Status is awaited like any command's.
             let cmd = reply.next_cmd;
@@ -780,11 +783,12 @@ impl SessionRun<'_, '_> {
             }
         }
         let reply: Vec<String> = st.items.iter().filter_map(|i| i.data.as_ref()).map(data_text).collect();
-        let awaits_results = self
-            .command(&target)
-            .is_some_and(|c| c.op == Operation::Get && c.results.is_empty() && results_follow(st.code));
+        let awaits_results = self.command(&target).is_some_and(|c| {
+            c.op == Operation::Get && (c.results.is_empty() || is_structural(c)) && results_follow(st.code)
+        });
         if awaits_results {
-            // Its Results follow, in this message or a later one: the Get is answered with them.
+            // Its Results follow, in this message or a later one: the Get is answered with them
+            // (a structural Get's with the client's package, as more of them may still come).
             self.state.outstanding.insert(pos, Outstanding { status: Some(code), ..entry });
             return;
         }
@@ -898,6 +902,11 @@ impl SessionRun<'_, '_> {
             // A chunk buffered: the Get still waits for the rest of its value.
             return chunk_code;
         }
+        if self.command(&target).is_some_and(|c| is_structural(c) && c.status.is_none()) {
+            // A structural Get's answer may go on in later Results of the package (digest §6,
+            // `?list`; §10): the entry stays until its Final (SessionRun::end_structural).
+            return chunk_code;
+        }
         // The Results are in (or refused): a Get whose Status came first is answered now.
         let waited = entry.filter(|&i| self.state.outstanding[i].status.is_some());
         if let Some(status) = waited.map(|i| self.state.outstanding.remove(i).status) {
@@ -907,6 +916,29 @@ impl SessionRun<'_, '_> {
             }
         }
         chunk_code
+    }
+
+    /// At the end of the client's package (its Final message): the structural Gets answered with
+    /// a success Status have had all their Results, which may come as several Results commands,
+    /// message by message (digest §6 `?list`, §10 Package 3), and are recorded answered.
+    fn end_structural(&mut self, touched: &mut Vec<i64>) {
+        let mut i = 0;
+        while i < self.state.outstanding.len() {
+            let entry = &self.state.outstanding[i];
+            let done = entry.status.is_some()
+                && entry.target.as_ref().and_then(|t| self.command(t)).is_some_and(is_structural);
+            if !done {
+                i += 1;
+                continue;
+            }
+            let entry = self.state.outstanding.remove(i);
+            if let Some(target) = entry.target {
+                if let Some(command) = self.command_mut(&target) {
+                    command.status = command.status.or(entry.status);
+                    touched.push(target.job);
+                }
+            }
+        }
     }
 
     /// Records `code` (413, 424) as the outcome of the command whose large object of Results was
@@ -1399,6 +1431,12 @@ fn to_wire(
             }
         }
     }
+}
+
+/// Whether `command` is a structural Get (`?list=`, TND 1.2 §8.4; digest §6), whose answer may
+/// come as several Results commands of the same CmdRef, message by message.
+fn is_structural(command: &JobCommand) -> bool {
+    command.op == Operation::Get && command.target.as_deref().is_some_and(|t| t.contains("?list="))
 }
 
 /// Whether a Get answered `code` has Results to come: it was executed (2xx), and not a chunk,

@@ -270,3 +270,30 @@ fn large_objects_both_ways_in_4_kb_messages() {
         assert!(messages > 400, "{messages} messages: chunked both ways");
     }
 }
+
+#[test]
+fn a_structural_get_answered_over_several_messages_keeps_every_item() {
+    let mut commands = vec![JobCommand { format: Some("node".into()), ..cmd(Operation::Add, "./Vendor", None) }];
+    commands.extend((0..150).map(|i| cmd(Operation::Add, &format!("./Vendor/Leaf{i:03}"), Some("value"))));
+    commands.push(cmd(Operation::Get, "./Vendor?list=Struct", None));
+    let job = Job { id: 1, dev_id: DEV.into(), state: JobState::Queued, commands, created_ms: 0, updated_ms: 0 };
+    for encoding in [Encoding::Xml, Encoding::Wbxml] {
+        let mut srv = server(AuthKind::Md5, None, vec![job.clone()]);
+        let mut config = EngineConfig::new(URL);
+        config.max_message_size = 4096;
+        srv.engine = Engine::new(config);
+        let mut tree = tree();
+        let mut config = SessionConfig::new(DEV, account(AuthScheme::Md5, None));
+        config.encoding = encoding;
+        config.max_msg_size = 4096;
+        config.assumed_server_max_msg_size = Some(4096);
+        let mut ui = ScriptedUi::new(Vec::<String>::new());
+        run_session(&mut srv, &mut tree, config, &mut ui);
+        let job = &srv.jobs[0];
+        let get = job.commands.last().expect("the Get");
+        assert_eq!(job.state, JobState::Completed, "{encoding:?}");
+        assert_eq!(get.status, Some(200), "{encoding:?}");
+        assert_eq!(get.results.len(), 151, "{encoding:?}: ./Vendor and its 150 leaves");
+        assert!(srv.session.is_none(), "{encoding:?}: the session ended");
+    }
+}
