@@ -783,8 +783,13 @@ impl SessionRun<'_, '_> {
             }
         }
         let reply: Vec<String> = st.items.iter().filter_map(|i| i.data.as_ref()).map(data_text).collect();
+        // Not when the Get is already answered: its Results came first, or were refused (413,
+        // 424 through `results_failed`) and none will follow.
         let awaits_results = self.command(&target).is_some_and(|c| {
-            c.op == Operation::Get && (c.results.is_empty() || is_structural(c)) && results_follow(st.code)
+            c.op == Operation::Get
+                && c.status.is_none()
+                && (c.results.is_empty() || is_structural(c))
+                && results_follow(st.code)
         });
         if awaits_results {
             // Its Results follow, in this message or a later one: the Get is answered with them
@@ -793,7 +798,8 @@ impl SessionRun<'_, '_> {
             return;
         }
         if let Some(command) = self.command_mut(&target) {
-            command.status = Some(code);
+            // A refusal of its Results stays the Get's outcome.
+            command.status = command.status.or(Some(code));
             command.reply = reply;
             touched.push(target.job);
         }

@@ -1333,3 +1333,31 @@ fn a_refused_replace_stores_none_of_its_items() {
     assert_eq!(devinfo.get("Man").map(String::as_str), Some("omadm"), "the refused Replace's item is not stored");
     assert_eq!(devinfo.get("FwV").map(String::as_str), Some("2.0"));
 }
+
+/// A Get whose Status comes after its Results (digest §10 asks the other order, but a client
+/// may not keep it) is answered by what it already has: Results refused (413 over MaxObjSize)
+/// fail it, and its later 200 must not leave it waiting for Results that cannot come, which
+/// ended the session without completing it.
+#[test]
+fn a_status_after_refused_results_does_not_leave_the_get_waiting() {
+    let mut config = EngineConfig::new(URL);
+    config.max_object_size = 20;
+    let mut h = Harness::with_config(config, Some(device(AuthKind::Md5)), vec![job(1, vec![get("./Vendor/Log")])]);
+    let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(1));
+    let (p1, _) = c.package1(Vec::new());
+    let (_, p2) = h.send_bytes(&p1, None, false);
+    let get_cmd = management(&p2)[0].clone();
+    let mut commands = results_chunk(&p2, &p2, &get_cmd, 0, "first part-", Some(1000), false);
+    commands.swap(1, 2); // The Results, then the Get's Status.
+    let (p3, _) = c.message(commands, true);
+    let (outcome, r) = h.send_bytes(&p3, None, true);
+    assert!(r.body.commands.iter().any(|c| matches!(c, Command::Status(s) if s.cmd_ref == "5"
+        && s.code == StatusCode::RequestEntityTooLarge)));
+    assert_eq!((h.jobs[0].commands[0].status, h.jobs[0].state), (Some(413), JobState::Failed));
+    assert!(h.session.is_none(), "the session ended");
+    assert!(
+        outcome.changes.iter().any(|c| matches!(c, Change::SessionCompleted { .. })),
+        "and completed: {:?}",
+        outcome.changes
+    );
+}
