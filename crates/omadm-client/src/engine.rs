@@ -578,12 +578,12 @@ impl Session {
             (VerProto::Dm1_3, VerProto::Dm1_3) => DmVersion::V1_3,
             _ => DmVersion::V1_2,
         };
-        self.caller = Caller::server(self.account.server_id.clone(), version);
         self.uri_limits = tree.uri_limits();
 
         // The server's credentials (SRVCRED).
         let (header_code, chal, accepted, end) = self.verify_server(&msg, &incoming)?;
         if accepted {
+            self.caller = Caller::server(self.account.server_id.clone(), version);
             self.adopt_header(&msg.header);
         }
         let mut header_status = status(&server_msg, "0", CommandName::SyncHdr, header_code);
@@ -655,37 +655,43 @@ impl Session {
         let commands: Vec<&Command> =
             msg.body.commands.iter().filter(|c| !matches!(c, Command::Status(_) | Command::Results(_))).collect();
         if !accepted {
-            // Status only, one per command, none executed (DM Security 1.2 §5.3).
-            for cmd in &commands {
-                let mut st = status(&server_msg, cmd.cmd_id(), cmd.name(), header_code);
-                st.chal = None;
-                self.pending.push_back(Pending::Command(Command::Status(st)));
-            }
+            // Status only, one per command, none executed, and nothing else of the message acted
+            // on: not its Final or Alert 1222, which would end an object being received, nor
+            // its Statuses (DM Security 1.2 §5.3, digest §4 "On failure").
+            let statuses = commands
+                .iter()
+                .map(|cmd| {
+                    let mut st = status(&server_msg, cmd.cmd_id(), cmd.name(), header_code);
+                    st.chal = None;
+                    Pending::Command(Command::Status(st))
+                })
+                .collect();
             if end {
                 self.state = State::Closing(Outcome::ServerNotAuthenticated);
             }
+            self.reply_header = Some(header_status);
+            return self.challenge_message(tree, statuses).map(Action::Send);
+        }
+        for cmd in &commands {
+            if let Command::Alert(a) = cmd {
+                if a.code == Some(AlertCode::SessionAbort) {
+                    info!("the server aborted the session (1223)");
+                    return self.finish(tree, Outcome::AbortedByServer);
+                }
+            }
+        }
+        let mut answers = Vec::new();
+        for cmd in commands.iter().copied() {
+            answers.extend(self.run_top(cmd, &server_msg, tree, ui)?);
+        }
+        // The answers to this message go before the rest of a large object being sent, so
+        // that its next chunk still ends the message.
+        if matches!(self.pending.front(), Some(Pending::Value(v)) if v.sent > 0) {
+            for a in answers.into_iter().rev() {
+                self.pending.push_front(a);
+            }
         } else {
-            for cmd in &commands {
-                if let Command::Alert(a) = cmd {
-                    if a.code == Some(AlertCode::SessionAbort) {
-                        info!("the server aborted the session (1223)");
-                        return self.finish(tree, Outcome::AbortedByServer);
-                    }
-                }
-            }
-            let mut answers = Vec::new();
-            for cmd in commands.iter().copied() {
-                answers.extend(self.run_top(cmd, &server_msg, tree, ui)?);
-            }
-            // The answers to this message go before the rest of a large object being sent, so
-            // that its next chunk still ends the message.
-            if matches!(self.pending.front(), Some(Pending::Value(v)) if v.sent > 0) {
-                for a in answers.into_iter().rev() {
-                    self.pending.push_front(a);
-                }
-            } else {
-                self.pending.extend(answers);
-            }
+            self.pending.extend(answers);
         }
         // A message without Final either continues the server's package (we answer with 1222 to
         // get the rest) or, holding Alert 1222 itself, asks for the rest of ours: its package is done.
@@ -699,8 +705,7 @@ impl Session {
         }
         let has_commands = !commands.is_empty();
         self.reply_header = Some(header_status);
-        if accepted
-            && self.server_complete
+        if self.server_complete
             && !has_commands
             && self.pending.is_empty()
             && self.queued_alerts.is_empty()
@@ -709,6 +714,29 @@ impl Session {
             return self.finish(tree, Outcome::Completed);
         }
         self.next_message(tree).map(Action::Send)
+    }
+
+    /// Builds the answer to a message whose server failed authentication: the header Status with
+    /// the challenge and one Status per command, Final, without any chunk, alert or answer of
+    /// ours, all of which stay queued for an authenticated message (DM Security 1.2 §5.3, digest
+    /// §4 "On failure").
+    fn challenge_message<S: Store>(
+        &mut self,
+        tree: &mut Tree<S>,
+        statuses: VecDeque<Pending>,
+    ) -> Result<Outgoing, ClientError> {
+        let held = std::mem::replace(&mut self.pending, statuses);
+        let alerts = std::mem::take(&mut self.queued_alerts);
+        let complete = std::mem::replace(&mut self.server_complete, true);
+        let out = self.next_message(tree);
+        // Statuses that did not fit go first in the next message.
+        let left = std::mem::replace(&mut self.pending, held);
+        for p in left.into_iter().rev() {
+            self.pending.push_front(p);
+        }
+        self.queued_alerts = alerts;
+        self.server_complete = complete;
+        out
     }
 
     /// Builds the next message of a running session. When none can be built (nothing fits the
