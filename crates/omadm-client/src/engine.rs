@@ -116,6 +116,9 @@ pub struct SessionConfig {
     pub max_obj_size: u64,
     /// The server's MaxMsgSize until it announces one (`None` = no limit).
     pub assumed_server_max_msg_size: Option<usize>,
+    /// The most bytes of Get answers (values and `?list=TNDS` documents) held at once for
+    /// sending; a Get whose answer would go past it gets 413 (digest §3, status codes).
+    pub max_held_answers: usize,
     /// Generic alerts and client events for Package 1.
     pub alerts: Vec<GenericAlert>,
     /// The DM 1.3 readings (credential type spellings).
@@ -125,7 +128,8 @@ pub struct SessionConfig {
 }
 
 impl SessionConfig {
-    /// A client-initiated session with our defaults: XML, DM/1.2, 16 KiB messages, 1 MiB objects.
+    /// A client-initiated session with our defaults: XML, DM/1.2, 16 KiB messages, 1 MiB objects,
+    /// at most 4 MiB of answers held for sending.
     pub fn new(dev_id: impl Into<String>, account: Account) -> SessionConfig {
         SessionConfig {
             dev_id: dev_id.into(),
@@ -137,6 +141,7 @@ impl SessionConfig {
             max_msg_size: 16 * 1024,
             max_obj_size: 1024 * 1024,
             assumed_server_max_msg_size: None,
+            max_held_answers: 4 * 1024 * 1024,
             alerts: Vec::new(),
             profile: Dm13Profile::default(),
             limits: Limits::default(),
@@ -304,6 +309,9 @@ pub struct Session {
     max_obj_size: u64,
     server_max_msg: Option<usize>,
     server_max_obj: Option<u64>,
+    max_held_answers: usize,
+    /// Bytes of the answers made for the server message being run, not yet queued in `pending`.
+    held_in_message: usize,
     ui_mode: UiMode,
     prover: Prover,
     server_auth: Option<ServerAuth>,
@@ -459,6 +467,8 @@ impl Session {
             max_obj_size: config.max_obj_size,
             server_max_msg: config.assumed_server_max_msg_size,
             server_max_obj: None,
+            max_held_answers: config.max_held_answers,
+            held_in_message: 0,
             ui_mode,
             prover,
             server_auth,
@@ -681,9 +691,11 @@ impl Session {
             }
         }
         let mut answers = Vec::new();
+        self.held_in_message = 0;
         for cmd in commands.iter().copied() {
             answers.extend(self.run_top(cmd, &server_msg, tree, ui)?);
         }
+        self.held_in_message = 0;
         // The answers to this message go before the rest of a large object being sent, so
         // that its next chunk still ends the message.
         if matches!(self.pending.front(), Some(Pending::Value(v)) if v.sent > 0) {
@@ -1727,6 +1739,30 @@ impl Session {
         Ok(Some(Received { bytes: chunk, meta: meta.cloned(), chunked: false }))
     }
 
+    /// How many more bytes of answers may be held for sending (see
+    /// [`SessionConfig::max_held_answers`]).
+    fn answer_room(&self) -> usize {
+        let queued: usize = self
+            .pending
+            .iter()
+            .map(|p| match p {
+                Pending::Value(v) => v.bytes.len(),
+                _ => 0,
+            })
+            .sum();
+        self.max_held_answers.saturating_sub(queued.saturating_add(self.held_in_message))
+    }
+
+    /// Counts an answer of `len` bytes as held, or refuses it with 413 when it does not fit.
+    fn hold(&mut self, len: usize) -> Result<(), StatusCode> {
+        if len > self.answer_room() {
+            debug!(len, max = self.max_held_answers, "a Get's answer is past the bytes held for sending");
+            return Err(StatusCode::RequestEntityTooLarge);
+        }
+        self.held_in_message += len;
+        Ok(())
+    }
+
     fn run_get<S: Store>(
         &mut self,
         tx: &mut Txn<'_, S>,
@@ -1752,6 +1788,7 @@ impl Session {
                         return Err(StatusCode::RequestEntityTooLarge);
                     }
                 }
+                self.hold(bytes.len())?;
                 let meta = Meta {
                     format: Some(format),
                     media_type: (!v.mime.is_empty()).then(|| v.mime.clone()),
@@ -1780,15 +1817,18 @@ impl Session {
             GetResult::Tnds(list) => {
                 // The document is taken whole now, so that every chunk of it comes from the tree
                 // as it was when the Get ran (a later command of the package may change the
-                // tree); one above the server's MaxObjSize is refused as soon as it is.
+                // tree); one above the server's MaxObjSize, or past what we hold for sending, is
+                // refused as soon as it is.
+                let room = self.answer_room();
                 let mut stream = list.into_stream(TndsEncoding::Xml);
                 let mut bytes = Vec::new();
                 while let Some(chunk) = stream.next_chunk(TNDS_READ).map_err(|e| e.status())? {
                     bytes.extend_from_slice(&chunk);
-                    if self.server_max_obj.is_some_and(|max| bytes.len() as u64 > max) {
+                    if self.server_max_obj.is_some_and(|max| bytes.len() as u64 > max) || bytes.len() > room {
                         return Err(StatusCode::RequestEntityTooLarge);
                     }
                 }
+                self.hold(bytes.len())?;
                 let pv = PendingValue {
                     msg_ref: String::new(),
                     cmd_ref: String::new(),
