@@ -384,6 +384,14 @@ fn tnds_from_bytes(bytes: &[u8], limits: &Limits) -> Result<Element, StatusCode>
     }
 }
 
+/// The origin of a URL (RFC 6454: scheme, host and port, compared without case), the part
+/// before the path, query or fragment; the whole text when it has no `://`.
+fn origin(url: &str) -> String {
+    let rest_start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[rest_start..].find(['/', '?', '#']).map_or(url.len(), |i| rest_start + i);
+    url[..end].to_ascii_lowercase()
+}
+
 fn encoded_size(msg: &SyncMl, encoding: Encoding) -> Result<usize, ClientError> {
     match encoding {
         Encoding::Xml => Ok(omadm_proto::xml::encode(msg, &XmlOptions::default()).len()),
@@ -594,8 +602,8 @@ impl Session {
         let (header_code, chal, accepted, end) = self.verify_server(&msg, &incoming)?;
         if accepted {
             self.caller = Caller::server(self.account.server_id.clone(), version);
-            self.adopt_header(&msg.header);
         }
+        self.adopt_header(&msg.header, accepted);
         let mut header_status = status(&server_msg, "0", CommandName::SyncHdr, header_code);
         header_status.target_refs.push(msg.header.target.loc_uri.clone());
         header_status.source_refs.push(msg.header.source.loc_uri.clone());
@@ -765,15 +773,21 @@ impl Session {
         }
     }
 
-    /// Takes the RespURI and MaxMsgSize/MaxObjSize of a server header; only from a message whose
-    /// server is verified (or not asked to be), so that an unauthenticated message can neither
-    /// redirect the session nor resize what we send.
-    fn adopt_header(&mut self, header: &SyncHdr) {
-        if let Some(r) = &header.resp_uri {
-            if !r.trim().is_empty() && r.trim() != self.url {
+    /// Takes the RespURI and MaxMsgSize/MaxObjSize of a server header. From a message whose
+    /// server failed authentication (`accepted` false) only a RespURI on the session URL's own
+    /// origin is taken: the challenge exchange goes on at the server's session URL (the server
+    /// names its session there; answered elsewhere, our challenge starts a new session and the
+    /// server can never answer it), while an unauthenticated message can neither send the session
+    /// to another host nor resize what we send.
+    fn adopt_header(&mut self, header: &SyncHdr, accepted: bool) {
+        if let Some(r) = header.resp_uri.as_deref().map(str::trim) {
+            if !r.is_empty() && r != self.url && (accepted || origin(r) == origin(&self.url)) {
                 debug!(resp_uri = %r, "the server's RespURI takes over");
-                self.url = r.trim().to_string();
+                self.url = r.to_string();
             }
+        }
+        if !accepted {
+            return;
         }
         if let Some(m) = &header.meta {
             if let Some(n) = m.max_msg_size {
@@ -1971,4 +1985,19 @@ fn devinfo_replace<S: Store>(tree: &mut Tree<S>) -> Result<ItemCommand, ClientEr
         return Err(ClientError::Account("the tree has no ./DevInfo to send in Package 1".into()));
     }
     Ok(ItemCommand { cmd_id: String::new(), no_resp: false, cred: None, meta: None, items })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin;
+
+    #[test]
+    fn origin_is_scheme_host_and_port() {
+        assert_eq!(origin("https://DM.example:8443/dm?s=1"), "https://dm.example:8443");
+        assert_eq!(origin("http://dm.example"), "http://dm.example");
+        assert_eq!(origin("http://dm.example?x#y"), "http://dm.example");
+        assert_ne!(origin("http://dm.example.evil/dm"), origin("http://dm.example/dm"));
+        assert_ne!(origin("http://dm.example:81/dm"), origin("http://dm.example/dm"));
+        assert_eq!(origin("dm"), "dm");
+    }
 }
