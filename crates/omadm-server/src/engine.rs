@@ -442,6 +442,7 @@ impl Engine {
             jobs,
             chunk_refused: false,
             interrupted: Vec::new(),
+            present_credentials: true,
         }
         .run(msg_id.unwrap_or(0), nonces)
     }
@@ -534,6 +535,13 @@ struct SessionRun<'e, 'x> {
     chunk_refused: bool,
     /// The node URIs of large objects being received that this message cut short (Alert 1225).
     interrupted: Vec<String>,
+    /// Whether the reply carries our credentials (SRVCRED, until the device accepted them). Not
+    /// to a device that failed to authenticate: we prove ourselves to an authenticated device
+    /// only. A reply that only challenges the device then holds no credentials the device could
+    /// count as a failed attempt of ours: after its own challenge of us went to a session we had
+    /// ended (a device whose nonce for us we no longer share), the device's failure budget is
+    /// kept for the reply that carries the nonce it gave.
+    present_credentials: bool,
 }
 
 impl SessionRun<'_, '_> {
@@ -557,6 +565,7 @@ impl SessionRun<'_, '_> {
         let header = header_status(&mut reply, hdr, auth_code, chal);
         reply.commands.push(Command::Status(header));
         if !accepted {
+            self.present_credentials = false;
             // On failure: Status only, one per received command (digest §4).
             for cmd in &message.body.commands {
                 if !matches!(cmd, Command::Status(_) | Command::Results(_)) {
@@ -1251,7 +1260,11 @@ impl SessionRun<'_, '_> {
     /// Our credentials for the device (SRVCRED), until it accepted them (digest §4).
     fn server_cred(&self) -> Result<Option<Cred>, EngineError> {
         let server = &self.device.server;
-        if server.secret.is_empty() || self.state.server_accepted || server.kind == crate::model::AuthKind::Hmac {
+        if !self.present_credentials
+            || server.secret.is_empty()
+            || self.state.server_accepted
+            || server.kind == crate::model::AuthKind::Hmac
+        {
             return Ok(None);
         }
         let prover = Prover::new(server.credentials(), server.kind.scheme(), self.server_nonce());
@@ -1288,7 +1301,9 @@ impl SessionRun<'_, '_> {
         let message = SyncMl { header, body: SyncBody { commands: reply.commands, is_final } };
         let body = encode(&message, self.ex.encoding)?;
         let server = &self.device.server;
-        let hmac = (server.kind == crate::model::AuthKind::Hmac && !server.secret.is_empty()).then(|| {
+        let signs =
+            self.present_credentials && server.kind == crate::model::AuthKind::Hmac && !server.secret.is_empty();
+        let hmac = signs.then(|| {
             HmacHeader::compute(omadm_security::HashAlgorithm::Md5, &server.credentials(), &self.server_nonce(), &body)
                 .to_value()
         });
