@@ -385,11 +385,16 @@ fn a_tnds_get_of_a_big_tree_streams_out_as_a_large_object() {
 
 /// A tree of 5,000 leaves under `./Vendor/Big` (100 interior nodes of 50 leaves each).
 fn big_tree() -> (Tree<MemStore>, Session) {
+    big_tree_of(5_000, "Get=*")
+}
+
+/// A tree of `leaves` leaves `value-N` under `./Vendor/Big`, 50 to an interior node, with `acl`.
+fn big_tree_of(leaves: usize, acl: &str) -> (Tree<MemStore>, Session) {
     let (mut tree, s) = session_with(1 << 20);
     tree.run(|tx| {
-        for i in 0..5_000 {
+        for i in 0..leaves {
             let mut rec = NodeRecord::leaf(Format::Chr, "text/plain", format!("value-{i}").into_bytes());
-            rec.acl = omadm_tree::Acl::parse("Get=*").unwrap();
+            rec.acl = omadm_tree::Acl::parse(acl).unwrap();
             tx.put_node(&Uri::parse(&format!("./Vendor/Big/G{:02}/N{i:04}", i / 50)).unwrap(), rec)?;
         }
         Ok(())
@@ -582,16 +587,7 @@ fn a_max_msg_size_too_small_for_any_answer_is_an_error_not_an_endless_exchange()
 #[test]
 fn a_tnds_answer_is_the_document_of_its_get_even_when_a_later_replace_changes_the_tree() {
     const LIMIT: usize = 4096;
-    let (mut tree, mut s) = session_with(1 << 20);
-    tree.run(|tx| {
-        for i in 0..3_000 {
-            let mut rec = NodeRecord::leaf(Format::Chr, "text/plain", format!("value-{i}").into_bytes());
-            rec.acl = omadm_tree::Acl::parse("Get=*&Replace=*").unwrap();
-            tx.put_node(&Uri::parse(&format!("./Vendor/Big/G{:02}/N{i:04}", i / 50)).unwrap(), rec)?;
-        }
-        Ok(())
-    })
-    .unwrap();
+    let (mut tree, mut s) = big_tree_of(3_000, "Get=*&Replace=*");
     let mut srv = FakeServer::new("42");
     srv.max_msg_size = Some(LIMIT as u64);
     let changed = "changed-".repeat(40);
