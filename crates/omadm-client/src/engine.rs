@@ -384,14 +384,6 @@ fn tnds_from_bytes(bytes: &[u8], limits: &Limits) -> Result<Element, StatusCode>
     }
 }
 
-/// The origin of a URL (RFC 6454: scheme, host and port, compared without case), the part
-/// before the path, query or fragment; the whole text when it has no `://`.
-fn origin(url: &str) -> String {
-    let rest_start = url.find("://").map_or(0, |i| i + 3);
-    let end = url[rest_start..].find(['/', '?', '#']).map_or(url.len(), |i| rest_start + i);
-    url[..end].to_ascii_lowercase()
-}
-
 fn encoded_size(msg: &SyncMl, encoding: Encoding) -> Result<usize, ClientError> {
     match encoding {
         Encoding::Xml => Ok(omadm_proto::xml::encode(msg, &XmlOptions::default()).len()),
@@ -688,7 +680,10 @@ impl Session {
                 self.state = State::Closing(Outcome::ServerNotAuthenticated);
             }
             self.reply_header = Some(header_status);
-            return self.challenge_message(tree, statuses).map(Action::Send);
+            // Its package is done if it is Final or asks for the rest of ours (Alert 1222).
+            let package_done = msg.body.is_final
+                || commands.iter().any(|c| matches!(c, Command::Alert(a) if a.code == Some(AlertCode::NextMessage)));
+            return self.challenge_message(tree, statuses, package_done).map(Action::Send);
         }
         for cmd in &commands {
             if let Command::Alert(a) = cmd {
@@ -737,17 +732,21 @@ impl Session {
     }
 
     /// Builds the answer to a message whose server failed authentication: the header Status with
-    /// the challenge and one Status per command, Final, without any chunk, alert or answer of
-    /// ours, all of which stay queued for an authenticated message (DM Security 1.2 §5.3, digest
+    /// the challenge and one Status per command (then Final, or Alert 1222 if the server's
+    /// package goes on), without any chunk, alert or answer of ours, all of which stay queued for an authenticated message (DM Security 1.2 §5.3, digest
     /// §4 "On failure").
     fn challenge_message<S: Store>(
         &mut self,
         tree: &mut Tree<S>,
         statuses: VecDeque<Pending>,
+        server_package_done: bool,
     ) -> Result<Outgoing, ClientError> {
         let held = std::mem::replace(&mut self.pending, statuses);
         let alerts = std::mem::take(&mut self.queued_alerts);
-        let complete = std::mem::replace(&mut self.server_complete, true);
+        // The reply may have Final only if the server's package is done (a client must not Final
+        // before the server's package is; otherwise it asks for the rest with 1222), while the
+        // session's own record of the server's package is left as it was.
+        let complete = std::mem::replace(&mut self.server_complete, server_package_done);
         let out = self.next_message(tree);
         // Statuses that did not fit go first in the next message.
         let left = std::mem::replace(&mut self.pending, held);
@@ -773,15 +772,15 @@ impl Session {
         }
     }
 
-    /// Takes the RespURI and MaxMsgSize/MaxObjSize of a server header. From a message whose
-    /// server failed authentication (`accepted` false) only a RespURI on the session URL's own
-    /// origin is taken: the challenge exchange goes on at the server's session URL (the server
-    /// names its session there; answered elsewhere, our challenge starts a new session and the
-    /// server can never answer it), while an unauthenticated message can neither send the session
-    /// to another host nor resize what we send.
+    /// Takes the RespURI and MaxMsgSize/MaxObjSize of a server header. The RespURI is taken from
+    /// any message, as the challenge exchange with a server that failed authentication goes on at
+    /// its session URL (answered elsewhere, our challenge starts a new session there, which can
+    /// never answer it; and a URL cannot be compared with another for "same server" without
+    /// resolving names, ports and load balancers). The size limits only from a verified server
+    /// (`accepted`), so that an unauthenticated message cannot resize what we send.
     fn adopt_header(&mut self, header: &SyncHdr, accepted: bool) {
         if let Some(r) = header.resp_uri.as_deref().map(str::trim) {
-            if !r.is_empty() && r != self.url && (accepted || origin(r) == origin(&self.url)) {
+            if !r.is_empty() && r != self.url {
                 debug!(resp_uri = %r, "the server's RespURI takes over");
                 self.url = r.to_string();
             }
@@ -1985,19 +1984,4 @@ fn devinfo_replace<S: Store>(tree: &mut Tree<S>) -> Result<ItemCommand, ClientEr
         return Err(ClientError::Account("the tree has no ./DevInfo to send in Package 1".into()));
     }
     Ok(ItemCommand { cmd_id: String::new(), no_resp: false, cred: None, meta: None, items })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::origin;
-
-    #[test]
-    fn origin_is_scheme_host_and_port() {
-        assert_eq!(origin("https://DM.example:8443/dm?s=1"), "https://dm.example:8443");
-        assert_eq!(origin("http://dm.example"), "http://dm.example");
-        assert_eq!(origin("http://dm.example?x#y"), "http://dm.example");
-        assert_ne!(origin("http://dm.example.evil/dm"), origin("http://dm.example/dm"));
-        assert_ne!(origin("http://dm.example:81/dm"), origin("http://dm.example/dm"));
-        assert_eq!(origin("dm"), "dm");
-    }
 }

@@ -309,8 +309,8 @@ fn with_generic_alert(tree: &mut Tree<MemStore>) -> (omadm_client::Session, Stri
 
 /// DM Security (digest §4 "On failure"): a server message that fails authentication is answered
 /// with Statuses only (and the challenge); nothing in it is acted on. Its Status to our 1226 does
-/// not deliver the alert, it does not end the session, and its RespURI, MaxMsgSize and MaxObjSize
-/// are not adopted.
+/// not deliver the alert, it does not end the session, and its MaxMsgSize and MaxObjSize are not
+/// adopted. Its RespURI is: the challenge exchange goes on in the server's session.
 #[test]
 fn an_unauthenticated_server_message_acts_on_nothing() {
     let mut tree = device();
@@ -335,7 +335,7 @@ fn an_unauthenticated_server_message_acts_on_nothing() {
         Action::Send(out) => out,
         other => panic!("the challenge must be sent, got {other:?}"),
     };
-    assert_eq!(out.url, SERVER_URL, "no RespURI from an unauthenticated server");
+    assert_eq!(out.url, "http://elsewhere.invalid/dm", "the challenge goes to the server's session URL");
     let m = decode(&out);
     assert_eq!(status_of(&m, "0"), vec![407]);
     // Now authenticated, without a header Meta: our MaxObjSize-free answer to a Get.
@@ -348,7 +348,7 @@ fn an_unauthenticated_server_message_acts_on_nothing() {
         Action::Send(out) => out,
         other => panic!("{other:?}"),
     };
-    assert_eq!(out.url, SERVER_URL);
+    assert_eq!(out.url, "http://elsewhere.invalid/dm", "the session goes on where the server moved it");
     let m = decode(&out);
     assert_eq!(status_of(&m, "0"), vec![212]);
     assert_eq!(status_of(&m, "3"), vec![200], "no MaxObjSize from an unauthenticated server");
@@ -376,4 +376,18 @@ fn an_unauthenticated_servers_max_msg_size_is_not_adopted() {
     let m = sent(reply(&mut s, &mut tree, &mut NoUi, &body));
     assert!(m.body.is_final, "the answers go whole in one message");
     assert_eq!(results(&m).len(), 6);
+}
+
+/// A client must not Final before the server's package is Finaled (digest §10): the challenge to
+/// an unauthenticated server message that continues its package asks for the rest with 1222.
+#[test]
+fn the_challenge_to_a_message_of_an_unfinished_package_asks_for_the_rest() {
+    let mut tree = device();
+    let (mut s, _) = with_generic_alert(&mut tree);
+    let mut srv = FakeServer::new("42");
+    let body = srv.xml(vec![hdr_status("1", 212)], false);
+    let m = sent(reply(&mut s, &mut tree, &mut NoUi, &body));
+    assert_eq!(status_of(&m, "0"), vec![407], "the server is challenged");
+    assert!(!m.body.is_final, "no Final before the server's package is done");
+    assert!(m.body.commands.iter().any(|c| matches!(c, Command::Alert(a) if a.code == Some(AlertCode::NextMessage))));
 }
