@@ -826,6 +826,22 @@ fn server_credentials_are_sent_until_the_client_accepts_them() {
     assert_eq!(h.jobs[0].commands[0].status, Some(404));
 }
 
+/// We prove ourselves to an authenticated device only: the reply that challenges a device whose
+/// credentials failed carries no Cred of ours, which the device would count as a failed attempt
+/// of ours (its nonce for us may be one we no longer share until it challenges us).
+#[test]
+fn a_device_that_failed_to_authenticate_gets_no_server_credentials() {
+    let mut dev = device(AuthKind::Md5);
+    dev.server.secret = "srvsecret".into();
+    dev.server.nonce = nonce(50).to_next_nonce();
+    let mut h = Harness::new(Some(dev), vec![job(1, vec![get("./A")])]);
+    let mut wrong = Client::new(AuthScheme::Md5, "not-the-secret", nonce(1));
+    let (p1, _) = wrong.package1(Vec::new());
+    let (_, p2) = h.send_bytes(&p1, None, false);
+    assert_eq!(header_status(&p2).code, StatusCode::InvalidCredentials);
+    assert!(p2.header.cred.is_none(), "no server Cred to an unauthenticated device");
+}
+
 #[test]
 fn client_messages_from_the_shared_vectors_get_an_answer() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors/aosp-dm12");
