@@ -39,25 +39,7 @@ fn gets() -> Vec<Command> {
 
 /// The client's whole reply to `gets()` when the server accepts `limit` bytes per message.
 fn reply_with_limit(limit: Option<u64>) -> Vec<(usize, SyncMl)> {
-    let (mut tree, mut s) = session_with(1 << 20);
-    let mut srv = FakeServer::new("42");
-    srv.max_msg_size = limit;
-    let body = srv.xml(gets(), true);
-    let mut action = s.handle_reply(Incoming::body(&body), &mut tree, &mut NoUi).unwrap();
-    let mut out = Vec::new();
-    while let Action::Send(o) = action {
-        assert!(out.len() < 50, "runaway continuation");
-        let m = decode(&o);
-        let done = m.body.is_final;
-        let id = m.header.msg_id.clone();
-        out.push((o.body.len(), m));
-        if done {
-            break;
-        }
-        let body = srv.xml(vec![hdr_status(&id, 200), alert("2", 1222, &[])], false);
-        action = s.handle_reply(Incoming::body(&body), &mut tree, &mut NoUi).unwrap();
-    }
-    out
+    exchange(limit, gets()).expect("the client answers every Get")
 }
 
 #[test]
@@ -477,10 +459,10 @@ fn a_5000_node_tree_goes_out_as_one_tnds_large_object_in_messages_that_each_fit(
 /// Answers every client message with a header Status and 1222 until its package ends, from a
 /// first server message of `commands`; the messages sent, or why not (the client's error, or a
 /// continuation that does not end).
-fn exchange(limit: u64, commands: Vec<Command>) -> Result<Vec<(usize, SyncMl)>, String> {
+fn exchange(limit: Option<u64>, commands: Vec<Command>) -> Result<Vec<(usize, SyncMl)>, String> {
     let (mut tree, mut s) = session_with(1 << 20);
     let mut srv = FakeServer::new("42");
-    srv.max_msg_size = Some(limit);
+    srv.max_msg_size = limit;
     let body = srv.xml(commands, true);
     let mut action = s.handle_reply(Incoming::body(&body), &mut tree, &mut NoUi).map_err(|e| e.to_string())?;
     let mut sent = Vec::new();
@@ -517,16 +499,16 @@ fn a_structural_get_after_other_answers_starts_in_the_next_message_when_it_does_
     let struct_items = |sent: &[(usize, SyncMl)]| -> usize {
         sent.iter().flat_map(|(_, m)| results(m)).filter(|r| r.cmd_ref == "9").map(|r| r.items.len()).sum()
     };
-    let expected = struct_items(&exchange(1 << 20, with(&structural)).unwrap());
+    let expected = struct_items(&exchange(Some(1 << 20), with(&structural)).unwrap());
     assert!(expected > 5, "{expected} DevDetail nodes");
     let mut failed = Vec::new();
     let mut tried = 0;
     for limit in (800..2600).step_by(7) {
-        if exchange(limit, with(&values)).is_err() || exchange(limit, with(&structural)).is_err() {
+        if exchange(Some(limit), with(&values)).is_err() || exchange(Some(limit), with(&structural)).is_err() {
             continue;
         }
         tried += 1;
-        match exchange(limit, with(&both)) {
+        match exchange(Some(limit), with(&both)) {
             Ok(sent) => {
                 assert!(sent.iter().all(|(n, _)| *n as u64 <= limit), "{limit}: a message over the limit");
                 assert_eq!(struct_items(&sent), expected, "{limit}: every DevDetail node once");
@@ -547,10 +529,10 @@ fn a_structural_get_after_other_answers_starts_in_the_next_message_when_it_does_
 #[test]
 fn a_max_msg_size_too_small_for_any_answer_is_an_error_not_an_endless_exchange() {
     let commands = vec![hdr_status("1", 212), get("3", "./DevInfo/DevId")];
-    let whole = exchange(1 << 20, commands.clone()).unwrap();
+    let whole = exchange(Some(1 << 20), commands.clone()).unwrap();
     let needed = whole[0].0 as u64;
     for limit in (100..needed).step_by(11) {
-        match exchange(limit, commands.clone()) {
+        match exchange(Some(limit), commands.clone()) {
             Ok(sent) => {
                 for (n, _) in &sent {
                     assert!(*n as u64 <= limit, "{limit}: a message of {n} bytes");
