@@ -791,12 +791,18 @@ fn atomic_and_ui_alerts_map_every_status_back() {
     assert_eq!(job.state, JobState::Failed, "a 304 is not a success");
 }
 
-#[test]
-fn server_credentials_are_sent_until_the_client_accepts_them() {
+/// An MD5 device whose server account (SRVCRED) we must prove ourselves to: secret `srvsecret`,
+/// the nonce `nonce(50)`.
+fn device_proving_itself() -> Device {
     let mut dev = device(AuthKind::Md5);
     dev.server.secret = "srvsecret".into();
     dev.server.nonce = nonce(50).to_next_nonce();
-    let mut h = Harness::new(Some(dev), vec![job(1, vec![get("./A")])]);
+    dev
+}
+
+#[test]
+fn server_credentials_are_sent_until_the_client_accepts_them() {
+    let mut h = Harness::new(Some(device_proving_itself()), vec![job(1, vec![get("./A")])]);
     let mut c = Client::new(AuthScheme::Md5, "devsecret", nonce(1));
     let (p1, _) = c.package1(Vec::new());
     let (_, p2) = h.send_bytes(&p1, None, false);
@@ -831,10 +837,7 @@ fn server_credentials_are_sent_until_the_client_accepts_them() {
 /// of ours (its nonce for us may be one we no longer share until it challenges us).
 #[test]
 fn a_device_that_failed_to_authenticate_gets_no_server_credentials() {
-    let mut dev = device(AuthKind::Md5);
-    dev.server.secret = "srvsecret".into();
-    dev.server.nonce = nonce(50).to_next_nonce();
-    let mut h = Harness::new(Some(dev), vec![job(1, vec![get("./A")])]);
+    let mut h = Harness::new(Some(device_proving_itself()), vec![job(1, vec![get("./A")])]);
     let mut wrong = Client::new(AuthScheme::Md5, "not-the-secret", nonce(1));
     let (p1, _) = wrong.package1(Vec::new());
     let (_, p2) = h.send_bytes(&p1, None, false);
